@@ -1,0 +1,68 @@
+# altakit — the two set-up commands are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CONSTRAINTS := requirements/constraints.txt
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test env system lint pytest lab bench lock pins clean
+
+## run: create the environment when missing, execute the curated notebook workflow headless
+run: env
+	$(VENV)/bin/altakit workflow
+
+## test: create the environment when missing, install Chromium/PostgreSQL when missing, run everything
+test: env system lint pytest
+
+env: $(STAMP)
+
+$(STAMP): $(CONSTRAINTS) pyproject.toml widgets/pyproject.toml
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[all,dev]' -e ./widgets
+	@touch $@
+
+## system: Debian packages the tests drive for real (Chromium for Playwright, PostgreSQL, Java)
+system:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+lint: env
+	$(VENV)/bin/ruff check altakit widgets tests bench tools
+	$(VENV)/bin/ruff format --check altakit widgets tests bench tools
+	$(PY) tools/pins.py check
+
+pytest: env
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## lab: open JupyterLab on the same environment
+lab: env
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+
+## bench: run every benchmark; results land in bench/results/
+bench: env
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b $(BENCH_ARGS); done
+
+## lock: re-resolve the stack into a fresh venv and rewrite the pins (needs network to PyPI)
+lock:
+	rm -rf /tmp/altakit-lock && $(PYTHON) -m venv /tmp/altakit-lock
+	/tmp/altakit-lock/bin/pip install -q torch==2.13.0 -e '.[all,dev]' -e ./widgets
+	/tmp/altakit-lock/bin/pip freeze | grep -v '^-e' | sed 's/+cpu$$//' | sort -f > $(CONSTRAINTS).new
+	@echo "review $(CONSTRAINTS).new, move it over $(CONSTRAINTS), then: make pins"
+
+## pins: rewrite pyproject ranges, environment.yml and binder/ from the pins
+pins:
+	$(PY) tools/pins.py write
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

@@ -1,0 +1,117 @@
+"""``altakit doctor``: what is installed, what is missing, and how to fix it.
+
+Example:
+    $ altakit doctor
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as md
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import typer
+
+from altakit import config
+
+#: Distributions whose versions the report shows, in order.
+STACK = (
+    "altakit", "altakit-widgets", "numpy", "polars", "pandas", "pyarrow", "deltalake", "webdataset",
+    "torch", "tensorflow-cpu", "pyspark", "py4j", "boto3", "jupyterlab", "notebook", "ipywidgets",
+    "voila", "plotly", "papermill", "nbval", "moto", "playwright",
+)  # fmt: skip
+#: extra -> modules that must import for it to work.
+EXTRAS = {
+    "s3": ("boto3",),
+    "jvm": ("py4j", "pyspark"),
+    "spark": ("pyspark",),
+    "torch": ("torch",),
+    "tensorflow": ("tensorflow",),
+    "postgres": ("psycopg",),
+    "notebooks": ("papermill", "nbconvert", "ipykernel"),
+    "widgets": ("altakit_widgets", "ipywidgets", "plotly", "voila"),
+}
+
+
+@dataclass
+class Check:
+    """One line of the report: what, whether it is fine, details, and the fix."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return None
+
+
+def _imports(modules: tuple[str, ...]) -> str | None:
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # any import failure is what doctor reports
+            return f"{module}: {type(exc).__name__}: {exc}"
+    return None
+
+
+def _command_version(argv: list[str]) -> str | None:
+    if not shutil.which(argv[0]):
+        return None
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    text = (out.stdout + out.stderr).strip().splitlines()
+    return text[0] if out.returncode == 0 and text else None
+
+
+def checks(import_extras: bool = True) -> list[Check]:
+    """Run every check and return the report lines."""
+    result = [
+        Check("python", sys.version_info >= (3, 11), sys.version.split()[0], "use Python 3.11 or newer")
+    ]
+    for dist in STACK:
+        v = _version(dist)
+        result.append(
+            Check(dist, v is not None, v or "not installed", "make env (or pip install -e '.[all,dev]')")
+        )
+    if import_extras:
+        for extra, modules in EXTRAS.items():
+            error = _imports(modules)
+            fix = "pip install -e ./widgets" if extra == "widgets" else f"pip install 'altakit[{extra}]'"
+            result.append(Check(f"extra [{extra}]", error is None, error or "imports", fix))
+    java = _command_version(["java", "-version"])
+    result.append(
+        Check("java", java is not None, java or "not found", "apt-get install -y openjdk-17-jre-headless")
+    )
+    chromium = _command_version(["chromium", "--version"])
+    result.append(
+        Check("chromium", chromium is not None, chromium or "not found", "apt-get install -y chromium")
+    )
+    store = config.default_store_url()
+    result.append(Check("store", True, f"{store}  (set ${config.STORE_ENV} to change)"))
+    result.append(Check("index", True, f"{config.default_index_url()}  (set ${config.INDEX_ENV} to change)"))
+    return result
+
+
+def doctor(
+    quick: bool = typer.Option(False, "--quick", help="Skip importing the heavy extras."),
+) -> None:
+    """Report the stack's versions, which extras import, Java, Chromium, and where data lives."""
+    report = checks(import_extras=not quick)
+    width = max(len(c.name) for c in report)
+    for c in report:
+        mark = typer.style("ok  ", fg="green") if c.ok else typer.style("MISSING", fg="red")
+        line = f"{mark} {c.name.ljust(width)}  {c.detail}"
+        if not c.ok and c.fix:
+            line += typer.style(f"\n        fix: {c.fix}", fg="yellow")
+        typer.echo(line)
+    missing = [c for c in report if not c.ok]
+    typer.echo(f"\n{len(missing)} missing" if missing else "\neverything is in place")
+    if missing:
+        raise typer.Exit(1)

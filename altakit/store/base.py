@@ -1,0 +1,444 @@
+"""The Store: versioned objects on top of a handful of backend primitives.
+
+A backend implements five primitives (``_write``, ``_read_range``, ``_scan``,
+``_remove`` and optionally ``_open_raw`` / ``_names_of`` / ``_copy`` for speed);
+this base class derives versioning, "as of" reads, listing by pattern,
+verification, copy and delete once for every backend.
+
+Example:
+    >>> import tempfile, altakit
+    >>> store = altakit.open_store(tempfile.mkdtemp())
+    >>> v1 = store.put("notes/a.txt", b"hello")
+    >>> v2 = store.put("notes/a.txt", b"hello again")
+    >>> store.get("notes/a.txt"), store.get("notes/a.txt", version=v1.id)
+    (b'hello again', b'hello')
+"""
+
+from __future__ import annotations
+
+import abc
+import fnmatch
+import hashlib
+import io
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from altakit.errors import ConfigError, CorruptObject, NotFound
+from altakit.store.names import (
+    CATALOG_PREFIX,
+    CHECKSUM_HEX,
+    Version,
+    checksum,
+    clean_writer,
+    default_writer,
+    id_for_time,
+    new_id,
+    parse_name,
+    validate_id,
+    validate_key,
+)
+
+#: What ``put`` accepts: bytes-like data, a path, or a readable binary file.
+Data = bytes | bytearray | memoryview | os.PathLike | IO[bytes]
+#: What a backend's ``_write`` receives: the bytes, or a local file to copy from.
+Source = bytes | memoryview | Path
+CHUNK = 8 * 1024 * 1024
+
+
+class Store(abc.ABC):
+    """A versioned object store. Open one with :func:`altakit.open_store`.
+
+    Args:
+        url: The URL the store was opened with (kept for pickling and display).
+        writer: Name recorded as the writer of new versions (default ``user@host``).
+    """
+
+    def __init__(self, url: str, *, writer: str | None = None) -> None:
+        self.url = url
+        self.writer = clean_writer(writer) if writer else default_writer()
+
+    # ---------------------------------------------------------------- primitives
+    @abc.abstractmethod
+    def _write(self, name: str, source: Source) -> None:
+        """Create object ``name`` atomically from bytes or a local file."""
+
+    @abc.abstractmethod
+    def _read_range(self, name: str, start: int, stop: int) -> bytes:
+        """Bytes ``[start, stop)`` of object ``name`` (fewer only if it is shorter)."""
+
+    @abc.abstractmethod
+    def _scan(self, prefix: str, recursive: bool) -> Iterator[str]:
+        """Names of all objects whose name starts with ``prefix``.
+
+        With ``recursive=False`` only names with no ``/`` after ``prefix``.
+        """
+
+    @abc.abstractmethod
+    def _remove(self, name: str) -> None:
+        """Physically remove object ``name`` (used by ``purge`` only)."""
+
+    def _names_of(self, key: str) -> Iterator[str]:
+        """Names of all versions of ``key``."""
+        return self._scan(f"{key}✹", recursive=False)
+
+    def _open_raw(self, name: str, size: int) -> BinaryIO:
+        """A seekable binary stream over object ``name``."""
+        return io.BufferedReader(_RangeReader(self, name, size), buffer_size=1024 * 1024)
+
+    def _copy(self, src: str, dst: str) -> None:
+        """Copy object ``src`` to the new name ``dst`` (override for server-side copy)."""
+        version = parse_name(src)
+        assert version is not None
+        with self._open_raw(src, version.size) as raw, _spooled(raw) as (path, _, _):
+            self._write(dst, path)
+
+    def close(self) -> None:
+        """Release connections or processes; the store reopens them lazily on use."""
+
+    # ------------------------------------------------------------------- writing
+    def put(self, key: str, data: Data) -> Version:
+        """Write a new version of ``key``.
+
+        Args:
+            key: Where to write, e.g. ``"raw/day1.csv"``.
+            data: Bytes, a ``pathlib.Path`` to a local file, or a readable binary file.
+
+        Returns:
+            The new :class:`Version`.
+
+        Example:
+            >>> v = store.put("raw/day1.csv", Path("day1.csv"))  # doctest: +SKIP
+        """
+        validate_key(key)
+        if isinstance(data, bytes | bytearray | memoryview):
+            view = memoryview(data)
+            version = self._new_version(key, view.nbytes, checksum(view))
+            self._write(version.name, view)
+            return version
+        if isinstance(data, str):
+            raise ConfigError(
+                "put() got a str; it is ambiguous",
+                key=key,
+                hint="pass pathlib.Path(...) for a file, or text.encode() for its bytes",
+            )
+        if isinstance(data, os.PathLike):
+            path = Path(data)
+            if not path.is_file():
+                raise NotFound(f"no such file {str(path)!r}", path=str(path))
+            size, digest = _hash_file(path)
+            version = self._new_version(key, size, digest)
+            self._write(version.name, path)
+            return version
+        if hasattr(data, "read"):
+            with _spooled(data) as (path, size, digest):
+                version = self._new_version(key, size, digest)
+                self._write(version.name, path)
+            return version
+        raise ConfigError(f"put() cannot store a {type(data).__name__}", key=key)
+
+    def delete(self, key: str) -> Version:
+        """Delete ``key`` by writing a tombstone version; older versions stay readable."""
+        self.info(key)  # NotFound if missing or already deleted
+        version = Version(key, new_id(), 0, "", self.writer, deleted=True)
+        self._write(version.name, b"")
+        return version
+
+    def copy(self, src: str, dst: str, *, version: str | Version | None = None) -> Version:
+        """Copy a version of ``src`` (latest by default) to a new version of ``dst``."""
+        validate_key(dst)
+        source = self.resolve(src, version)
+        target = self._new_version(dst, source.size, source.checksum)
+        self._copy(source.name, target.name)
+        return target
+
+    def purge(self, key: str, version: str | Version) -> None:
+        """Physically remove one version (retention policies only; prefer ``delete``)."""
+        self._remove(self.resolve(key, version).name)
+
+    # ------------------------------------------------------------------- reading
+    def versions(self, key: str) -> list[Version]:
+        """Every version of ``key``, oldest first, tombstones included."""
+        validate_key(key)
+        found = (parse_name(name) for name in self._names_of(key))
+        return sorted((v for v in found if v is not None and v.key == key), key=lambda v: v.id)
+
+    def resolve(
+        self, key: str, version: str | Version | None = None, *, as_of: datetime | None = None
+    ) -> Version:
+        """The version a read of ``key`` would see.
+
+        Args:
+            key: The key.
+            version: A version id or :class:`Version`; ``None`` for the latest.
+            as_of: The latest version written at or before this aware datetime.
+
+        Raises:
+            NotFound: No such key or version, or the key is deleted at that point.
+        """
+        if isinstance(version, Version):
+            if version.key != key:
+                raise ConfigError(f"version {version.id} belongs to {version.key!r}, not {key!r}")
+            return version
+        history = self.versions(key)
+        if version is not None:
+            validate_id(version)
+            for v in history:
+                if v.id == version:
+                    return v
+            raise NotFound(f"{key!r} has no version {version!r}", key=key, version=version)
+        if as_of is not None:
+            bound = id_for_time(as_of)
+            history = [v for v in history if v.id < bound]
+        if not history:
+            when = f" as of {as_of.isoformat()}" if as_of else ""
+            raise NotFound(f"no such key {key!r}{when} in {self.url}", key=key, url=self.url)
+        latest = history[-1]
+        if latest.deleted:
+            raise NotFound(
+                f"{key!r} was deleted (version {latest.id})",
+                key=key,
+                hint="read an older version with version=… from store.versions(key)",
+            )
+        return latest
+
+    info = resolve
+
+    def exists(self, key: str) -> bool:
+        """True if ``key`` has a latest version that is not a tombstone."""
+        try:
+            self.resolve(key)
+        except NotFound:
+            return False
+        return True
+
+    def get(self, key: str, version: str | Version | None = None, *, as_of: datetime | None = None) -> bytes:
+        """All bytes of a version of ``key``, verified against its size and checksum."""
+        v = self.resolve(key, version, as_of=as_of)
+        data = self._read_range(v.name, 0, v.size)
+        _verify(v, len(data), checksum(data))
+        return data
+
+    def open(
+        self, key: str, version: str | Version | None = None, *, as_of: datetime | None = None
+    ) -> BinaryIO:
+        """A seekable binary file over a version of ``key``; large objects stream.
+
+        Size is checked on every read; the checksum is checked when the file is
+        read from start to end without seeking.
+
+        Example:
+            >>> with store.open("raw/day1.csv") as f:  # doctest: +SKIP
+            ...     header = f.readline()
+        """
+        v = self.resolve(key, version, as_of=as_of)
+        return io.BufferedReader(_VerifiedReader(v, self._open_raw(v.name, v.size)), buffer_size=CHUNK)
+
+    def list(self, prefix: str = "", pattern: str | None = None, recursive: bool = True) -> list[Version]:
+        """Latest versions of the keys under ``prefix``, sorted by key.
+
+        Args:
+            prefix: A key prefix such as ``"images/"``.
+            pattern: A glob on the file name (``"*.png"``), or on the whole key if it holds ``/``.
+            recursive: Include keys in sub-folders of ``prefix``.
+
+        Deleted keys and the catalog's reserved prefix are left out.
+        """
+        latest: dict[str, Version] = {}
+        for name in self._scan(prefix, recursive):
+            v = parse_name(name)
+            if v is None or (v.key in latest and latest[v.key].id > v.id):
+                continue
+            latest[v.key] = v
+        hide_catalog = not prefix.startswith(CATALOG_PREFIX)
+        out = []
+        for key in sorted(latest):
+            v = latest[key]
+            if v.deleted or (hide_catalog and key.startswith(CATALOG_PREFIX)):
+                continue
+            if pattern and not fnmatch.fnmatchcase(
+                key if "/" in pattern else key.rsplit("/", 1)[-1], pattern
+            ):
+                continue
+            out.append(v)
+        return out
+
+    # ------------------------------------------------------------------- helpers
+    def _new_version(self, key: str, size: int, digest: str) -> Version:
+        return Version(key, new_id(), size, digest, self.writer)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+    @property
+    def fs(self) -> Any:
+        """This store as an fsspec filesystem (see :mod:`altakit.store.fsspec`)."""
+        from altakit.store.fsspec import StoreFileSystem
+
+        return StoreFileSystem(store=self)
+
+    @property
+    def catalog(self) -> Any:
+        """The catalog whose records live in this store."""
+        from altakit.catalog import Catalog
+
+        return Catalog(self)
+
+
+def _verify(v: Version, size: int, digest: str | None) -> None:
+    if size != v.size:
+        raise CorruptObject(
+            f"object {v.name!r} has {size} bytes, expected {v.size}",
+            name=v.name,
+            key=v.key,
+            hint="the stored object is truncated or damaged; read an older version",
+        )
+    if digest is not None and digest != v.checksum:
+        raise CorruptObject(
+            f"object {v.name!r} fails its checksum",
+            name=v.name,
+            key=v.key,
+            hint="the stored bytes were changed after writing; read an older version",
+        )
+
+
+def _hash_file(path: Path) -> tuple[int, str]:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+    return size, h.hexdigest()[:CHECKSUM_HEX]
+
+
+class _spooled:
+    """Copy a readable file into a temp file, hashing on the way: ``(path, size, checksum)``."""
+
+    def __init__(self, src: IO[bytes]) -> None:
+        self.src = src
+
+    def __enter__(self) -> tuple[Path, int, str]:
+        fd, name = tempfile.mkstemp(prefix="altakit-")
+        self.path = Path(name)
+        h = hashlib.sha256()
+        size = 0
+        with os.fdopen(fd, "wb") as out:
+            while chunk := self.src.read(CHUNK):
+                h.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+        return self.path, size, h.hexdigest()[:CHECKSUM_HEX]
+
+    def __exit__(self, *exc: object) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def iter_chunks(source: Source, size: int = CHUNK) -> Iterable[bytes | memoryview]:
+    """Yield a ``_write`` source in chunks (for backends that stream)."""
+    if isinstance(source, Path):
+        with open(source, "rb") as f:
+            while chunk := f.read(size):
+                yield chunk
+    else:
+        view = memoryview(source)
+        for start in range(0, view.nbytes, size):
+            yield view[start : start + size]
+
+
+def copy_source(source: Source, dest: IO[bytes]) -> None:
+    """Write a ``_write`` source into an open binary file."""
+    if isinstance(source, Path):
+        with open(source, "rb") as f:
+            shutil.copyfileobj(f, dest, CHUNK)
+    else:
+        dest.write(source)
+
+
+class _RangeReader(io.RawIOBase):
+    """A seekable raw stream built on ``Store._read_range``."""
+
+    def __init__(self, store: Store, name: str, size: int) -> None:
+        self.store, self.name, self.size, self.pos = store, name, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = (0, self.pos, self.size)[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(len(buffer), self.size - self.pos)
+        if n <= 0:
+            return 0
+        data = self.store._read_range(self.name, self.pos, self.pos + n)
+        buffer[: len(data)] = data
+        self.pos += len(data)
+        return len(data)
+
+
+class _VerifiedReader(io.RawIOBase):
+    """Checks size on every read and the checksum after a full sequential read."""
+
+    def __init__(self, version: Version, raw: BinaryIO) -> None:
+        self.version, self.raw = version, raw
+        self.pos = 0
+        self.hash: Any = hashlib.sha256()  # None once a seek breaks the sequence
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = (0, self.pos, self.version.size)[whence]
+        target = max(0, base + offset)
+        if target != self.pos:
+            self.hash = None
+            self.raw.seek(target)
+            self.pos = target
+        return self.pos
+
+    def readinto(self, buffer: Any) -> int:
+        want = min(len(buffer), self.version.size - self.pos)
+        if want <= 0:
+            if self.raw.read(1):
+                _verify(self.version, self.version.size + 1, None)
+            return 0
+        view = memoryview(buffer)[:want]
+        n = self.raw.readinto(view)
+        if not n:
+            _verify(self.version, self.pos, None)  # shorter than its name says
+        if self.hash is not None:
+            self.hash.update(view[:n])
+        self.pos += n
+        if self.pos == self.version.size and self.hash is not None:
+            _verify(self.version, self.pos, self.hash.hexdigest()[:CHECKSUM_HEX])
+            self.hash = None
+        return n
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()

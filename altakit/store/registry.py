@@ -1,0 +1,101 @@
+"""Backends by URL scheme, imported on first use.
+
+A :class:`Registry` maps a scheme to a dotted path and the extra that installs
+its dependencies. Registries are plain instances: tests build fresh ones, and
+:func:`default_registry` builds the standard one.
+
+Example:
+    >>> reg = default_registry()
+    >>> reg.schemes()
+    ['file', 'jvm', 's3']
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from altakit.errors import ConfigError, MissingDependency, UnknownBackend
+from altakit.store.base import Store
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A registered backend: ``target`` is ``"module:Class"``; ``extra`` the pip extra."""
+
+    target: str
+    extra: str | None = None
+
+
+class Registry:
+    """Store backends by scheme."""
+
+    def __init__(self) -> None:
+        self._backends: dict[str, Backend] = {}
+
+    def register(self, scheme: str, target: str, extra: str | None = None) -> None:
+        """Register ``target`` (``"module:Class"``) for URLs of ``scheme``."""
+        self._backends[scheme] = Backend(target, extra)
+
+    def schemes(self) -> list[str]:
+        """The registered schemes, sorted."""
+        return sorted(self._backends)
+
+    def load(self, scheme: str) -> type[Store]:
+        """Import and return the store class for ``scheme``."""
+        try:
+            backend = self._backends[scheme]
+        except KeyError:
+            raise UnknownBackend(
+                f"no store backend for scheme {scheme!r}",
+                scheme=scheme,
+                hint=f"use one of: {', '.join(self.schemes())} (or a plain path)",
+            ) from None
+        module, _, name = backend.target.partition(":")
+        try:
+            return getattr(importlib.import_module(module), name)
+        except ImportError as exc:
+            extra = backend.extra or "all"
+            raise MissingDependency(
+                f"the {scheme!r} store needs {exc.name or 'a missing package'}",
+                extra=extra,
+                hint=f"pip install 'altakit[{extra}]'",
+            ) from exc
+
+    def open(self, url: str | Any, **options: Any) -> Store:
+        """Open the store at ``url`` (see :func:`open_store`)."""
+        url = str(url)
+        if not url or "\x00" in url:
+            raise ConfigError(f"malformed store URL {url!r}", hint="e.g. ./data, s3://bucket/prefix")
+        scheme, sep, _ = url.partition("://")
+        if not sep or "/" in scheme or scheme == "":
+            scheme = "file"
+        elif scheme.startswith("jvm+"):
+            scheme = "jvm"
+        return self.load(scheme).from_url(url, **options)  # type: ignore[attr-defined]
+
+
+def default_registry() -> Registry:
+    """A registry with the built-in backends."""
+    reg = Registry()
+    reg.register("file", "altakit.store.local:LocalStore")
+    reg.register("s3", "altakit.store.s3:S3Store", extra="s3")
+    reg.register("jvm", "altakit.store.jvm:JvmStore", extra="jvm")
+    return reg
+
+
+def open_store(url: str | Any, *, registry: Registry | None = None, **options: Any) -> Store:
+    """Open a versioned store.
+
+    Args:
+        url: A plain path or ``file:///…`` (local folder), ``s3://bucket/prefix``,
+            or ``jvm+<hadoop uri>`` such as ``jvm+file:///data``.
+        registry: Backends to use (default: :func:`default_registry`).
+        **options: Backend options (``endpoint_url``, ``region``, ``profile``, ``writer`` …).
+
+    Example:
+        >>> store = open_store("./data")  # doctest: +SKIP
+        >>> store = open_store("s3://bucket/team", endpoint_url="http://127.0.0.1:9000")  # doctest: +SKIP
+    """
+    return (registry or default_registry()).open(url, **options)

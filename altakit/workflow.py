@@ -1,0 +1,148 @@
+"""Run the curated notebook workflow headless: the README's main job.
+
+The curated notebooks are ``notebooks/NN_*.ipynb``; they run in number order
+with papermill on a real kernel, each receiving the same parameters (e.g.
+``store_url``). Every executed notebook is kept, with an HTML copy, and a
+report (``report.html`` and ``report.json``) lists what ran, how long it took
+and what failed. A failed notebook stops nothing else from being reported.
+
+Example:
+    >>> report = run_workflow("notebooks", "build/run")  # doctest: +SKIP
+    >>> report.ok, report.html  # doctest: +SKIP
+    (True, PosixPath('build/run/report.html'))
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from altakit.errors import MissingDependency, NotFound
+
+_CURATED = re.compile(r"^\d\d_.+\.ipynb$")
+
+
+@dataclass
+class NotebookResult:
+    """The outcome of one notebook."""
+
+    name: str
+    executed: str
+    html: str
+    seconds: float
+    ok: bool
+    error: str = ""
+
+
+@dataclass
+class WorkflowReport:
+    """The outcome of a workflow run; ``html`` and ``json`` are the report files."""
+
+    out: Path
+    parameters: dict[str, Any]
+    notebooks: list[NotebookResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every notebook ran to the end."""
+        return all(n.ok for n in self.notebooks)
+
+    @property
+    def html(self) -> Path:
+        return self.out / "report.html"
+
+    @property
+    def json(self) -> Path:
+        return self.out / "report.json"
+
+
+def curated_notebooks(folder: str | Path) -> list[Path]:
+    """The numbered notebooks of ``folder`` in run order."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise NotFound(f"no notebooks folder {str(folder)!r}", hint="run from the repository root")
+    return sorted(p for p in folder.iterdir() if _CURATED.match(p.name))
+
+
+def run_workflow(
+    notebooks: str | Path = "notebooks",
+    out: str | Path = "build/run",
+    parameters: dict[str, Any] | None = None,
+    kernel: str = "python3",
+    timeout: int = 600,
+) -> WorkflowReport:
+    """Execute every curated notebook in order and write the report.
+
+    Args:
+        notebooks: Folder of ``NN_*.ipynb`` notebooks.
+        out: Folder for executed notebooks, HTML copies and the report.
+        parameters: Papermill parameters given to every notebook.
+        kernel: Kernel name to execute with.
+        timeout: Seconds one cell may run.
+
+    Returns:
+        The :class:`WorkflowReport` (also written to ``out/report.json``).
+    """
+    try:
+        import papermill
+        from nbconvert import HTMLExporter
+    except ImportError as exc:
+        raise MissingDependency(
+            "the workflow needs papermill", hint="pip install 'altakit[notebooks]'"
+        ) from exc
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = WorkflowReport(out=out, parameters=dict(parameters or {}))
+    exporter = HTMLExporter()
+    for src in curated_notebooks(notebooks):
+        executed = out / src.name
+        start = time.perf_counter()
+        error = ""
+        try:
+            papermill.execute_notebook(
+                str(src),
+                str(executed),
+                parameters=report.parameters,
+                kernel_name=kernel,
+                cwd=str(src.parent),
+                progress_bar=False,
+                execution_timeout=timeout,
+            )
+        except Exception as exc:  # a failed notebook is reported, the others still run
+            error = f"{type(exc).__name__}: {exc}".strip()[:2000]
+        seconds = time.perf_counter() - start
+        page = out / f"{src.stem}.html"
+        if executed.exists():
+            body, _ = exporter.from_filename(str(executed))
+            page.write_text(body)
+        report.notebooks.append(
+            NotebookResult(src.name, str(executed), str(page), round(seconds, 2), not error, error)
+        )
+    _write_report(report)
+    return report
+
+
+def _write_report(report: WorkflowReport) -> None:
+    data = {
+        "ok": report.ok,
+        "parameters": report.parameters,
+        "notebooks": [asdict(n) for n in report.notebooks],
+    }
+    report.json.write_text(json.dumps(data, indent=2, default=str))
+    rows = "".join(
+        f"<tr><td><a href='{html.escape(Path(n.html).name)}'>{html.escape(n.name)}</a></td>"
+        f"<td>{'ok' if n.ok else 'FAILED'}</td><td>{n.seconds:.1f} s</td>"
+        f"<td><pre>{html.escape(n.error)}</pre></td></tr>"
+        for n in report.notebooks
+    )
+    report.html.write_text(
+        "<!doctype html><meta charset='utf-8'><title>altakit workflow</title>"
+        f"<h1>altakit workflow: {'ok' if report.ok else 'FAILED'}</h1>"
+        f"<p>parameters: <code>{html.escape(json.dumps(report.parameters, default=str))}</code></p>"
+        f"<table border=1><tr><th>notebook</th><th>status</th><th>time</th><th>error</th></tr>{rows}</table>"
+    )

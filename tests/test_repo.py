@@ -1,0 +1,47 @@
+"""The repository contract: two set-up commands, CI calls the test one, the layout exists."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _setup_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"```(?:sh|bash)?\n(.*?)```", text, re.S)
+    assert block, "README.md has no command block"
+    return [line.split("#")[0].strip() for line in block.group(1).splitlines() if line.split("#")[0].strip()]
+
+
+def test_readme_starts_with_exactly_two_commands() -> None:
+    assert _setup_commands() == ["make run", "make test"]
+
+
+def test_ci_runs_the_readme_test_command_and_nothing_else() -> None:
+    lines = [
+        line.strip()
+        for line in (ROOT / ".ci/run").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert lines[-1] == f"exec {_setup_commands()[1]}"
+    assert all(line.startswith(("set ", "cd ")) for line in lines[:-1])
+
+
+def test_layout() -> None:
+    for rel in (
+        "pyproject.toml", "altakit/__init__.py", "widgets/pyproject.toml",
+        "widgets/altakit_widgets/__init__.py", "notebooks", "tests", "bench/README.md", "openshift",
+        "binder", "environment.yml", "README.md", "CLAUDE.md", "requirements/constraints.txt",
+    ):  # fmt: skip
+        assert (ROOT / rel).exists(), rel
+
+
+def test_modules_stay_small() -> None:
+    big = [
+        f"{p.relative_to(ROOT)} ({n} lines)"
+        for p in [*ROOT.glob("altakit/**/*.py"), *ROOT.glob("widgets/altakit_widgets/**/*.py")]
+        if (n := len(p.read_text().splitlines())) > 650
+    ]
+    assert big == []
