@@ -1,0 +1,25 @@
+"""Root test setup, applied to every collected path (tests/ and the notebooks nbval runs).
+
+Everything a test or a kernel it starts writes (Jupyter dirs, IPython, Keras, the
+default store) goes under one temp folder, never ``$HOME`` or the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+_SANDBOX = Path(tempfile.mkdtemp(prefix="altakit-tests-"))
+for _var, _sub in {
+    "JUPYTER_CONFIG_DIR": "jupyter/config",
+    "JUPYTER_DATA_DIR": "jupyter/data",
+    "JUPYTER_RUNTIME_DIR": "jupyter/runtime",
+    "IPYTHONDIR": "ipython",
+    "KERAS_HOME": "keras",
+    "MPLCONFIGDIR": "mpl",
+    "ALTAKIT_HOME": "home",
+}.items():
+    os.environ.setdefault(_var, str(_SANDBOX / _sub))
+os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
