@@ -23,7 +23,7 @@ env: $(STAMP)
 $(STAMP): $(CONSTRAINTS) pyproject.toml widgets/pyproject.toml
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[all,dev]' -e ./widgets
+	$(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[all,dev]' -e './widgets[hub]'
 	@touch $@
 
 ## system: Debian packages the tests drive for real (Chromium for Playwright, PostgreSQL, Java)
@@ -56,7 +56,7 @@ bench: env
 ## lock: re-resolve the stack into a fresh venv and rewrite the pins (needs network to PyPI)
 lock:
 	rm -rf /tmp/altakit-lock && $(PYTHON) -m venv /tmp/altakit-lock
-	/tmp/altakit-lock/bin/pip install -q torch==2.13.0 -e '.[all,dev]' -e ./widgets
+	/tmp/altakit-lock/bin/pip install -q torch==2.13.0 -e '.[all,dev]' -e './widgets[hub]'
 	/tmp/altakit-lock/bin/pip freeze | grep -v '^-e' | sed 's/+cpu$$//' | sort -f > $(CONSTRAINTS).new
 	@echo "review $(CONSTRAINTS).new, move it over $(CONSTRAINTS), then: make pins"
 

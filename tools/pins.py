@@ -24,6 +24,7 @@ CONSTRAINTS = "requirements/constraints.txt"
 PYPROJECTS = ("pyproject.toml", "widgets/pyproject.toml")
 CONDA_FILES = ("environment.yml", "binder/environment.yml")
 LOCAL = {"altakit", "altakit-widgets"}
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 _REQ = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(?P<extras>\[[^\]]*\])?(?P<spec>.*)$")
 
 
@@ -87,6 +88,8 @@ def conda_env(name: str, root: Path = ROOT) -> str:
         "  - openjdk=17",
         "  - pip",
         "  - pip:",
+        # the CPU build of torch (PyPI's linux wheel is the multi-GB CUDA build)
+        f"      - --extra-index-url {TORCH_CPU_INDEX}",
     ]
     lines += [f"      - {pin}" for pin in direct_pins(root).values()]
     return "\n".join(lines) + "\n"
