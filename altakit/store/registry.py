@@ -69,10 +69,10 @@ class Registry:
         if not url or "\x00" in url:
             raise ConfigError(f"malformed store URL {url!r}", hint="e.g. ./data, s3://bucket/prefix")
         scheme, sep, _ = url.partition("://")
-        if not sep or "/" in scheme or scheme == "":
-            scheme = "file"
-        elif scheme.startswith("jvm+"):
+        if url.startswith("jvm+"):  # even a malformed one: the jvm store says what is wrong
             scheme = "jvm"
+        elif not sep or "/" in scheme or scheme == "":
+            scheme = "file"
         return self.load(scheme).from_url(url, **options)  # type: ignore[attr-defined]
 
 
