@@ -1,0 +1,269 @@
+"""The Catalog: datasets, schemas, models and runs as versioned records with lineage.
+
+Records are small JSON documents kept in the store itself (see
+:mod:`altakit.catalog.ledger` for the layout and how version numbers are
+handed out safely between concurrent writers), so a bucket describes itself.
+``get``, ``resolve`` and ``versions`` read the store; ``list``, ``search`` and
+``lineage`` ask the SQL index (:mod:`altakit.catalog.index`), which is built
+from the store on first use and rebuilt by :meth:`Catalog.reindex`.
+
+Example:
+    >>> import tempfile, altakit
+    >>> cat = altakit.open_store(tempfile.mkdtemp()).catalog
+    >>> schema = cat.register("schema", "sensors", {"columns": {"t": "datetime"}})
+    >>> data = cat.register("dataset", "sensors", {"rows": 10}, links={"schema": schema.ref})
+    >>> str(cat.resolve("dataset:sensors").link("schema")[0])
+    'schema:sensors@1'
+    >>> [(str(a), rel, str(b)) for a, rel, b in cat.lineage("dataset:sensors@1")]
+    [('dataset:sensors@1', 'schema', 'schema:sensors@1')]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from altakit import config
+from altakit.catalog import ledger
+from altakit.catalog.records import (
+    Record,
+    Ref,
+    check_doc,
+    check_kind,
+    check_name,
+    check_version,
+    dump_record,
+    flatten_links,
+    load_record,
+)
+from altakit.errors import ConfigError, CorruptObject, NotFound
+from altakit.store.base import Store
+
+if TYPE_CHECKING:
+    from altakit.catalog.index import Index
+
+#: What ``register(links=...)`` accepts for one relation.
+LinkTargets = str | Ref | Sequence[str | Ref]
+_NO_LINKS: Mapping[str, LinkTargets] = {}
+
+
+def default_index_url(store: Store) -> str:
+    """Where the index of ``store`` lives unless told otherwise.
+
+    ``$ALTAKIT_INDEX`` if set; the project index (``./data/catalog.sqlite``) for
+    the default local store; SQLite inside the folder of any other local store;
+    and a SQLite file in a per-store cache folder for remote stores.
+    """
+    if os.environ.get(config.INDEX_ENV):
+        return config.default_index_url()
+    root = getattr(store, "root", None)
+    if isinstance(root, Path):
+        if root == Path(config.default_store_url()).expanduser().resolve():
+            return config.default_index_url()
+        return f"sqlite:///{root / '.altakit-catalog.sqlite'}"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "altakit" / "catalog"
+    return f"sqlite:///{cache / hashlib.sha256(store.url.encode()).hexdigest()[:20]}.sqlite"
+
+
+class Catalog:
+    """Versioned records of datasets, schemas, models and runs, kept in a store.
+
+    Args:
+        store: The store that holds the records (the source of truth).
+        index_url: SQLAlchemy URL of the SQL index (default: :func:`default_index_url`).
+
+    Example:
+        >>> cat = Catalog(store, index_url="postgresql+psycopg://hub@db/altakit")  # doctest: +SKIP
+    """
+
+    def __init__(self, store: Store, index_url: str | None = None) -> None:
+        from altakit.catalog.index import Index
+
+        self.store = store
+        self.index: Index = Index(index_url or default_index_url(store), store.url)
+
+    # ------------------------------------------------------------------ writing
+    def register(
+        self, kind: str, name: str, doc: Mapping[str, Any], *, links: Mapping[str, LinkTargets] = _NO_LINKS
+    ) -> Record:
+        """Register the next version of ``kind:name``.
+
+        Args:
+            kind: Lowercase identifier: ``"dataset"``, ``"schema"``, ``"model"``, ``"run"`` …
+            name: ``/``-separated name such as ``"sensors"`` or ``"team/sensors"``.
+            doc: JSON-serializable dict describing it.
+            links: Relation to ref(s) of existing records; a ref without a
+                version is pinned to the current latest version.
+
+        Returns:
+            The new :class:`Record` (version 1, 2, 3 … per ``(kind, name)``).
+
+        Raises:
+            ConfigError: Bad kind, name, doc or link (nothing is written).
+            NotFound: A linked record does not exist (nothing is written).
+            StoreUnavailable: The index cannot be reached (nothing is written).
+
+        Example:
+            >>> rec = cat.register("model", "churn", {"auc": 0.91},
+            ...                    links={"trained_on": "dataset:sensors@3"})  # doctest: +SKIP
+        """
+        check_kind(kind)
+        check_name(name)
+        doc_json = check_doc(doc)
+        pinned = tuple((rel, self._pin(ref)) for rel, ref in flatten_links(links))
+        self.index.ensure(self._scan)  # the index must answer before anything is written
+        number = ledger.claim_number(self.store, kind, name)
+        record = Record(
+            kind, name, number, json.loads(doc_json), pinned, datetime.now(UTC), self.store.writer
+        )
+        self.store.put(ledger.record_key(kind, name, number), dump_record(record))
+        self.index.add([record])
+        return record
+
+    def reindex(self) -> int:
+        """Rebuild the SQL index from the records in the store; returns how many records.
+
+        Example:
+            >>> cat.reindex()  # doctest: +SKIP
+            42
+        """
+        return self.index.rebuild(self._scan())
+
+    # ------------------------------------------------------------------ reading
+    def get(self, kind: str, name: str, version: int | None = None) -> Record:
+        """Record ``kind:name@version``; the latest version when ``version`` is None.
+
+        Raises:
+            NotFound: No such record.
+            ConfigError: Malformed kind, name or version.
+        """
+        check_kind(kind)
+        check_name(name)
+        ref = Ref(kind, name, version)
+        if version is None:
+            numbers = ledger.record_numbers(self.store, kind, name)
+            if not numbers:
+                raise self._not_found(ref)
+            version = numbers[-1]
+        check_version(version)
+        try:
+            data = self.store.get(ledger.record_key(kind, name, version))
+        except NotFound:
+            raise self._not_found(ref.at(version)) from None
+        try:
+            return load_record(data)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CorruptObject(
+                f"record {kind}:{name}@{version} in {self.store.url} is not a valid record: {exc}",
+                key=ledger.record_key(kind, name, version),
+                hint="the stored JSON was changed by hand; register a new version",
+            ) from exc
+
+    def resolve(self, ref: str | Ref) -> Record:
+        """The record a reference names (``"dataset:sensors@3"``, ``"dataset:sensors"``, or a Ref)."""
+        ref = Ref.parse(ref)
+        return self.get(ref.kind, ref.name, ref.version)
+
+    def versions(self, kind: str, name: str) -> list[Record]:
+        """Every version of ``kind:name``, oldest first (empty if none)."""
+        check_kind(kind)
+        check_name(name)
+        return [self.get(kind, name, n) for n in ledger.record_numbers(self.store, kind, name)]
+
+    def list(self, kind: str | None = None) -> list[Record]:
+        """The latest version of each ``(kind, name)`` (of ``kind`` if given), from the index."""
+        if kind is not None:
+            check_kind(kind)
+        self.index.ensure(self._scan)
+        return self.index.latest(kind)
+
+    def search(self, kind: str | None = None, text: str | None = None, **doc_equals: Any) -> list[Record]:
+        """Records (every version) matching all conditions, sorted by kind, name and version.
+
+        Args:
+            kind: Only records of this kind.
+            text: Case-insensitive substring of ``kind:name`` or of the JSON doc.
+            **doc_equals: Top-level doc fields that must equal these values (compared as JSON).
+
+        Example:
+            >>> cat.search("dataset", owner="ana", text="sensor")  # doctest: +SKIP
+        """
+        if kind is not None:
+            check_kind(kind)
+        if text is not None and not isinstance(text, str):
+            raise ConfigError(f"text must be a str, not {type(text).__name__}")
+        self.index.ensure(self._scan)
+        return self.index.search(kind, text, **doc_equals)
+
+    def lineage(
+        self, ref: str | Ref, direction: str = "up", depth: int | None = None
+    ) -> list[tuple[Ref, str, Ref]]:
+        """Links around a record, as ``(from, relation, to)`` edges, nearest first.
+
+        Args:
+            ref: The record to start from (latest version if the ref has none).
+            direction: ``"up"`` follows links to what the record was made from;
+                ``"down"`` finds the records made from it.
+            depth: How many links deep to go (``None``: all the way).
+
+        Example:
+            >>> cat.lineage("model:churn@2")  # doctest: +SKIP
+            [(Ref('model', 'churn', 2), 'trained_on', Ref('dataset', 'sensors', 3)), ...]
+        """
+        if direction not in ("up", "down"):
+            raise ConfigError(f"direction must be 'up' or 'down', not {direction!r}")
+        if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
+            raise ConfigError(f"depth must be None or a whole number >= 0, not {depth!r}")
+        start = self.resolve(ref).ref
+        self.index.ensure(self._scan)
+        seen, frontier, edges, level = {start}, [start], [], 0
+        known: set[tuple[Ref, str, Ref]] = set()
+        while frontier and (depth is None or level < depth):
+            found = [e for e in self.index.edges(frontier, direction) if e not in known]
+            known.update(found)
+            edges.extend(found)
+            nodes = [e[2] if direction == "up" else e[0] for e in found]
+            frontier = [n for n in dict.fromkeys(nodes) if n not in seen]
+            seen.update(frontier)
+            level += 1
+        return edges
+
+    def close(self) -> None:
+        """Close the index connections (reopened on next use)."""
+        self.index.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Catalog({self.store!r}, index={self.index!r})"
+
+    # ------------------------------------------------------------------ helpers
+    def _pin(self, ref: Ref) -> Ref:
+        if ref.version is None:
+            numbers = ledger.record_numbers(self.store, ref.kind, ref.name)
+            if not numbers:
+                raise self._not_found(ref)
+            return ref.at(numbers[-1])
+        if not self.store.exists(ledger.record_key(ref.kind, ref.name, ref.version)):
+            raise self._not_found(ref)
+        return ref
+
+    def _scan(self) -> Iterator[Record]:
+        for kind, name, version, _ in ledger.record_keys(self.store):
+            yield self.get(kind, name, version)
+
+    def _not_found(self, ref: Ref) -> NotFound:
+        return NotFound(
+            f"no record {ref} in {self.store.url}",
+            ref=str(ref),
+            hint="see the records with catalog.list() or `altakit catalog ls`",
+        )
