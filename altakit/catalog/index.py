@@ -132,6 +132,13 @@ class Index:
         self._engine: sa.Engine | None = None
         self._ready = False
 
+    def __getstate__(self) -> dict[str, str]:
+        # connections stay behind; a copy (e.g. in a DataLoader worker) reconnects on first use
+        return {"url": self.url, "store_url": self.store_url}
+
+    def __setstate__(self, state: dict[str, str]) -> None:
+        self.__init__(state["url"], state["store_url"])  # type: ignore[misc]
+
     # ------------------------------------------------------------ connection
     def engine(self) -> sa.Engine:
         """The engine, created and its tables made on first use."""

@@ -48,6 +48,8 @@ Data = bytes | bytearray | memoryview | os.PathLike | IO[bytes]
 #: What a backend's ``_write`` receives: the bytes, or a local file to copy from.
 Source = bytes | memoryview | Path
 CHUNK = 8 * 1024 * 1024
+#: Buffer in front of ``Store.open`` streams: small, so a seek and a short read stay cheap.
+READ_BUFFER = 1024 * 1024
 
 
 class Store(abc.ABC):
@@ -206,7 +208,11 @@ class Store(abc.ABC):
             )
         return latest
 
-    info = resolve
+    def info(
+        self, key: str, version: str | Version | None = None, *, as_of: datetime | None = None
+    ) -> Version:
+        """The :class:`Version` a read of ``key`` would see (same as :meth:`resolve`)."""
+        return self.resolve(key, version, as_of=as_of)
 
     def exists(self, key: str) -> bool:
         """True if ``key`` has a latest version that is not a tombstone."""
@@ -236,7 +242,8 @@ class Store(abc.ABC):
             ...     header = f.readline()
         """
         v = self.resolve(key, version, as_of=as_of)
-        return io.BufferedReader(_VerifiedReader(v, self._open_raw(v.name, v.size)), buffer_size=CHUNK)
+        reader = _VerifiedReader(v, self._open_raw(v.name, v.size))
+        return io.BufferedReader(reader, buffer_size=READ_BUFFER)
 
     def list(self, prefix: str = "", pattern: str | None = None, recursive: bool = True) -> list[Version]:
         """Latest versions of the keys under ``prefix``, sorted by key.
@@ -289,10 +296,13 @@ class Store(abc.ABC):
 
     @property
     def catalog(self) -> Any:
-        """The catalog whose records live in this store."""
-        from altakit.catalog import Catalog
+        """The catalog whose records live in this store (made once per store object)."""
+        cached = self.__dict__.get("_catalog")
+        if cached is None:
+            from altakit.catalog import Catalog
 
-        return Catalog(self)
+            cached = self.__dict__["_catalog"] = Catalog(self)
+        return cached
 
 
 def _verify(v: Version, size: int, digest: str | None) -> None:
