@@ -375,11 +375,19 @@ def copy_source(source: Source, dest: IO[bytes]) -> None:
         dest.write(source)
 
 
-class _RangeReader(io.RawIOBase):
-    """A seekable raw stream built on ``Store._read_range``."""
+class SeekableReader(io.RawIOBase):
+    """Base of the raw object streams: a position within ``size``; subclasses add ``readinto``.
 
-    def __init__(self, store: Store, name: str, size: int) -> None:
-        self.store, self.name, self.size, self.pos = store, name, size, 0
+    Example:
+        >>> class Zeros(SeekableReader):
+        ...     def readinto(self, b):
+        ...         n = max(0, min(len(b), self.size - self.pos)); b[:n] = bytes(n); self.pos += n; return n
+        >>> Zeros(4).read()
+        b'\\x00\\x00\\x00\\x00'
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size, self.pos = size, 0
 
     def readable(self) -> bool:
         return True
@@ -394,6 +402,14 @@ class _RangeReader(io.RawIOBase):
         base = (0, self.pos, self.size)[whence]
         self.pos = max(0, base + offset)
         return self.pos
+
+
+class _RangeReader(SeekableReader):
+    """A seekable raw stream built on ``Store._read_range``."""
+
+    def __init__(self, store: Store, name: str, size: int) -> None:
+        super().__init__(size)
+        self.store, self.name = store, name
 
     def readinto(self, buffer: Any) -> int:
         n = min(len(buffer), self.size - self.pos)

@@ -29,7 +29,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import io
 import os
 import struct
 import tempfile
@@ -40,7 +39,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from altakit.errors import AccessDenied, ConfigError, Conflict, DecryptionError, MissingDependency
-from altakit.store.base import Source, Store, _spooled
+from altakit.store.base import SeekableReader, Source, Store, _spooled
 from altakit.store.names import parse_name
 from altakit.store.wrap import WrappedStore
 
@@ -387,28 +386,14 @@ class EncryptedStore(WrappedStore):
         self.inner._remove(name)
 
 
-class _DecryptingReader(io.RawIOBase):
+class _DecryptingReader(SeekableReader):
     """A seekable plaintext stream over an object's ciphertext stream."""
 
     def __init__(self, header: _Header, raw: BinaryIO) -> None:
+        super().__init__(header.size)
         self.h, self.raw = header, raw
-        self.pos = 0
         self.raw_pos = 0
         self.span: tuple[int, int, bytes | bytearray] = (-1, -1, b"")  # first, last segment, their plaintext
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = (0, self.pos, self.h.size)[whence]
-        self.pos = max(0, base + offset)
-        return self.pos
 
     def readinto(self, buffer: Any) -> int:
         h = self.h

@@ -25,7 +25,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import re
 import tempfile
@@ -37,7 +36,7 @@ from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from altakit.errors import AccessDenied, ConfigError, StoreUnavailable
-from altakit.store.base import Source, Store
+from altakit.store.base import SeekableReader, Source, Store
 from altakit.store.jvm_gateway import JvmGateway, java_class, java_error
 from altakit.store.names import SEP
 
@@ -415,30 +414,16 @@ def _quiet_close(stream: Any) -> None:
         stream.close()
 
 
-class _JvmReader(io.RawIOBase):
+class _JvmReader(SeekableReader):
     """A seekable stream over one open ``FSDataInputStream``, fetched in :data:`WINDOW` hand-offs."""
 
     def __init__(self, store: JvmStore, name: str, stream: Any, size: int) -> None:
-        self.store, self.name, self.stream, self.size = store, name, stream, size
-        self.pos = 0
+        super().__init__(size)
+        self.store, self.name, self.stream = store, name, stream
         self.window = b""
         self.window_at = 0
         self.spooled = store._spool()
         self.fd = os.open(self.spooled, os.O_RDONLY)
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = (0, self.pos, self.size)[whence]
-        self.pos = max(0, base + offset)
-        return self.pos
 
     def _fetch(self, start: int, count: int, into: memoryview | None = None) -> bytes | int:
         """Hand ``count`` bytes from ``start`` over; into ``into`` (returns the count) or as bytes."""

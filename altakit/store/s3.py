@@ -48,7 +48,7 @@ from altakit.errors import (
     ConfigError,
     StoreUnavailable,
 )
-from altakit.store.base import Source, Store
+from altakit.store.base import SeekableReader, Source, Store
 from altakit.store.names import SEP, parse_name, validate_key
 from altakit.store.s3_faults import (
     CREDENTIALS_DIR_ENV,
@@ -481,7 +481,7 @@ class S3Store(Store):
         )
 
 
-class _S3Reader(io.RawIOBase):
+class _S3Reader(SeekableReader):
     """A seekable stream over one object: one GET from the current position, reopened on seek.
 
     A dropped connection is retried from the current position with the store's
@@ -489,21 +489,12 @@ class _S3Reader(io.RawIOBase):
     """
 
     def __init__(self, store: S3Store, name: str, size: int) -> None:
-        self.store, self.name, self.size = store, name, size
+        super().__init__(size)
+        self.store, self.name = store, name
         self.key = store._key(name)
-        self.pos = 0
         self.body: Any = None
         self.etag: str | None = None
         self.reopens = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.pos
 
     def seek(self, offset: int, whence: int = 0) -> int:
         base = (0, self.pos, self.size)[whence]
