@@ -17,12 +17,12 @@ from __future__ import annotations
 import html
 import json
 import re
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from altakit.errors import MissingDependency, NotFound
+from altakit.errors import NotFound
+from altakit.runs import check_parameters, execute, export_html
 
 _CURATED = re.compile(r"^\d\d_.+\.ipynb$")
 
@@ -87,42 +87,20 @@ def run_workflow(
 
     Returns:
         The :class:`WorkflowReport` (also written to ``out/report.json``).
+
+    Raises:
+        ConfigError: A parameter looks like a secret (see :func:`altakit.runs.check_parameters`).
+        MissingDependency: papermill is not installed.
     """
-    try:
-        import papermill
-        from nbconvert import HTMLExporter
-    except ImportError as exc:
-        raise MissingDependency(
-            "the workflow needs papermill", hint="pip install 'altakit[notebooks]'"
-        ) from exc
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    report = WorkflowReport(out=out, parameters=dict(parameters or {}))
-    exporter = HTMLExporter()
+    report = WorkflowReport(out=out, parameters=check_parameters(parameters or {}))
     for src in curated_notebooks(notebooks):
         executed = out / src.name
-        start = time.perf_counter()
-        error = ""
-        try:
-            papermill.execute_notebook(
-                str(src),
-                str(executed),
-                parameters=report.parameters,
-                kernel_name=kernel,
-                cwd=str(src.parent),
-                progress_bar=False,
-                execution_timeout=timeout,
-            )
-        except Exception as exc:  # a failed notebook is reported, the others still run
-            error = f"{type(exc).__name__}: {exc}".strip()[:2000]
-        seconds = time.perf_counter() - start
+        seconds, error = execute(src, executed, report.parameters, kernel=kernel, timeout=timeout)
         page = out / f"{src.stem}.html"
-        if executed.exists():
-            body, _ = exporter.from_filename(str(executed))
-            page.write_text(body)
-        report.notebooks.append(
-            NotebookResult(src.name, str(executed), str(page), round(seconds, 2), not error, error)
-        )
+        export_html(executed, page)
+        report.notebooks.append(NotebookResult(src.name, str(executed), str(page), seconds, not error, error))
     _write_report(report)
     return report
 

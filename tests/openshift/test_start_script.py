@@ -127,10 +127,10 @@ def test_run_passes_parameters(uid_env):
         "--store", str(uid_env.base / "empty-store"), env=uid_env.env(ALTAKIT_RUNS_DIR=str(runs)),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    if "papermill" in done.stderr:  # the fallback until `altakit run` exists
-        executed = sorted(runs.glob("store-*.ipynb"))[-1]
-        text = json.dumps(json.loads(executed.read_text())["cells"][-1]["outputs"])
-        assert "This store is empty under 'raw/'" in text
+    assert "run:      run:store@1" in done.stdout, done.stdout
+    executed = sorted(runs.glob("store-*.ipynb"))[-1]
+    text = json.dumps(json.loads(executed.read_text())["cells"][-1]["outputs"])
+    assert "This store is empty under 'raw/'" in text
 
 
 def _tiny_wheel(folder: Path) -> Path:

@@ -1,0 +1,74 @@
+"""``altakit run``: execute one notebook with parameters and record it as a run in the catalog.
+
+Example:
+    $ altakit run notebooks/01_store_quickstart.ipynb -p rows 500 --store s3://team/altakit
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+#: ``-p`` takes two words, which Typer options cannot, so the command reads them from the extra args.
+CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def parse_params(args: list[str]) -> dict[str, object]:
+    """``["-p", "rows", "500", "--param", "day", "2026-01-02"]`` as ``{"rows": 500, "day": date(…)}``.
+
+    Values are read as YAML (numbers, booleans, lists), like papermill's ``-p``.
+    """
+    import yaml
+
+    params: dict[str, object] = {}
+    i = 0
+    while i < len(args):
+        if args[i] not in ("-p", "--param", "--parameters"):
+            raise typer.BadParameter(f"unexpected {args[i]!r}; give parameters as -p KEY VALUE")
+        if i + 2 >= len(args):
+            raise typer.BadParameter("-p takes a key and a value: -p rows 500")
+        params[args[i + 1]] = yaml.safe_load(args[i + 2])
+        i += 3
+    return params
+
+
+def run(
+    ctx: typer.Context,
+    notebook: Annotated[Path, typer.Argument(help="The notebook to execute (.ipynb).")],
+    store: Annotated[
+        str | None, typer.Option("--store", help="Store URL (default: $ALTAKIT_STORE or ./data/store).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for the executed copies (default: $ALTAKIT_RUNS_DIR)."),
+    ] = None,
+    kernel: Annotated[str, typer.Option(help="Kernel to execute with.")] = "python3",
+    timeout: Annotated[int, typer.Option(help="Seconds one cell may run.")] = 600,
+) -> None:
+    """Execute NOTEBOOK with papermill (-p KEY VALUE, repeatable) and record the run in the catalog.
+
+    Secrets are refused as parameters: pass them through the environment.
+    """
+    from altakit.runs import run_notebook
+
+    result = run_notebook(notebook, parse_params(list(ctx.args)), store=store, out=out, kernel=kernel,
+                          timeout=timeout)  # fmt: skip
+    status = typer.style("ok", fg="green") if result.ok else typer.style("FAILED", fg="red")
+    typer.echo(f"{status} {notebook} in {result.seconds:.1f} s")
+    if result.error:
+        typer.echo(f"  {result.error.splitlines()[0]}", err=True)
+    doc = result.record.doc
+    typer.echo(f"run:      {result.record.ref}")
+    typer.echo(f"executed: {result.executed}")
+    if doc.get("html_error"):
+        typer.echo(f"warning: no HTML copy: {doc['html_error'].splitlines()[0]}", err=True)
+    else:
+        typer.echo(f"html:     {result.html}")
+    if "executed" in doc:
+        typer.echo(
+            f"stored:   {doc['executed']['key']} @ {doc['executed']['version']} in {doc['executed']['store']}"
+        )
+    if not result.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,120 @@
+"""The panel base: a title, a body, a status line and an error area, in any Jupyter theme.
+
+A panel holds no logic: its buttons call library functions through
+:meth:`Panel.call`, which shows an :class:`~altakit.errors.AltakitError` as its
+message and hint, any other exception as a short generic message (never a
+traceback), and returns ``None`` instead of raising, so a callback never breaks
+the page. Colours come from JupyterLab's CSS variables (with fallbacks for
+plain Voila pages), so panels follow the light and dark themes.
+
+Example:
+    >>> panel = Panel("Demo")
+    >>> panel.call(int, "not a number") is None
+    True
+    >>> panel.error_message
+    'Something went wrong (ValueError).'
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import ipywidgets as w
+
+from altakit.errors import AltakitError
+
+T = TypeVar("T")
+log = logging.getLogger("altakit_widgets")
+log.addHandler(logging.NullHandler())  # a kernel's stderr is the page: tracebacks go to configured logs only
+
+#: Theme-neutral styles: Jupyter CSS variables, with fallbacks where they are not defined.
+CSS = """
+<style>
+.altakit-panel { color: var(--jp-ui-font-color1, inherit); font-family: var(--jp-ui-font-family, inherit); }
+.altakit-panel .altakit-title { font-size: var(--jp-content-font-size3, 1.2em); font-weight: 600; margin: 0; }
+.altakit-panel .altakit-status { color: var(--jp-ui-font-color2, inherit); font-size: 0.9em; }
+.altakit-panel .altakit-error {
+  color: var(--jp-error-color1, #d32f2f); border-left: 3px solid var(--jp-error-color1, #d32f2f);
+  background: var(--jp-layout-color2, transparent); padding: 4px 8px; margin: 4px 0;
+}
+.altakit-panel .altakit-hint { color: var(--jp-ui-font-color1, inherit); font-style: italic; }
+.altakit-panel table { border-collapse: collapse; }
+.altakit-panel th, .altakit-panel td {
+  border-bottom: 1px solid var(--jp-border-color2, rgba(128, 128, 128, 0.4));
+  padding: 2px 8px; text-align: left;
+}
+.altakit-panel pre, .altakit-panel code {
+  background: var(--jp-layout-color2, rgba(128, 128, 128, 0.12));
+  color: var(--jp-content-font-color1, inherit);
+}
+</style>
+"""
+
+
+class Panel:
+    """Base of every altakit panel.
+
+    Args:
+        title: Shown at the top.
+
+    Attributes:
+        widget: The whole panel (display it, or display the panel itself).
+        body: Where subclasses put their widgets.
+        status: The one-line status.
+        error: The error area (empty when there is no error).
+    """
+
+    def __init__(self, title: str) -> None:
+        self.title = w.HTML(f'<p class="altakit-title">{html.escape(title)}</p>')
+        self.body = w.VBox()
+        self.status = w.HTML()
+        self.error = w.HTML()
+        self.status_text = ""
+        self.error_message = ""
+        self.error_hint: str | None = None
+        self.last_exception: BaseException | None = None
+        self.widget = w.VBox([w.HTML(CSS), self.title, self.error, self.body, self.status])
+        self.widget.add_class("altakit-panel")
+
+    def set_status(self, text: str) -> None:
+        """Show ``text`` on the status line."""
+        self.status_text = text
+        self.status.value = f'<div class="altakit-status">{html.escape(text)}</div>'
+
+    def show_error(self, exc: BaseException) -> None:
+        """Show ``exc`` as message + hint (altakit errors) or a generic message (anything else)."""
+        self.last_exception = exc
+        if isinstance(exc, AltakitError):
+            message, hint = exc.message, exc.hint
+        else:
+            log.warning("panel action failed", exc_info=exc)  # the traceback goes to the log only
+            message, hint = f"Something went wrong ({type(exc).__name__}).", None
+        self.error_message, self.error_hint = message, hint
+        tip = f'<div class="altakit-hint">hint: {html.escape(hint)}</div>' if hint else ""
+        self.error.value = f'<div class="altakit-error"><b>{html.escape(message)}</b>{tip}</div>'
+
+    def clear_error(self) -> None:
+        """Empty the error area."""
+        self.error_message, self.error_hint, self.last_exception = "", None, None
+        self.error.value = ""
+
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """Call a library function for a button: its result, or ``None`` with the error shown.
+
+        Example:
+            >>> rows = panel.call(catalog.list, "dataset")  # doctest: +SKIP
+        """
+        self.clear_error()
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # shown in the panel, never raised into the page
+            self.show_error(exc)
+            return None
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
