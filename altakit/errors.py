@@ -103,3 +103,7 @@ class SchemaChangePending(SchemaError):
 
 class DataError(AltakitError, ValueError):
     """A dataset's bytes are bad: ``fields`` name ``dataset``, ``shard`` and ``key`` (and ``field``)."""
+
+
+class CheckpointError(AltakitError, ValueError):
+    """A checkpoint does not fit: wrong model or format; ``fields`` name ``run`` and ``version``."""

@@ -40,7 +40,7 @@ from typing import Any, BinaryIO
 
 from altakit.errors import AccessDenied, ConfigError
 from altakit.store.base import CHUNK, Source, Store
-from altakit.store.names import Version, parse_name, validate_id
+from altakit.store.names import Version, checksum, parse_name, validate_id
 from altakit.store.wrap import WrappedStore
 
 GiB = 1 << 30
@@ -286,6 +286,15 @@ class CachedStore(WrappedStore):
                 return known
         return super().resolve(key, version, as_of=as_of)
 
+    def get(self, key: str, version: str | Version | None = None, *, as_of: datetime | None = None) -> bytes:
+        """As :meth:`Store.get`; a version already in memory returns without any further work."""
+        v = self.resolve(key, version, as_of=as_of)
+        data = self._memory.get(v.name)
+        if data is not None:
+            self._count("memory_hits")
+            return data
+        return super().get(key, v)
+
     # ------------------------------------------------------------- primitives
     def _write(self, name: str, source: Source) -> None:
         self._forget(name)  # only ever true when a version is overwritten on purpose (tests, repair)
@@ -330,8 +339,9 @@ class CachedStore(WrappedStore):
             return None
         if size <= self.max_object_bytes:
             data = self.inner._read_range(name, 0, size + 1)  # one byte more: catch a longer object
-            if len(data) == size:
-                self._memory.put(name, data)
+            version = parse_name(name)
+            if len(data) == size and version is not None and checksum(data) == version.checksum:
+                self._memory.put(name, data)  # verified once here, so a memory hit needs no re-hash
                 return data
         elif self._disk is not None and size <= self.disk_bytes:
             with self.inner._open_raw(name, size) as source:

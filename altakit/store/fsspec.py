@@ -163,6 +163,8 @@ class StoreFileSystem(AbstractFileSystem):
         return {"name": name, "size": 0, "type": "directory"}
 
     def _versions_under(self, path: str) -> list[Version]:
+        if path:
+            validate_key(path)  # a directory path obeys the key rules too (no '..')
         return self.store.list(prefix=f"{path}/" if path else "")
 
     # ---------------------------------------------------------------- listing
@@ -191,11 +193,9 @@ class StoreFileSystem(AbstractFileSystem):
         key, vid = split_version(path)
         try:
             return self._file_info(self.store.resolve(key, vid), name=path)
-        except (NotFound, InvalidKey) as exc:
+        except NotFound as exc:
             if vid is None and self._versions_under(path):
                 return self._dir_info(path)
-            if isinstance(exc, InvalidKey):
-                raise
             raise NotFound(f"no such file or directory {self.unstrip_protocol(path)!r}", key=path) from exc
 
     def exists(self, path: str, **kwargs: Any) -> bool:

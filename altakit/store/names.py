@@ -144,6 +144,23 @@ def validate_key(key: str) -> str:
     return key
 
 
+def validate_prefix(prefix: str) -> str:
+    """Return ``prefix`` if it is a valid listing prefix (``""``, ``"raw/"``, ``"raw/day"`` …)."""
+    if not isinstance(prefix, str):
+        raise InvalidKey(f"a prefix must be a str, not {type(prefix).__name__}", prefix=prefix)
+    segments = prefix.split("/")
+    if (
+        prefix.startswith("/")
+        or any(bad in prefix for bad in ("\x00", SEP, "\\"))
+        or any(seg in (".", "..") for seg in segments)
+        or "" in segments[:-1]
+    ):
+        raise InvalidKey(
+            f"invalid prefix {prefix!r}", prefix=prefix, hint="use a relative prefix such as 'raw/'"
+        )
+    return prefix
+
+
 def validate_id(version_id: str) -> str:
     """Return ``version_id`` if it has the form of a version id."""
     if not isinstance(version_id, str) or not _ID_RE.match(version_id):

@@ -269,6 +269,14 @@ def test_refused_keys(store: Store):
     assert store.list() == []
 
 
+def test_refused_prefixes(store: Store):
+    store.put("a/b.txt", b"x")
+    for prefix in ("../", "a/../", "/a", "a//", "a\x00", f"a{SEP}"):
+        with pytest.raises(InvalidKey):
+            store.list(prefix)
+    assert [v.key for v in store.list("a/")] == ["a/b.txt"]
+
+
 def test_refused_data(store: Store):
     store.put("keep.txt", b"kept")
     with pytest.raises(ConfigError) as err:

@@ -1,0 +1,372 @@
+"""Checkpoints in any store: atomic, versioned, with retention.
+
+A run's checkpoints live under ``<prefix>/<run>/`` in a store::
+
+    checkpoints/<run>/state          one store version per checkpoint (the bytes)
+    checkpoints/<run>/manifest.json  one store version per commit: the kept checkpoints
+
+Saving writes the bytes as a new version of ``state`` (atomic in every store),
+then commits a new manifest that lists it. The manifest is the commit point: a
+writer killed before it leaves an orphan version that nobody reads and the next
+save removes, so ``restore("latest")`` always finds a complete checkpoint.
+Retention keeps the last ``keep_last`` checkpoints, the ``keep_best`` best by a
+monitored metric, and every checkpoint a run resumed from; the rest are purged
+from the store after the manifest that drops them is committed.
+
+This module moves bytes only; :mod:`altakit.train.torch` and
+:mod:`altakit.train.keras` turn framework state into bytes and back.
+
+Example:
+    >>> import tempfile, altakit
+    >>> store = altakit.open_store(tempfile.mkdtemp())
+    >>> ckpt = Checkpointer(store, "demo", keep_last=2, monitor="loss")
+    >>> for step, loss in enumerate([0.9, 0.5, 0.7, 0.8]):
+    ...     _ = ckpt.save(f"weights {step}".encode(), step=step, metrics={"loss": loss})
+    >>> [c.step for c in ckpt.checkpoints()]
+    [1, 2, 3]
+    >>> ckpt.restore("best").data, ckpt.restore("latest").checkpoint.step
+    (b'weights 1', 3)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from altakit.catalog.records import check_name
+from altakit.errors import CheckpointError, ConfigError, CorruptObject, NotFound
+from altakit.store.base import Store
+from altakit.store.names import Version
+
+FORMAT = "altakit.checkpoints/1"
+#: Manifest versions kept besides the newest (older ones are history nobody reads).
+MANIFEST_HISTORY = 3
+Which = str | int
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One saved checkpoint, as listed in the run's manifest.
+
+    Attributes:
+        run: The run it belongs to.
+        key: Store key of the bytes.
+        version: Store version id of the bytes.
+        step: Global step (or any increasing number) at save time.
+        epoch: Epoch at save time, if known.
+        metrics: Metric values at save time.
+        format: What the bytes are (``"torch"``, ``"keras"``, ``"keras-weights"``, ``"bytes"``).
+        size: Size in bytes.
+        checksum: Checksum the store verifies on every read.
+        created: When it was saved (UTC, ISO 8601).
+        meta: Free-form JSON details (framework versions, world size …).
+    """
+
+    run: str
+    key: str
+    version: str
+    step: int
+    epoch: int | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    format: str = "bytes"
+    size: int = 0
+    checksum: str = ""
+    created: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_doc(self) -> dict[str, Any]:
+        """The JSON form kept in the manifest."""
+        return asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> Checkpoint:
+        """Inverse of :meth:`to_doc`."""
+        return cls(**{k: doc[k] for k in cls.__dataclass_fields__ if k in doc})
+
+
+@dataclass(frozen=True)
+class Restored:
+    """A restored checkpoint: its listing and its verified bytes."""
+
+    checkpoint: Checkpoint
+    data: bytes
+
+
+class Checkpointer:
+    """Save and restore the checkpoints of one run in a store.
+
+    Args:
+        store: Any altakit store (local, S3, JVM, wrapped).
+        run: Run name, ``/``-separated segments (``"digits/2026-05-01"``).
+        prefix: Store prefix for all runs.
+        keep_last: How many of the newest checkpoints to keep (>= 1).
+        keep_best: How many of the best checkpoints by ``monitor`` to keep.
+        monitor: Metric that ranks checkpoints for ``keep_best`` and ``restore("best")``.
+        mode: ``"min"`` or ``"max"``: which end of ``monitor`` is best.
+        writer: False on processes that must not write (DDP ranks other than 0):
+            ``save`` then returns None and writes nothing.
+
+    Example:
+        >>> ckpt = Checkpointer(store, "digits", keep_last=3, monitor="val_loss")  # doctest: +SKIP
+    """
+
+    format = "bytes"
+
+    def __init__(
+        self,
+        store: Store,
+        run: str,
+        *,
+        prefix: str = "checkpoints",
+        keep_last: int = 3,
+        keep_best: int = 1,
+        monitor: str | None = None,
+        mode: str = "min",
+        writer: bool = True,
+    ) -> None:
+        check_name(run)
+        if mode not in ("min", "max"):
+            raise ConfigError(f"mode must be 'min' or 'max', not {mode!r}", hint="mode='min' for a loss")
+        for label, n, low in (("keep_last", keep_last, 1), ("keep_best", keep_best, 0)):
+            if isinstance(n, bool) or not isinstance(n, int) or n < low:
+                raise ConfigError(f"{label} must be a whole number >= {low}, not {n!r}")
+        if keep_best and monitor is None:
+            keep_best = 0  # nothing to rank by: keep the last N only
+        self.store, self.run = store, run
+        self.root = f"{prefix.strip('/')}/{run}"
+        self.keep_last, self.keep_best = keep_last, keep_best
+        self.monitor, self.mode = monitor, mode
+        self.writer = writer
+        self.pinned: set[str] = set()
+
+    @property
+    def state_key(self) -> str:
+        """Store key whose versions hold the checkpoint bytes."""
+        return f"{self.root}/state"
+
+    @property
+    def manifest_key(self) -> str:
+        """Store key whose latest version lists the kept checkpoints."""
+        return f"{self.root}/manifest.json"
+
+    # ------------------------------------------------------------------ writing
+    def save(
+        self,
+        state: Any,
+        *,
+        step: int,
+        epoch: int | None = None,
+        metrics: Mapping[str, float] | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> Checkpoint | None:
+        """Save ``state`` as the newest checkpoint, then apply retention.
+
+        Args:
+            state: Bytes, a ``pathlib.Path`` to a file, or what a subclass's ``encode`` accepts.
+            step: Global step; checkpoints are ordered by save time, ``step`` is recorded.
+            epoch: Epoch number, if any.
+            metrics: Metric values (floats) at this point.
+            meta: Extra JSON details.
+
+        Returns:
+            The new :class:`Checkpoint`, or None on a non-writer process.
+
+        Example:
+            >>> ckpt.save(b"...", step=100, metrics={"val_loss": 0.3})  # doctest: +SKIP
+        """
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise ConfigError(f"step must be a whole number >= 0, not {step!r}")
+        clean = _clean_metrics(metrics)
+        if not self.writer:
+            return None
+        data = self.encode(state)
+        version = self.store.put(self.state_key, data)
+        ckpt = Checkpoint(
+            run=self.run,
+            key=self.state_key,
+            version=version.id,
+            step=step,
+            epoch=epoch,
+            metrics=clean,
+            format=self.format,
+            size=version.size,
+            checksum=version.checksum,
+            created=datetime.now(UTC).isoformat(),
+            meta=json.loads(json.dumps(dict(meta or {}), default=str)),
+        )
+        manifest = self._manifest()
+        listed = [*manifest["checkpoints"], ckpt.to_doc()]
+        pinned = sorted(set(manifest.get("pinned", [])) | self.pinned)
+        kept = self._retain([Checkpoint.from_doc(d) for d in listed], set(pinned))
+        body = {
+            "format": FORMAT,
+            "run": self.run,
+            "monitor": self.monitor,
+            "mode": self.mode,
+            "pinned": [p for p in pinned if p in {c.version for c in kept}],
+            "checkpoints": [c.to_doc() for c in kept],
+        }
+        self.store.put(self.manifest_key, json.dumps(body, sort_keys=True).encode())
+        self._sweep({c.version for c in kept}, version)
+        return ckpt
+
+    def encode(self, state: Any) -> bytes | memoryview | Path:
+        """Turn ``state`` into what the store writes (bytes or a file path)."""
+        if isinstance(state, bytes | bytearray | memoryview):
+            return memoryview(state)
+        if isinstance(state, os.PathLike):
+            return Path(state)
+        raise ConfigError(
+            f"{type(self).__name__} saves bytes or a file path, not {type(state).__name__}",
+            hint="use altakit.train.torch.Checkpointer for torch state, or the Keras callbacks",
+        )
+
+    # ------------------------------------------------------------------ reading
+    def checkpoints(self) -> list[Checkpoint]:
+        """The kept checkpoints, oldest first (empty if none)."""
+        return [Checkpoint.from_doc(d) for d in self._manifest()["checkpoints"]]
+
+    def find(self, which: Which = "latest") -> Checkpoint:
+        """The checkpoint ``which`` names, without reading its bytes.
+
+        Args:
+            which: ``"latest"``, ``"best"`` (by ``monitor``), a store version id,
+                or an int step (the newest checkpoint saved at that step).
+
+        Raises:
+            NotFound: The run has no such checkpoint.
+            ConfigError: ``"best"`` without a monitor, or a malformed ``which``.
+        """
+        manifest = self._manifest()
+        listed = [Checkpoint.from_doc(d) for d in manifest["checkpoints"]]
+        hint = f"saved checkpoints: {[c.step for c in listed]}; use ckpt.checkpoints()"
+        if not listed:
+            raise NotFound(
+                f"run {self.run!r} has no checkpoint in {self.store.url}",
+                run=self.run,
+                hint="train and save one first, or check the run name and store",
+            )
+        if which == "latest":
+            return listed[-1]
+        if which == "best":
+            monitor = self.monitor or manifest.get("monitor")  # a reader may not know the run's monitor
+            mode = self.mode if self.monitor else manifest.get("mode", "min")
+            if monitor is None:
+                raise ConfigError(
+                    "restore('best') needs a monitor", hint="Checkpointer(..., monitor='val_loss')"
+                )
+            ranked = self._ranked(listed, monitor, mode)
+            if not ranked:
+                raise NotFound(f"no checkpoint of {self.run!r} has metric {monitor!r}", hint=hint)
+            return ranked[0]
+        if isinstance(which, int) and not isinstance(which, bool):
+            at = [c for c in listed if c.step == which]
+            if not at:
+                raise NotFound(f"run {self.run!r} has no checkpoint at step {which}", hint=hint)
+            return at[-1]
+        if isinstance(which, str):
+            for c in listed:
+                if c.version == which:
+                    return c
+            raise NotFound(f"run {self.run!r} has no checkpoint {which!r}", hint=hint)
+        raise ConfigError(f"cannot restore {which!r}", hint="use 'latest', 'best', a version id or a step")
+
+    def restore(self, which: Which = "latest") -> Restored:
+        """Read a checkpoint's bytes (checksum verified) and pin it against retention.
+
+        Raises:
+            NotFound: No such checkpoint.
+            CorruptObject: The stored bytes fail their checksum (the hint names an older one).
+        """
+        ckpt = self.find(which)
+        try:
+            data = self.store.get(ckpt.key, version=ckpt.version)
+        except CorruptObject as exc:
+            older = [c.version for c in self.checkpoints() if c.version < ckpt.version]
+            raise CorruptObject(
+                f"checkpoint {ckpt.version} of run {self.run!r} fails its checksum",
+                run=self.run,
+                version=ckpt.version,
+                name=exc.fields.get("name"),
+                hint=f"restore an older one: restore({older[-1]!r})" if older else "no older checkpoint",
+            ) from exc
+        except NotFound as exc:
+            raise NotFound(
+                f"checkpoint {ckpt.version} of run {self.run!r} is listed but its bytes are gone",
+                run=self.run,
+                version=ckpt.version,
+                hint="restore another one from ckpt.checkpoints()",
+            ) from exc
+        self.pinned.add(ckpt.version)
+        return Restored(ckpt, data)
+
+    def decode(self, restored: Restored) -> Any:
+        """Turn restored bytes back into state (bytes here; subclasses decode frameworks)."""
+        if restored.checkpoint.format != self.format:
+            raise CheckpointError(
+                f"checkpoint {restored.checkpoint.version} is {restored.checkpoint.format!r}, "
+                f"not {self.format!r}",
+                run=self.run,
+                version=restored.checkpoint.version,
+                hint="restore it with the checkpointer of the framework that saved it",
+            )
+        return restored.data
+
+    # ------------------------------------------------------------------ helpers
+    def _manifest(self) -> dict[str, Any]:
+        try:
+            raw = self.store.get(self.manifest_key)
+        except NotFound:
+            return {"checkpoints": [], "pinned": []}
+        try:
+            body = json.loads(raw)
+            if body.get("format") != FORMAT:
+                raise ValueError(f"format {body.get('format')!r}")
+            return body
+        except (ValueError, AttributeError) as exc:
+            raise CheckpointError(
+                f"the manifest of run {self.run!r} is not a checkpoint manifest: {exc}",
+                run=self.run,
+                key=self.manifest_key,
+                hint="read an older version of the manifest key from store.versions(...)",
+            ) from exc
+
+    def _ranked(self, listed: list[Checkpoint], monitor: str, mode: str) -> list[Checkpoint]:
+        scored = [c for c in listed if monitor in c.metrics]
+        sign = 1 if mode == "min" else -1
+        # ties go to the newer checkpoint
+        return sorted(scored, key=lambda c: (sign * c.metrics[monitor], -listed.index(c)))
+
+    def _retain(self, listed: list[Checkpoint], pinned: set[str]) -> list[Checkpoint]:
+        keep = {c.version for c in listed[-self.keep_last :]}
+        if self.keep_best and self.monitor:
+            keep |= {c.version for c in self._ranked(listed, self.monitor, self.mode)[: self.keep_best]}
+        keep |= pinned
+        return [c for c in listed if c.version in keep]
+
+    def _sweep(self, kept: set[str], newest: Version) -> None:
+        """Purge state versions no manifest lists (dropped or orphaned), and old manifests."""
+        for v in self.store.versions(self.state_key):
+            if v.id < newest.id and v.id not in kept:
+                self.store.purge(self.state_key, v)
+        for v in self.store.versions(self.manifest_key)[: -(MANIFEST_HISTORY + 1)]:
+            self.store.purge(self.manifest_key, v)
+
+
+def _clean_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, value in (metrics or {}).items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"metric {name!r} is not a number: {value!r}", hint="pass floats") from exc
+        if not math.isfinite(number):
+            continue  # a NaN loss is not a ranking
+        out[str(name)] = number
+    return out

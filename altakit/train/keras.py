@@ -1,0 +1,298 @@
+"""Keras 3: callbacks that checkpoint to the store, resume after interruptions, and stream events.
+
+- :class:`StoreCheckpoint` saves the whole model (``.keras``, optimizer included)
+  every epoch or every N steps, optionally only when a monitored metric improves.
+- :class:`BackupAndRestore` backs up weights and optimizer state (``.weights.h5``)
+  and, at the start of the next ``fit``, restores them and the epoch to continue from.
+- :class:`EventCallback` feeds an :class:`~altakit.train.events.EventStream`.
+
+Nothing is unpickled: ``.keras`` files load with ``safe_mode=True`` and
+``.weights.h5`` files are HDF5 arrays.
+
+Example:
+    >>> model.fit(x, y, epochs=10, callbacks=[
+    ...     BackupAndRestore(store, "digits-keras"),
+    ...     StoreCheckpoint(store, "digits-keras/best", monitor="val_loss", save_best_only=True),
+    ... ])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Mapping
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from altakit.errors import CheckpointError, ConfigError, NotFound
+from altakit.store.base import Store
+from altakit.train.checkpoint import Checkpoint, Checkpointer, Which
+from altakit.train.events import EventStream
+
+
+def model_bytes(model: keras.Model) -> bytes:
+    """The model as a ``.keras`` file (architecture, weights, optimizer state)."""
+    with tempfile.TemporaryDirectory(prefix="altakit-keras-") as tmp:
+        path = Path(tmp) / "model.keras"
+        model.save(path)
+        return path.read_bytes()
+
+
+def load_model_bytes(data: bytes, where: str = "model", *, compile: bool = True) -> keras.Model:
+    """Load ``.keras`` bytes with ``safe_mode=True`` (no lambdas, no pickled code).
+
+    Raises:
+        CheckpointError: Not a ``.keras`` file, or it needs unsafe deserialization.
+    """
+    with tempfile.TemporaryDirectory(prefix="altakit-keras-") as tmp:
+        path = Path(tmp) / "model.keras"
+        path.write_bytes(data)
+        try:
+            return keras.saving.load_model(path, safe_mode=True, compile=compile)
+        except (ValueError, TypeError, OSError, KeyError) as exc:
+            raise CheckpointError(
+                f"{where} is not a safe .keras model: {str(exc).splitlines()[0][:300]}",
+                where=where,
+                hint="save it with model.save('x.keras') and register custom layers with "
+                "@keras.saving.register_keras_serializable",
+            ) from exc
+
+
+def load_weights_bytes(model: keras.Model, data: bytes, where: str = "checkpoint") -> None:
+    """Load ``.weights.h5`` or ``.keras`` bytes into a built model (optimizer state too).
+
+    Raises:
+        CheckpointError: The weights do not match the model.
+    """
+    if not model.built:
+        raise ConfigError(
+            "the model must be built before weights load into it",
+            hint="call model.build(input_shape) or model(x[:1]) first",
+        )
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    suffix = "model.keras" if data[:2] == b"PK" else "state.weights.h5"
+    with tempfile.TemporaryDirectory(prefix="altakit-keras-") as tmp:
+        path = Path(tmp) / suffix
+        path.write_bytes(data)
+        try:
+            model.load_weights(path)
+        except (ValueError, KeyError, OSError, TypeError) as exc:
+            raise CheckpointError(
+                f"{where} does not match the model: {str(exc).splitlines()[0][:400]}",
+                where=where,
+                hint="build and compile the same architecture and optimizer that were trained",
+            ) from exc
+
+
+class _StoreCallback(keras.callbacks.Callback):
+    """Counts steps and saves on epochs or every N steps."""
+
+    def __init__(self, save_freq: str | int) -> None:
+        super().__init__()
+        if save_freq != "epoch" and (
+            isinstance(save_freq, bool) or not isinstance(save_freq, int) or save_freq < 1
+        ):
+            raise ConfigError(f"save_freq must be 'epoch' or a whole number >= 1, not {save_freq!r}")
+        self.save_freq = save_freq
+        self.epoch = 0
+        self.batch = 0
+        self.step = 0
+
+    def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self.epoch = epoch
+        self.batch = 0
+
+    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self.batch = batch + 1
+        self.step = int(self.model.optimizer.iterations.numpy()) if self.model.optimizer else self.step + 1
+        if self.save_freq != "epoch" and self.step % int(self.save_freq) == 0:
+            self._save(self.epoch, self.batch, logs or {})
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        if self.save_freq == "epoch":
+            self._save(epoch + 1, 0, logs or {})
+
+    def _save(self, epoch: int, batch: int, logs: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class StoreCheckpoint(_StoreCallback):
+    """Save the whole model (``.keras``) to the store every epoch or every ``save_freq`` steps.
+
+    Args:
+        store: Any altakit store.
+        run: Run name; checkpoints go to ``checkpoints/<run>/``.
+        monitor: Metric for ``save_best_only`` and for keeping the best (``"val_loss"``).
+        mode: ``"min"``, ``"max"``, or ``"auto"`` (max for accuracy-like names, else min).
+        save_best_only: Save only when ``monitor`` improves.
+        save_freq: ``"epoch"`` or a number of steps.
+        keep_last: Newest checkpoints kept.
+        keep_best: Best checkpoints by ``monitor`` kept.
+
+    Example:
+        >>> cb = StoreCheckpoint(store, "d", monitor="val_acc", save_best_only=True)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        run: str,
+        *,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+        save_best_only: bool = False,
+        save_freq: str | int = "epoch",
+        keep_last: int = 3,
+        keep_best: int = 1,
+    ) -> None:
+        super().__init__(save_freq)
+        if mode == "auto":
+            mode = "max" if any(w in monitor for w in ("acc", "auc", "f1", "precision", "recall")) else "min"
+        self.monitor, self.save_best_only = monitor, save_best_only
+        self.ckpt = Checkpointer(
+            store, run, keep_last=keep_last, keep_best=keep_best, monitor=monitor, mode=mode
+        )
+        self.ckpt.format = "keras"
+        self.best = math.inf if mode == "min" else -math.inf
+        self.saved: list[Checkpoint] = []
+
+    def _improved(self, value: float) -> bool:
+        return value < self.best if self.ckpt.mode == "min" else value > self.best
+
+    def _save(self, epoch: int, batch: int, logs: Mapping[str, Any]) -> None:
+        metrics = {k: float(v) for k, v in logs.items() if _is_number(v)}
+        if self.save_best_only:
+            value = metrics.get(self.monitor)
+            if value is None or not self._improved(value):
+                return
+            self.best = value
+        with tempfile.TemporaryDirectory(prefix="altakit-keras-") as tmp:
+            path = Path(tmp) / "model.keras"
+            self.model.save(path)
+            saved = self.ckpt.save(
+                path, step=self.step, epoch=epoch, metrics=metrics, meta={"keras": keras.__version__}
+            )
+        if saved is not None:
+            self.saved.append(saved)
+
+
+class BackupAndRestore(_StoreCallback):
+    """Back up weights and optimizer state to the store; resume after an interruption.
+
+    At ``on_train_begin``, if the run has a backup, weights and optimizer state
+    are loaded and ``fit`` continues at the saved epoch. With ``save_freq="epoch"``
+    the resumed run equals an uninterrupted one (given deterministic data order);
+    with a step count, a resume re-runs the interrupted epoch from its start
+    with the weights of the last backup (as Keras's own callback does).
+
+    Args:
+        store: Any altakit store.
+        run: Run name; backups go to ``checkpoints/<run>/backup/``.
+        save_freq: ``"epoch"`` or a number of steps.
+        delete_on_end: Remove the backup when ``fit`` completes (default True), so the
+            next ``fit`` of the same run starts fresh.
+        keep_last: Backups kept (an interrupted write never replaces the last good one).
+
+    Example:
+        >>> model.fit(x, y, epochs=20, callbacks=[BackupAndRestore(store, "digits")])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        run: str,
+        *,
+        save_freq: str | int = "epoch",
+        delete_on_end: bool = True,
+        keep_last: int = 2,
+    ) -> None:
+        super().__init__(save_freq)
+        self.ckpt = Checkpointer(store, f"{run}/backup", keep_last=keep_last, keep_best=0)
+        self.ckpt.format = "keras-weights"
+        self.delete_on_end = delete_on_end
+        self.restored: Checkpoint | None = None
+
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        if not self.ckpt.checkpoints():
+            return
+        restored = self.ckpt.restore("latest")
+        self.ckpt.decode(restored)
+        where = f"backup {restored.checkpoint.version} of run {self.ckpt.run!r}"
+        load_weights_bytes(self.model, restored.data, where)
+        self.model._initial_epoch = restored.checkpoint.epoch or 0
+        self.restored = restored.checkpoint
+        self.step = restored.checkpoint.step
+
+    def _save(self, epoch: int, batch: int, logs: Mapping[str, Any]) -> None:
+        metrics = {k: float(v) for k, v in logs.items() if _is_number(v)}
+        with tempfile.TemporaryDirectory(prefix="altakit-keras-") as tmp:
+            path = Path(tmp) / "state.weights.h5"
+            self.model.save_weights(path)
+            self.ckpt.save(path, step=self.step, epoch=epoch, metrics=metrics, meta={"batch": batch})
+
+    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        self.model._initial_epoch = None
+        if not self.delete_on_end:
+            return
+        for c in self.ckpt.checkpoints():
+            with suppress(NotFound):
+                self.ckpt.store.purge(c.key, c.version)
+        with suppress(NotFound):
+            self.ckpt.store.delete(self.ckpt.manifest_key)
+
+
+class EventCallback(keras.callbacks.Callback):
+    """Emit ``start`` / ``batch`` / ``epoch`` / ``end`` events of ``fit`` on an event stream.
+
+    Example:
+        >>> stream = EventStream("digits"); stream.subscribe(TqdmProgress())  # doctest: +SKIP
+        >>> model.fit(x, y, epochs=3, callbacks=[EventCallback(stream, params={"lr": 0.1})])  # doctest: +SKIP
+    """
+
+    def __init__(self, stream: EventStream, params: Mapping[str, Any] | None = None) -> None:
+        super().__init__()
+        self.stream, self.run_params = stream, dict(params or {})
+        self.epoch_no = 0
+
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        first = self.model._initial_epoch or 0
+        resumed = {"epoch": first} if first else None
+        self.stream.start(self.run_params, epochs=self.params.get("epochs"), resumed=resumed)
+
+    def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self.epoch_no = epoch
+
+    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        step = int(self.model.optimizer.iterations.numpy()) if self.model.optimizer else batch
+        self.stream.batch(step, _numbers(logs), epoch=self.epoch_no)
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        step = int(self.model.optimizer.iterations.numpy()) if self.model.optimizer else None
+        self.stream.epoch(epoch, _numbers(logs), step=step)
+
+    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        self.stream.end("finished")
+
+
+def restore_model(store: Store, run: str, which: Which = "latest") -> keras.Model:
+    """Load a :class:`StoreCheckpoint` checkpoint as a compiled model (safe mode)."""
+    ckpt = Checkpointer(store, run)
+    ckpt.format = "keras"
+    restored = ckpt.restore(which)
+    ckpt.decode(restored)
+    return load_model_bytes(restored.data, f"checkpoint {restored.checkpoint.version} of run {run!r}")
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _numbers(logs: Mapping[str, Any] | None) -> dict[str, float]:
+    return {k: float(v) for k, v in (logs or {}).items() if _is_number(v)}

@@ -1,0 +1,73 @@
+"""Keras 3: exact resume after SIGKILL via BackupAndRestore; StoreCheckpoint best-only; safe loading."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("sklearn")
+keras = pytest.importorskip("keras")
+np = pytest.importorskip("numpy")
+
+from altakit.errors import CheckpointError  # noqa: E402
+from altakit.train.keras import BackupAndRestore, EventCallback, StoreCheckpoint, restore_model  # noqa: E402
+
+SCRIPTS = Path(__file__).parent / "scripts"
+
+
+def _train(store: Path, run: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(SCRIPTS / "keras_train.py"), str(store), run, str(out), *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(tmp_path):
+    store = tmp_path / "store"
+    assert _train(store, "full", tmp_path / "full.npz").returncode == 0
+    killed = _train(store, "cut", tmp_path / "cut.npz", "--kill-at", "2", "10")  # epoch 3 of 4, batch 11
+    assert killed.returncode == -signal.SIGKILL
+    resumed = _train(store, "cut", tmp_path / "cut.npz")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    a, b = np.load(tmp_path / "full.npz"), np.load(tmp_path / "cut.npz")
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def _model():
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.Adam(1e-2), "mse")
+    return model
+
+
+def test_store_checkpoint_best_only_and_safe_reload(local_store):
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    model = _model()
+    seen = []
+    from altakit.train.events import EventStream
+
+    stream = EventStream("k")
+    stream.subscribe(seen.append)
+    cb = StoreCheckpoint(local_store, "k", monitor="loss", save_best_only=True, keep_last=1, keep_best=1)
+    model.fit(x, y, epochs=4, batch_size=16, verbose=0, callbacks=[cb, EventCallback(stream)])
+    assert len(cb.saved) == 4  # the loss fell every epoch
+    assert [e.kind for e in seen].count("epoch") == 4 and seen[-1].kind == "end"
+    loaded = restore_model(local_store, "k", "best")
+    assert all(np.array_equal(a, b) for a, b in zip(loaded.get_weights(), model.get_weights(), strict=True))
+    assert int(loaded.optimizer.iterations.numpy()) == 16
+
+
+def test_backup_is_refused_by_a_different_model(local_store):
+    x = np.ones((8, 4), "float32")
+    model = _model()
+    model.fit(
+        x, x[:, :1], epochs=1, verbose=0, callbacks=[BackupAndRestore(local_store, "b", delete_on_end=False)]
+    )
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(7), keras.layers.Dense(1)])
+    other.compile(keras.optimizers.Adam(), "mse")
+    with pytest.raises(CheckpointError, match="does not match"):
+        other.fit(x, x[:, :1], epochs=2, verbose=0, callbacks=[BackupAndRestore(local_store, "b")])
