@@ -24,7 +24,8 @@ import mmap
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -52,6 +53,8 @@ Source = bytes | memoryview | Path
 CHUNK = 8 * 1024 * 1024
 #: Buffer in front of ``Store.open`` streams: small, so a seek and a short read stay cheap.
 READ_BUFFER = 1024 * 1024
+#: Objects this large are hashed on a second thread while the backend stages them.
+PARALLEL_HASH_FROM = 4 * 1024 * 1024
 
 
 class Store(abc.ABC):
@@ -94,6 +97,20 @@ class Store(abc.ABC):
         """A seekable binary stream over object ``name``."""
         return io.BufferedReader(_RangeReader(self, name, size), buffer_size=1024 * 1024)
 
+    def _stage(self, source: Source) -> Any:
+        """Begin writing ``source`` where no reader sees it; runs while the checksum is computed.
+
+        The default stages nothing and leaves all the work to :meth:`_commit`.
+        """
+        return source
+
+    def _commit(self, staged: Any, name: str) -> None:
+        """Make a staged write visible atomically as object ``name``."""
+        self._write(name, staged)
+
+    def _discard(self, staged: Any) -> None:
+        """Clean up a staged write that will not be committed."""
+
     def _copy(self, src: str, dst: str) -> None:
         """Copy object ``src`` to the new name ``dst`` (override for server-side copy)."""
         version = parse_name(src)
@@ -121,9 +138,7 @@ class Store(abc.ABC):
         validate_key(key)
         if isinstance(data, bytes | bytearray | memoryview):
             view = memoryview(data)
-            version = self._new_version(key, view.nbytes, checksum(view))
-            self._write(version.name, view)
-            return version
+            return self._put(key, view, view.nbytes, lambda: checksum(view))
         if isinstance(data, str):
             raise ConfigError(
                 "put() got a str; it is ambiguous",
@@ -134,16 +149,35 @@ class Store(abc.ABC):
             path = Path(data)
             if not path.is_file():
                 raise NotFound(f"no such file {str(path)!r}", path=str(path))
-            size, digest = _hash_file(path)
-            version = self._new_version(key, size, digest)
-            self._write(version.name, path)
-            return version
+            size = path.stat().st_size
+
+            def digest() -> str:
+                hashed_size, hashed = _hash_file(path)
+                if hashed_size != size:
+                    raise ConfigError(f"{str(path)!r} changed while it was being stored", key=key)
+                return hashed
+
+            return self._put(key, path, size, digest)
         if hasattr(data, "read"):
             with _spooled(data) as (path, size, digest):
-                version = self._new_version(key, size, digest)
-                self._write(version.name, path)
-            return version
+                return self._put(key, path, size, lambda: digest)
         raise ConfigError(f"put() cannot store a {type(data).__name__}", key=key)
+
+    def _put(self, key: str, source: Source, size: int, digest: Callable[[], str]) -> Version:
+        """Stage ``source`` while its checksum is computed, then commit it under its version name."""
+        if size < PARALLEL_HASH_FROM:
+            digested, staged = digest(), self._stage(source)
+        else:  # hashing releases the GIL: stage (write a temp file, upload …) on the other core
+            hasher = _Background(digest)
+            staged = self._stage(source)
+            digested = hasher.result()
+        version = self._new_version(key, size, digested)
+        try:
+            self._commit(staged, version.name)
+        except BaseException:
+            self._discard(staged)
+            raise
+        return version
 
     def delete(self, key: str) -> Version:
         """Delete ``key`` by writing a tombstone version; older versions stay readable."""
@@ -306,6 +340,29 @@ class Store(abc.ABC):
 
             cached = self.__dict__["_catalog"] = Catalog(self)
         return cached
+
+
+class _Background:
+    """Run a function on a plain thread (fork-safe, unlike a shared pool) and collect its result."""
+
+    def __init__(self, fn: Callable[[], str]) -> None:
+        self.value: str | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
+        self.thread.start()
+
+    def _run(self, fn: Callable[[], str]) -> None:
+        try:
+            self.value = fn()
+        except BaseException as exc:  # handed to the caller by result()
+            self.error = exc
+
+    def result(self) -> str:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        assert self.value is not None
+        return self.value
 
 
 def _verify(v: Version, size: int, digest: str | None) -> None:

@@ -66,7 +66,15 @@ class LocalStore(Store):
         return self.root / f"{key}{SEP}" / rest
 
     def _write(self, name: str, source: Source) -> None:
-        final = self._path(name)
+        staged = self._stage(source)
+        try:
+            self._commit(staged, name)
+        except BaseException:
+            self._discard(staged)
+            raise
+
+    def _stage(self, source: Source) -> Path:
+        """Write ``source`` to a fsynced temp file in the store (invisible to readers)."""
         tmp = self.root / TMP / uuid.uuid4().hex
         try:
             if isinstance(source, Path):
@@ -80,11 +88,18 @@ class LocalStore(Store):
                     if self.fsync:
                         f.flush()
                         os.fsync(f.fileno())
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(tmp, final)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        return tmp
+
+    def _commit(self, staged: Path, name: str) -> None:
+        final = self._path(name)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(staged, final)
+
+    def _discard(self, staged: Path) -> None:
+        staged.unlink(missing_ok=True)
 
     def _read_range(self, name: str, start: int, stop: int) -> bytes:
         with self._open_raw(name, 0) as f:
