@@ -51,6 +51,9 @@ lab: env
 
 ## bench: run every benchmark; results land in bench/results/
 bench: env
+	$(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[bench]'
+	@[ -x build/mds-venv/bin/python ] || { $(PYTHON) -m venv build/mds-venv && \
+	  build/mds-venv/bin/pip install -q -r requirements/bench-mds.txt; }
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b $(BENCH_ARGS); done
 
 ## lock: re-resolve the stack into a fresh venv and rewrite the pins (needs network to PyPI)

@@ -86,6 +86,20 @@ class Catalog:
 
         self.store = store
         self.index: Index = Index(index_url or default_index_url(store), store.url)
+        self._lenses: Any = None
+
+    @property
+    def lenses(self) -> Any:
+        """The :class:`~altakit.data.lenses.LensRegistry` of this catalog (``dataset.as_type`` uses it)."""
+        if self._lenses is None:
+            from altakit.data.lenses import LensRegistry
+
+            self._lenses = LensRegistry()
+        return self._lenses
+
+    def __getstate__(self) -> dict[str, Any]:
+        # lenses may be lambdas; a pickled dataset carries the lens it resolved, not the registry
+        return {**self.__dict__, "_lenses": None}
 
     # ------------------------------------------------------------------ writing
     def register(

@@ -31,6 +31,7 @@ EXTRAS = {
     "torch": ("torch",),
     "tensorflow": ("tensorflow",),
     "postgres": ("psycopg",),
+    "images": ("PIL",),
     "notebooks": ("papermill", "nbconvert", "ipykernel"),
     "widgets": ("altakit_widgets", "ipywidgets", "plotly", "voila"),
 }
