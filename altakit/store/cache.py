@@ -288,6 +288,12 @@ class CachedStore(WrappedStore):
 
     def get(self, key: str, version: str | Version | None = None, *, as_of: datetime | None = None) -> bytes:
         """As :meth:`Store.get`; a version already in memory returns without any further work."""
+        if type(version) is str and as_of is None:  # the hot path: a known id, bytes in memory
+            known = self._known.get((key, version))  # a plain dict read is atomic under the GIL
+            data = self._memory.get(known.name) if known is not None else None
+            if data is not None:
+                self._count("memory_hits")
+                return data
         v = self.resolve(key, version, as_of=as_of)
         data = self._memory.get(v.name)
         if data is not None:
@@ -318,8 +324,7 @@ class CachedStore(WrappedStore):
             self._disk.drop(name)
 
     def _count(self, what: str) -> None:
-        with self._lock:
-            self.stats[what] += 1
+        self.stats[what] += 1  # diagnostics: no lock on the hot path (threads may lose a count)
 
     def _cached(self, name: str, size: int) -> bytes | BinaryIO | None:
         data = self._memory.get(name)

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import getpass
 import hashlib
 import re
@@ -65,7 +66,7 @@ class Version:
         """When the version was written (UTC, microsecond precision)."""
         return id_time(self.id)
 
-    @property
+    @functools.cached_property
     def name(self) -> str:
         """The object name the version is stored under."""
         fields = ("0", TOMBSTONE) if self.deleted else (str(self.size), self.checksum)
