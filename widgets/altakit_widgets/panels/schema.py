@@ -1,0 +1,286 @@
+"""SchemaReviewPanel: a dataset's pending schema change as a colour-coded diff; approve or reject it.
+
+Every action is one library call: :class:`altakit.ingest.SchemaRegistry`
+(``pending``, ``approved``, ``changes``, ``approve``, ``reject``),
+:func:`altakit.ingest.read_table` for sample values and the table's columns,
+and :func:`altakit.ingest.ingest` to ingest the waiting source again after an
+approval. The reviewer is the current user (``$JUPYTERHUB_USER`` on a hub,
+else the store's writer).
+
+Example:
+    >>> from altakit_widgets.panels import SchemaReviewPanel
+    >>> panel = SchemaReviewPanel(store, dataset="sensors")  # doctest: +SKIP
+    >>> panel.comment.value = "new pressure sensor"  # doctest: +SKIP
+    >>> panel.approve()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+
+from altakit_widgets.panels.base import Panel
+from altakit_widgets.panels.ingest import _open_store, preview
+
+if TYPE_CHECKING:
+    from altakit.catalog import Record
+    from altakit.ingest import IngestReport
+    from altakit.store import Store
+
+#: Colours per kind of change, from Jupyter's CSS variables (fallbacks for plain pages).
+COLOURS = {
+    "added": "var(--jp-success-color1, #388e3c)",
+    "removed": "var(--jp-error-color1, #d32f2f)",
+    "changed": "var(--jp-warn-color1, #f57c00)",
+    "widened": "var(--jp-warn-color1, #f57c00)",
+    "nullability": "var(--jp-info-color1, #0288d1)",
+}
+SAMPLES = 3
+
+
+def current_user(store: Store | None = None) -> str:
+    """Who is reviewing: ``$JUPYTERHUB_USER`` on a hub, else the store's writer (``user@host``)."""
+    from altakit.store.names import default_writer
+
+    return os.environ.get("JUPYTERHUB_USER") or (store.writer if store is not None else default_writer())
+
+
+def diff_rows(doc: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """``(kind, column, before, after)`` rows of a change's ``diff`` document."""
+    rows = [("added", f["name"], "", f["type"]) for f in doc.get("added", [])]
+    rows += [("removed", f["name"], f["type"], "") for f in doc.get("removed", [])]
+    for kind in ("changed", "widened"):
+        rows += [(kind, c, a, b) for c, a, b in doc.get(kind, [])]
+    rows += [
+        ("nullability", c, "nullable" if a else "not null", "nullable" if b else "not null")
+        for c, a, b in doc.get("nullability", [])
+    ]
+    return rows
+
+
+class SchemaReviewPanel(Panel):
+    """Review a dataset's pending schema change: diff with samples, policy, approve / reject, history.
+
+    Args:
+        store: The store (or its URL); ``None`` for the default store.
+        dataset: The dataset to review (``?dataset=`` in the dashboard).
+        source: The source that proposed the change (optional): its values are shown as samples of
+            new columns, and "Ingest again" re-ingests it after an approval.
+
+    Attributes:
+        change: The pending change record, or ``None``.
+        policy: The dataset's evolution policy (from its latest ingest spec; ``review`` by default).
+        samples: Sample values per column (from the source, else the table).
+        history: Every state of every change, oldest first.
+        columns: The table's columns (latest version), empty when there is no table yet.
+        report: The report of the last "Ingest again".
+    """
+
+    def __init__(self, store: Store | str | None = None, *, dataset: str = "", source: Any = None) -> None:
+        super().__init__("Schema review")
+        self.store: Store | None = self.call(_open_store, store)
+        self.source = source or None
+        self.change: Record | None = None
+        self.policy = "review"
+        self.samples: dict[str, list[str]] = {}
+        self.history: list[Record] = []
+        self.columns: list[str] = []
+        self.report: IngestReport | None = None
+        self.dataset = w.Text(value=dataset, description="Dataset", continuous_update=False)
+        self.refresh_button = w.Button(description="Refresh", icon="refresh")
+        self.info = w.HTML()
+        self.diff = w.HTML()
+        self.comment = w.Textarea(placeholder="why (needed to reject)", description="Comment")
+        self.approve_button = w.Button(description="Approve", icon="check", button_style="success")
+        self.reject_button = w.Button(description="Reject", icon="times", button_style="danger")
+        self.reingest_button = w.Button(description="Ingest again", icon="play", disabled=True)
+        self.table = w.HTML()
+        self.audit = w.HTML()
+        self.body.children = [
+            w.HBox([self.dataset, self.refresh_button]),
+            self.info,
+            self.diff,
+            self.comment,
+            w.HBox([self.approve_button, self.reject_button, self.reingest_button]),
+            self.table,
+            self.audit,
+        ]
+        self.dataset.observe(lambda _: self.refresh(), names="value")
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.approve_button.on_click(lambda _: self.approve())
+        self.reject_button.on_click(lambda _: self.reject())
+        self.reingest_button.on_click(lambda _: self.ingest_again())
+        self.refresh()
+
+    # ------------------------------------------------------------------ actions
+    def refresh(self) -> None:
+        """Show the pending change, the policy, the table's columns and the audit history."""
+        from altakit.ingest import SchemaRegistry
+        from altakit.ingest.tables import check_dataset
+
+        name = self.dataset.value.strip()
+        self.change, self.history, self.samples, self.columns = None, [], {}, []
+        self._buttons(False)
+        if self.store is None or not name:
+            self.info.value = self.diff.value = self.table.value = self.audit.value = ""
+            self.set_status("Type a dataset name." if self.store is not None else "No store.")
+            return
+        registry = SchemaRegistry(self.store)
+        valid = self.call(check_dataset, name)
+        self.change = self.call(registry.pending, name) if valid else None
+        if self.error_message:  # e.g. an invalid name: the message says so
+            self.info.value = self.diff.value = self.table.value = self.audit.value = ""
+            self.set_status("")
+            return
+        self.history = self.call(registry.changes, name) or []
+        approved = self.call(registry.approved, name)
+        self.policy = self._policy(name)
+        self._show_table(name)
+        base = f"v{approved[1]}" if approved else "none yet"
+        self.info.value = (
+            '<div class="altakit-info">Evolution policy: '
+            f'<b class="altakit-policy">{html.escape(self.policy)}</b> · approved schema: {base} · '
+            f"reviewer: {html.escape(current_user(self.store))}</div>"
+        )
+        if self.change is None:
+            self.diff.value = "<p><i>No schema change awaits review.</i></p>"
+            self.set_status(f"{name}: nothing pending.")
+        else:
+            self.samples = self._samples(name, self.change)
+            self.diff.value = self._diff_html(self.change)
+            self._buttons(True)
+            self.set_status(f"{name}: {self.change.doc['summary']} awaits review.")
+        self.audit.value = self._audit_html()
+
+    def approve(self) -> Record | None:
+        """Approve the pending change as the current user (:meth:`SchemaRegistry.approve`)."""
+        return self._decide("approve")
+
+    def reject(self) -> Record | None:
+        """Reject the pending change as the current user; needs a comment (:meth:`SchemaRegistry.reject`)."""
+        return self._decide("reject")
+
+    def ingest_again(self) -> IngestReport | None:
+        """Ingest ``source`` again with the dataset's last spec (:func:`altakit.ingest.ingest`)."""
+        from altakit.ingest import ingest
+
+        name = self.dataset.value.strip()
+        if self.store is None or self.source is None:
+            return None
+        spec = self._last_spec(name)
+        report = self.call(ingest, self.source, name, spec, store=self.store)
+        if report is None:
+            return None
+        self.report = report
+        self.refresh()
+        self.set_status(f"{name}@{report.version} written with columns {', '.join(self.columns)}.")
+        return report
+
+    # ------------------------------------------------------------------ helpers
+    def _decide(self, action: str) -> Record | None:
+        from altakit.ingest import SchemaRegistry
+
+        name = self.dataset.value.strip()
+        if self.store is None or self.change is None:
+            return None
+        registry = SchemaRegistry(self.store)
+        fn = registry.approve if action == "approve" else registry.reject
+        record = self.call(fn, name, by=current_user(self.store), comment=self.comment.value.strip())
+        if record is None:
+            return None
+        self.comment.value = ""
+        self.refresh()
+        verb = "approved" if action == "approve" else "rejected"
+        again = " Ingest again to write the new columns." if action == "approve" and self.source else ""
+        self.reingest_button.disabled = not (action == "approve" and self.source is not None)
+        self.set_status(f"{name}: change {verb} by {record.doc['decided_by']}.{again}")
+        return record
+
+    def _buttons(self, pending: bool) -> None:
+        self.approve_button.disabled = self.reject_button.disabled = not pending
+        self.reingest_button.disabled = True
+
+    def _last_spec(self, name: str) -> dict[str, Any] | None:
+        from altakit.errors import NotFound
+
+        try:
+            return dict(self.store.catalog.get("table", name).doc.get("spec") or {})
+        except NotFound:
+            return None
+
+    def _policy(self, name: str) -> str:
+        spec = self._last_spec(name)
+        return str((spec or {}).get("policy") or "review")
+
+    def _show_table(self, name: str) -> None:
+        from altakit.errors import NotFound
+        from altakit.ingest import read_table
+
+        try:
+            record = self.store.catalog.get("table", name)
+            frame = read_table(name, store=self.store)
+        except NotFound:
+            self.table.value = "<p><i>No table yet.</i></p>"
+            return
+        except Exception as exc:  # shown, never raised
+            self.show_error(exc)
+            return
+        self.columns = [c for c in frame.columns if not c.startswith("_")]
+        for col in self.columns:
+            self.samples.setdefault(col, [str(v) for v in frame.get_column(col).drop_nulls().head(SAMPLES)])
+        cols = "".join(f"<code>{html.escape(c)}</code> " for c in self.columns)
+        self.table.value = (
+            f'<div class="altakit-table">Table <code class="altakit-version">{html.escape(name)}@'
+            f"{record.version}</code>: {frame.height:,} rows; columns: {cols}</div>"
+        )
+
+    def _samples(self, name: str, change: Record) -> dict[str, list[str]]:
+        samples = dict(self.samples)  # table values of existing columns
+        if self.source is not None:
+            found = self.call(preview, self.source, self._last_spec(name), store=self.store, rows=SAMPLES)
+            if found is not None:
+                for col in found.rows.columns:
+                    samples[col] = [str(v) for v in found.rows.get_column(col).drop_nulls()]
+        return samples
+
+    def _diff_html(self, change: Record) -> str:
+        doc = change.doc
+        who, when = doc.get("requested_by", "?"), doc.get("requested_at", "?")[:19]
+        rows = []
+        for kind, col, before, after in diff_rows(doc["diff"]):
+            colour = COLOURS[kind]
+            sample = ", ".join(self.samples.get(col, [])) or "—"
+            rows.append(
+                f'<tr class="altakit-diff-{kind}" style="border-left: 4px solid {colour}">'
+                f'<td style="color: {colour}; font-weight: 600">{kind}</td>'
+                f"<td><code>{html.escape(col)}</code></td>"
+                f"<td>{html.escape(before)}</td><td>{html.escape(after)}</td><td>{html.escape(sample)}</td></tr>"
+            )
+        return (
+            f'<div class="altakit-change"><p>Change <code>{html.escape(str(change.ref))}</code> proposed by '
+            f"{html.escape(who)} at {html.escape(when)} "
+            f"(base schema v{doc.get('base_version')})</p>"
+            '<table class="altakit-diff"><tr><th>change</th><th>column</th><th>approved</th>'
+            f"<th>proposed</th><th>sample values</th></tr>{''.join(rows)}</table></div>"
+        )
+
+    def _audit_html(self) -> str:
+        if not self.history:
+            return "<p><i>No schema changes yet.</i></p>"
+        rows = []
+        for rec in reversed(self.history):
+            d = rec.doc
+            who = d.get("decided_by") or d.get("requested_by", "")
+            when = d.get("decided_at") or d.get("requested_at", "")
+            rows.append(
+                f"<tr><td>v{rec.version}</td><td>{html.escape(d['status'])}</td>"
+                f"<td>{html.escape(d.get('summary', ''))}</td><td>{html.escape(who)}</td>"
+                f"<td>{html.escape(when[:19])}</td><td>{html.escape(d.get('comment', ''))}</td></tr>"
+            )
+        return (
+            '<h5>Audit history</h5><table class="altakit-audit"><tr><th>#</th><th>status</th><th>change</th>'
+            f"<th>by</th><th>at (UTC)</th><th>comment</th></tr>{''.join(rows)}</table>"
+        )
