@@ -13,4 +13,34 @@ from altakit.store import Store, Version, open_store
 
 __version__ = "0.1.0"
 
-__all__ = ["AltakitError", "Store", "Version", "__version__", "open_store"]
+__all__ = [
+    "AltakitError",
+    "FileDataset",
+    "Store",
+    "Version",
+    "__version__",
+    "ingest",
+    "load_dataset",
+    "open_store",
+    "read_table",
+    "sample",
+    "write_dataset",
+]
+
+# Loaded on first use so `import altakit` stays light.
+_LAZY = {
+    "sample": "altakit.samples",
+    "write_dataset": "altakit.shards",
+    "load_dataset": "altakit.data.dataset",
+    "FileDataset": "altakit.data.files",
+    "ingest": "altakit.ingest",
+    "read_table": "altakit.ingest",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'altakit' has no attribute {name!r}")

@@ -1,0 +1,559 @@
+"""Cleaning steps: datetimes, resampling, outliers, measurement failures, gaps.
+
+Every step is a small dataclass with ``apply(frame, ctx) -> (frame, StepReport)``;
+the report says what changed (cells per column, rows before and after), so a
+notebook, a panel and the catalog show the same numbers. Steps that reject
+whole rows (``action="quarantine"``) hand them to ``ctx.reject`` with a reason;
+nothing disappears unaccounted. Steps are built from plain dicts
+(:func:`build_step`), the form a YAML spec uses::
+
+    steps:
+      - {step: failures, ranges: {value: [-50, 150]}, stuck: 5, spike: 40}
+      - {step: outliers, method: hampel, threshold: 3, window: 7}
+      - {step: fill_gaps, max_gap: 3}
+      - {step: resample, rule: 15min, how: mean}
+
+Datetimes: :func:`parse_datetimes` recognises ISO 8601 (with or without offset),
+``yyyy-mm-dd HH:MM:SS.fff``, ``dd.mm.yyyy HH:MM``, ``mm/dd/yyyy``, and epoch
+seconds or milliseconds, mixed within one column. Naive values are read in
+``source_tz``; results are converted to ``tz`` (UTC by default).
+
+Example:
+    >>> import polars as pl
+    >>> df = pl.DataFrame({"x": [1.0, 1.0, 50.0, 1.0, 1.0]})
+    >>> out, report = Failures(spike=10).apply(df, Context())
+    >>> report.changed
+    {'x': 1}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from altakit.errors import ConfigError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+#: Formats tried for text datetimes, most specific first (chrono syntax; ``%.f`` is optional).
+DATETIME_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M%#z",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M:%S%.f%#z",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y",
+)
+EPOCH_S = r"^-?\d{9,10}(\.\d+)?$"
+EPOCH_MS = r"^-?\d{12,13}$"
+
+
+@dataclass
+class StepReport:
+    """What one step changed.
+
+    Attributes:
+        step: The step's name.
+        changed: Cells changed (nulled, filled …) per column.
+        rows_before: Rows the step received.
+        rows_after: Rows it returned.
+        detail: Step-specific counts (e.g. per failure kind).
+    """
+
+    step: str
+    changed: dict[str, int] = field(default_factory=dict)
+    rows_before: int = 0
+    rows_after: int = 0
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain data."""
+        return asdict(self)
+
+
+@dataclass
+class Context:
+    """What steps share: the time column, the series key, and where rejected rows go.
+
+    Attributes:
+        time: The time column (needed by resample and duration gaps).
+        by: Columns that identify one series (e.g. ``["sensor"]``).
+        reject: Called with ``(rows, reason)`` for rows a step removes.
+        presorted: Rows are already sorted by ``by`` and ``time`` (:func:`sort_series`).
+    """
+
+    time: str | None = None
+    by: list[str] = field(default_factory=list)
+    reject: Callable[[pl.DataFrame, str], None] | None = None
+    presorted: bool = False
+
+
+# ---------------------------------------------------------------- datetimes
+def _aware(fmt: str) -> bool:
+    return "%#z" in fmt or "%z" in fmt
+
+
+def _parse_with(col: pl.Expr, fmts: Sequence[str], source_tz: str, epoch: bool) -> pl.Expr:
+    import polars as pl
+
+    parts = []
+    for fmt in fmts:
+        parsed = col.str.to_datetime(fmt, strict=False, time_unit="us")
+        if _aware(fmt):
+            parsed = parsed.dt.convert_time_zone("UTC")
+        else:
+            parsed = parsed.dt.replace_time_zone(source_tz, ambiguous="earliest", non_existent="null")
+            parsed = parsed.dt.convert_time_zone("UTC")
+        parts.append(parsed)
+    if epoch:
+        secs = col.str.contains(EPOCH_S)
+        millis = col.str.contains(EPOCH_MS)
+        as_float = col.cast(pl.Float64, strict=False)
+        from_s = (as_float * 1_000_000).cast(pl.Int64, strict=False).cast(pl.Datetime("us", "UTC"))
+        from_ms = (as_float * 1_000).cast(pl.Int64, strict=False).cast(pl.Datetime("us", "UTC"))
+        parts.append(pl.when(secs).then(from_s).when(millis).then(from_ms).otherwise(None))
+    return pl.coalesce(parts) if len(parts) > 1 else parts[0]
+
+
+def detect_formats(values: pl.Series) -> tuple[list[str], bool, float]:
+    """Formats that parse a sample of text values: ``(formats, epoch, share parsed)``.
+
+    Example:
+        >>> import polars as pl
+        >>> detect_formats(pl.Series(["01.02.2024 10:00", "2024-02-01T10:15:00Z"]))[0]
+        ['%Y-%m-%dT%H:%M:%S%.f%#z', '%d.%m.%Y %H:%M']
+    """
+    import polars as pl
+
+    sample = values.drop_nulls().head(2000)
+    if sample.len() == 0:
+        return [], False, 0.0
+    frame = sample.to_frame("v")
+    left = frame
+    found: list[str] = []
+    for fmt in DATETIME_FORMATS:
+        hit = left.select(pl.col("v").str.to_datetime(fmt, strict=False, time_unit="us").is_not_null())
+        mask = hit.to_series()
+        if mask.any():
+            found.append(fmt)
+            left = left.filter(~mask)
+            if left.height == 0:
+                break
+    epoch = False
+    if left.height:
+        is_epoch = left.select(pl.col("v").str.contains(EPOCH_S) | pl.col("v").str.contains(EPOCH_MS))
+        mask = is_epoch.to_series()
+        epoch = bool(mask.any()) and not found  # digits alone are epoch only in an all-epoch column
+        if epoch:
+            left = left.filter(~mask)
+    return found, epoch, 1.0 - left.height / sample.len()
+
+
+def parse_datetimes(
+    df: pl.DataFrame,
+    columns: dict[str, str | None],
+    *,
+    tz: str = "UTC",
+    source_tz: str = "UTC",
+) -> tuple[pl.DataFrame, pl.Series, dict[str, int]]:
+    """Parse text columns into datetimes.
+
+    Args:
+        df: The frame; the named columns hold text.
+        columns: Column → format (chrono syntax, ``"epoch_s"``, ``"epoch_ms"``), or ``None`` to detect.
+        tz: Time zone of the result.
+        source_tz: Time zone of values without an offset.
+
+    Returns:
+        The frame with parsed columns, a boolean mask of rows with an unparseable value,
+        and the count of unparseable values per column.
+    """
+    import polars as pl
+
+    bad_mask = pl.repeat(False, df.height, eager=True)
+    failures: dict[str, int] = {}
+    out = []
+    for name, fmt in columns.items():
+        col = pl.col(name).str.strip_chars()
+        if fmt in ("epoch_s", "epoch_ms"):
+            unit = 1_000_000 if fmt == "epoch_s" else 1_000
+            expr = (col.cast(pl.Float64, strict=False) * unit).cast(pl.Int64, strict=False)
+            expr = expr.cast(pl.Datetime("us", "UTC"))
+        elif fmt:
+            expr = _parse_with(col, [fmt], source_tz, epoch=False)
+        else:
+            fmts, epoch, _ = detect_formats(df.get_column(name).str.strip_chars())
+            expr = _parse_with(col, fmts or list(DATETIME_FORMATS), source_tz, epoch)
+        parsed = df.select(expr.dt.convert_time_zone(tz).alias(name)).to_series()
+        failed = parsed.is_null() & df.get_column(name).is_not_null()
+        if fmt is None and failed.any():  # rare formats: try every format on the failing rows only
+            retry = df.filter(failed).select(
+                _parse_with(col, DATETIME_FORMATS, source_tz, True).dt.convert_time_zone(tz).alias(name)
+            )
+            parsed = parsed.scatter(failed.arg_true(), retry.to_series())
+            failed = parsed.is_null() & df.get_column(name).is_not_null()
+        failures[name] = int(failed.sum())
+        bad_mask = bad_mask | failed
+        out.append(parsed)
+    return df.with_columns(out), bad_mask, failures
+
+
+# ---------------------------------------------------------------- helpers
+def _numeric(df: pl.DataFrame, columns: Sequence[str] | None, ctx: Context) -> list[str]:
+    if columns:
+        missing = [c for c in columns if c not in df.columns]
+        if missing:
+            raise ConfigError(f"cleaning step names unknown columns {missing}", columns=missing)
+        return list(columns)
+    skip = {ctx.time, *ctx.by}
+    return [c for c, t in df.schema.items() if t.is_numeric() and c not in skip and not c.startswith("_")]
+
+
+def _over(expr: pl.Expr, ctx: Context) -> pl.Expr:
+    return expr.over(ctx.by) if ctx.by else expr
+
+
+def sort_series(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    """Sort by series and time (once per pipeline: steps keep the order)."""
+    keys = [*ctx.by, *([ctx.time] if ctx.time else [])]
+    return df.sort(keys, maintain_order=True) if keys else df
+
+
+def _sorted(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    return df if ctx.presorted else sort_series(df, ctx)
+
+
+def _null_where(df: pl.DataFrame, masks: dict[str, pl.Expr]) -> tuple[pl.DataFrame, dict[str, int]]:
+    import polars as pl
+
+    if not masks:
+        return df, {}
+    flags = df.select(m.fill_null(False).alias(c) for c, m in masks.items())
+    counts = {c: int(flags.get_column(c).sum()) for c in masks}
+    out = df.with_columns(
+        pl.when(flags.get_column(c)).then(None).otherwise(pl.col(c)).alias(c) for c in masks
+    )
+    return out, counts
+
+
+# ---------------------------------------------------------------- steps
+@dataclass
+class Outliers:
+    """Outlier removal per series: ``zscore``, ``iqr`` or ``hampel``.
+
+    Attributes:
+        method: ``"zscore"`` (\\|x-mean\\|/std > threshold), ``"iqr"`` (beyond threshold × IQR
+            outside the quartiles) or ``"hampel"`` (\\|x-rolling median\\| > threshold × 1.4826 × MAD).
+        threshold: See ``method`` (defaults 3, 1.5, 3).
+        window: Hampel window in rows (odd).
+        columns: Numeric columns (default: all numeric).
+        action: ``"null"`` (blank the value; interpolate later) or ``"quarantine"`` (reject the row).
+    """
+
+    method: str = "zscore"
+    threshold: float | None = None
+    window: int = 7
+    columns: list[str] | None = None
+    action: str = "null"
+    name = "outliers"
+
+    def apply(self, df: pl.DataFrame, ctx: Context) -> tuple[pl.DataFrame, StepReport]:
+        """Apply the step."""
+        import polars as pl
+
+        if self.method not in ("zscore", "iqr", "hampel"):
+            raise ConfigError(f"unknown outlier method {self.method!r}", hint="zscore, iqr or hampel")
+        df = _sorted(df, ctx)
+        t = (
+            self.threshold
+            if self.threshold is not None
+            else {"zscore": 3.0, "iqr": 1.5, "hampel": 3.0}[self.method]
+        )
+        masks = {}
+        for c in _numeric(df, self.columns, ctx):
+            x = pl.col(c).cast(pl.Float64)
+            if self.method == "zscore":
+                mask = ((x - _over(x.mean(), ctx)).abs() / _over(x.std(), ctx)) > t
+            elif self.method == "iqr":
+                q1, q3 = _over(x.quantile(0.25), ctx), _over(x.quantile(0.75), ctx)
+                mask = (x < q1 - t * (q3 - q1)) | (x > q3 + t * (q3 - q1))
+            else:
+                med = _over(x.rolling_median(self.window, center=True, min_samples=1), ctx)
+                dev = (x - med).abs()
+                mad = _over(dev.rolling_median(self.window, center=True, min_samples=1), ctx)
+                mask = dev > t * 1.4826 * mad
+                mask = mask & (dev > 0)
+            masks[c] = mask
+        report = StepReport(f"outliers:{self.method}", rows_before=df.height)
+        if self.action == "quarantine":
+            if masks:
+                hit = df.select(pl.any_horizontal(m.fill_null(False) for m in masks.values())).to_series()
+            else:
+                hit = pl.repeat(False, df.height, eager=True)
+            if ctx.reject is not None and hit.any():
+                ctx.reject(df.filter(hit), f"outlier ({self.method})")
+            report.detail["rows_quarantined"] = int(hit.sum())
+            df = df.filter(~hit)
+        elif self.action == "null":
+            df, report.changed = _null_where(df, masks)
+        else:
+            raise ConfigError(f"unknown outlier action {self.action!r}", hint="null or quarantine")
+        report.rows_after = df.height
+        return df, report
+
+
+@dataclass
+class Failures:
+    """Measurement-failure elimination: stuck values, out-of-range values and spikes become null.
+
+    Attributes:
+        stuck: A run of at least this many identical consecutive values is stuck (the first is kept).
+        ranges: Column → ``[low, high]``; values outside are nulled (``None`` leaves a side open).
+        spike: A value that jumps more than this from both neighbours, in the same direction.
+        columns: Numeric columns for ``stuck`` and ``spike`` (default: all numeric).
+    """
+
+    stuck: int | None = None
+    ranges: dict[str, Sequence[float | None]] = field(default_factory=dict)
+    spike: float | None = None
+    columns: list[str] | None = None
+    name = "failures"
+
+    def apply(self, df: pl.DataFrame, ctx: Context) -> tuple[pl.DataFrame, StepReport]:
+        """Apply the step."""
+        import polars as pl
+
+        df = _sorted(df, ctx)
+        report = StepReport("failures", rows_before=df.height, rows_after=df.height)
+        kinds: dict[str, dict[str, int]] = {"range": {}, "stuck": {}, "spike": {}}
+        masks: dict[str, pl.Expr] = {}
+        for c, bounds in self.ranges.items():
+            if c not in df.columns:
+                raise ConfigError(f"range names unknown column {c!r}", column=c)
+            lo, hi = [*bounds, None, None][:2]
+            mask = pl.lit(False)
+            if lo is not None:
+                mask = mask | (pl.col(c) < lo)
+            if hi is not None:
+                mask = mask | (pl.col(c) > hi)
+            masks[c] = mask
+            kinds["range"][c] = int(df.select(mask.fill_null(False).sum()).item())
+        for c in _numeric(df, self.columns, ctx):
+            x = pl.col(c)
+            if self.stuck:
+                run = _over(x.rle_id(), ctx)
+                keys = [*ctx.by, "__run"]
+                size = pl.len().over(keys)
+                first = pl.int_range(pl.len()).over(keys) == 0
+                stuck = df.with_columns(run.alias("__run")).select(
+                    (size >= self.stuck) & ~first & x.is_not_null()
+                )
+                flag = stuck.to_series()
+                kinds["stuck"][c] = int(flag.sum())
+                masks[c] = masks.get(c, pl.lit(False)) | pl.lit(flag)
+            if self.spike is not None:
+                d1 = x - _over(x.shift(1), ctx)
+                d2 = x - _over(x.shift(-1), ctx)
+                spike = (d1.abs() > self.spike) & (d2.abs() > self.spike) & (d1.sign() == d2.sign())
+                kinds["spike"][c] = int(df.select(spike.fill_null(False).sum()).item())
+                masks[c] = masks.get(c, pl.lit(False)) | spike
+        df, report.changed = _null_where(df, masks)
+        report.detail = {k: v for k, v in kinds.items() if v}
+        return df, report
+
+
+@dataclass
+class FillGaps:
+    """Interpolate missing values inside a series, up to a maximum gap.
+
+    Attributes:
+        max_gap: Longest gap filled: a number of missing rows, or a duration (``"30min"``) between the
+            values on either side (needs the context's time column).
+        method: ``"linear"`` (by time when there is a time column) or ``"forward"``.
+        columns: Numeric columns (default: all numeric).
+    """
+
+    max_gap: int | str = 3
+    method: str = "linear"
+    columns: list[str] | None = None
+    name = "fill_gaps"
+
+    def apply(self, df: pl.DataFrame, ctx: Context) -> tuple[pl.DataFrame, StepReport]:
+        """Apply the step."""
+        import polars as pl
+
+        if self.method not in ("linear", "forward"):
+            raise ConfigError(f"unknown gap method {self.method!r}", hint="linear or forward")
+        df = _sorted(df, ctx)
+        report = StepReport("fill_gaps", rows_before=df.height, rows_after=df.height)
+        updates = []
+        for c in _numeric(df, self.columns, ctx):
+            x = pl.col(c)
+            if self.method == "linear":
+                filled = x.interpolate_by(ctx.time) if ctx.time else x.cast(pl.Float64).interpolate()
+            else:
+                filled = x.forward_fill()
+            filled = _over(filled, ctx)
+            if isinstance(self.max_gap, str):
+                if not ctx.time:
+                    raise ConfigError("a duration max_gap needs a time column", hint="set time: in the spec")
+                t = pl.col(ctx.time)
+                prev_t = _over(pl.when(x.is_not_null()).then(t).forward_fill(), ctx)
+                next_t = _over(pl.when(x.is_not_null()).then(t).backward_fill(), ctx)
+                ok = (next_t - prev_t) <= pl.duration(**_duration(self.max_gap))
+            else:
+                null_run = _over(x.is_null().rle_id(), ctx)
+                ok = pl.len().over([*ctx.by, null_run]) <= self.max_gap
+                if self.method == "linear":
+                    inner_prev = _over(x.forward_fill().is_not_null(), ctx)
+                    inner_next = _over(x.backward_fill().is_not_null(), ctx)
+                    ok = ok & inner_prev & inner_next
+            fill = x.is_null() & ok.fill_null(False) & filled.is_not_null()
+            report.changed[c] = int(df.select(fill.sum()).item())
+            updates.append(pl.when(fill).then(filled.cast(df.schema[c])).otherwise(x).alias(c))
+        if updates:
+            df = df.with_columns(updates)
+        return df, report
+
+
+def _duration(text: str) -> dict[str, int]:
+    import re
+
+    units = {
+        "ms": "milliseconds",
+        "s": "seconds",
+        "min": "minutes",
+        "m": "minutes",
+        "h": "hours",
+        "d": "days",
+    }
+    m = re.fullmatch(r"\s*(\d+)\s*(ms|s|min|m|h|d)\s*", text)
+    if not m:
+        raise ConfigError(f"bad duration {text!r}", hint="e.g. 30s, 15min, 2h, 1d")
+    return {units[m.group(2)]: int(m.group(1))}
+
+
+@dataclass
+class Resample:
+    """Resample each series to a fixed rule.
+
+    Attributes:
+        rule: Polars duration such as ``"15m"`` or ``"1h"`` (``"15min"`` is accepted too).
+        how: ``"mean"`` (mean of each bucket; other columns take the first value), ``"linear"``
+            (interpolated at grid points) or ``"nearest"`` (the nearest observation).
+    """
+
+    rule: str = "15m"
+    how: str = "mean"
+    name = "resample"
+
+    def apply(self, df: pl.DataFrame, ctx: Context) -> tuple[pl.DataFrame, StepReport]:
+        """Apply the step."""
+        import polars as pl
+
+        if not ctx.time:
+            raise ConfigError("resample needs a time column", hint="set time: in the spec")
+        if self.how not in ("mean", "linear", "nearest"):
+            raise ConfigError(f"unknown resample method {self.how!r}", hint="mean, linear or nearest")
+        rule = self.rule.replace("min", "m")
+        _duration(self.rule if self.rule[-1:].isalpha() else self.rule + "s")
+        before = df.height
+        df = _sorted(df.drop(["_source", "_line"], strict=False), ctx).filter(pl.col(ctx.time).is_not_null())
+        nums = _numeric(df, None, ctx)
+        others = [c for c in df.columns if c not in nums and c != ctx.time and c not in ctx.by]
+        if self.how == "mean":
+            out = df.group_by_dynamic(ctx.time, every=rule, group_by=ctx.by or None).agg(
+                *(pl.col(c).mean() for c in nums), *(pl.col(c).first() for c in others)
+            )
+        else:
+            grid = df.group_by(ctx.by or pl.lit(0).alias("__g")).agg(
+                pl.datetime_range(
+                    pl.col(ctx.time).min().dt.truncate(rule), pl.col(ctx.time).max(), rule
+                ).alias(ctx.time)
+            )
+            grid = grid.explode(ctx.time).drop("__g", strict=False).sort([*ctx.by, ctx.time])
+            if self.how == "nearest":
+                out = grid.join_asof(
+                    df, on=ctx.time, by=ctx.by or None, strategy="nearest", check_sortedness=False
+                )
+            else:
+                keys = [*ctx.by, ctx.time]
+                points = df.group_by(keys, maintain_order=True).agg(
+                    *(pl.col(c).cast(pl.Float64).mean() for c in nums), *(pl.col(c).first() for c in others)
+                )
+                on_grid = points.join(grid, on=keys, how="semi")
+                marked = pl.concat(
+                    [
+                        points.join(grid, on=keys, how="anti").with_columns(pl.lit(False).alias("__grid")),
+                        on_grid.with_columns(pl.lit(True).alias("__grid")),
+                        grid.join(points, on=keys, how="anti").with_columns(pl.lit(True).alias("__grid")),
+                    ],
+                    how="diagonal_relaxed",
+                ).sort(keys)
+                interp = [_over(pl.col(c).interpolate_by(ctx.time), ctx).alias(c) for c in nums]
+                fill = [_over(pl.col(c).forward_fill(), ctx).alias(c) for c in others]
+                out = marked.with_columns(interp + fill).filter(pl.col("__grid")).drop("__grid")
+        out = out.select(df.columns)
+        return out, StepReport(
+            f"resample:{self.how}", rows_before=before, rows_after=out.height, detail={"rule": rule}
+        )
+
+
+def merge_reports(groups: Sequence[Sequence[StepReport]]) -> list[StepReport]:
+    """Add up the reports of the same steps run over several parts (series buckets, Spark groups)."""
+    merged: list[StepReport] = []
+    for reports in groups:
+        for i, item in enumerate(reports):
+            if i == len(merged):
+                merged.append(StepReport(item.step))
+            total = merged[i]
+            total.rows_before += item.rows_before
+            total.rows_after += item.rows_after
+            for col, n in item.changed.items():
+                total.changed[col] = total.changed.get(col, 0) + n
+            _add(total.detail, item.detail)
+    return merged
+
+
+def _add(into: dict[str, Any], more: dict[str, Any]) -> None:
+    for key, value in more.items():
+        if isinstance(value, dict):
+            _add(into.setdefault(key, {}), value)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            into[key] = into.get(key, 0) + value
+        else:
+            into[key] = value
+
+
+STEPS: dict[str, type] = {
+    "outliers": Outliers,
+    "failures": Failures,
+    "fill_gaps": FillGaps,
+    "resample": Resample,
+}
+
+
+def build_step(spec: dict[str, Any]) -> Outliers | Failures | FillGaps | Resample:
+    """A step from its dict form, e.g. ``{"step": "outliers", "method": "iqr"}``.
+
+    Raises:
+        ConfigError: Unknown step or option.
+    """
+    spec = dict(spec)
+    kind = spec.pop("step", None)
+    if kind not in STEPS:
+        raise ConfigError(f"unknown cleaning step {kind!r}", hint=f"one of {', '.join(STEPS)}")
+    try:
+        return STEPS[kind](**spec)
+    except TypeError as exc:
+        raise ConfigError(f"bad options for step {kind!r}: {exc}", step=kind) from exc

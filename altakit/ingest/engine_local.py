@@ -1,0 +1,299 @@
+"""The local engine: read, type and clean on one machine with polars.
+
+Each source file is read in blocks (:mod:`.readers`); every block is typed by a
+:class:`Typing` (types are inferred once, from the first block where a column
+appears, and the schema policy is decided then), so later blocks are cast
+without looking back. Rows that fail to read or to cast go to quarantine.
+Cleaning (:mod:`.clean`) looks along whole series (resampling, outliers, gaps),
+so: a small input is cleaned as one frame in memory; an input over
+:data:`SPILL_BYTES` with a series key (``by``) is first spilled to Parquet
+buckets on disk by a hash of that key (one series never spans two buckets, and
+more input means more buckets), then each bucket is cleaned alone and the
+cleaned buckets stream into the Delta commit. Peak memory then follows the
+block size and the largest bucket, not the input. Without a series key the
+whole input is one series and is cleaned in memory.
+
+:class:`Typing` and :func:`clean_frame` are shared with the Spark engine, so
+both engines produce the same table.
+
+Example:
+    >>> out = process(files, spec, decide, approved=None)  # doctest: +SKIP
+    >>> out.rows_in == out.rows_written + out.quarantine.count  # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from altakit.errors import IngestError
+from altakit.ingest import clean, quarantine, readers
+from altakit.ingest.schema import RESCUED, Field, Plan, Schema, cast, infer, normalize_nulls
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from altakit.ingest.job import IngestSpec
+
+#: Called with the observed schema; returns the policy's plan (or raises to stop the ingest).
+Decide = Callable[[Schema], Plan]
+#: Inputs larger than this, with a series key, are typed into per-series buckets on disk first.
+SPILL_BYTES = 256 * 1024 * 1024
+#: Input bytes per bucket: more input, more buckets, so one bucket stays small.
+BUCKET_BYTES = 64 * 1024 * 1024
+_SAFE = {
+    ("int64", "float64"),
+    ("int32", "int64"),
+    ("int16", "int64"),
+    ("int8", "int64"),
+    ("float32", "float64"),
+}
+
+
+@dataclass
+class Processed:
+    """What an engine hands to the writer.
+
+    Attributes:
+        frame: Cleaned rows with the target schema's columns (``None`` when spilled).
+        quarantine: Rejected rows.
+        rows_in: Data rows read (blank lines not counted).
+        rows_written: Input rows that reached the table (before resampling aggregates them).
+        blank_lines: Blank lines skipped.
+        steps: What each cleaning step changed.
+        plan: The schema policy's decision.
+        spilled: Cleaned buckets on disk (large inputs with a series key), written by :meth:`data`.
+    """
+
+    frame: pl.DataFrame | None
+    quarantine: quarantine.Quarantine
+    rows_in: int
+    rows_written: int
+    blank_lines: int
+    steps: list[clean.StepReport]
+    plan: Plan
+    types: dict[str, str] = field(default_factory=dict)
+    spilled: list[Path] = field(default_factory=list)
+    spill: Any = None
+
+    @property
+    def rows_out(self) -> int:
+        """Rows the commit adds."""
+        if self.frame is not None:
+            return self.frame.height
+        import pyarrow.parquet as pq
+
+        return sum(pq.ParquetFile(p).metadata.num_rows for p in self.spilled)
+
+    def data(self) -> Any:
+        """The rows to write, as Arrow (a table, or a stream over the spilled buckets)."""
+        if self.frame is not None:
+            return self.frame.to_arrow()
+        import pyarrow.dataset as ds
+
+        return ds.dataset([str(p) for p in self.spilled], format="parquet").scanner().to_reader()
+
+    def close(self) -> None:
+        """Remove spill files."""
+        if self.spill is not None:
+            self.spill.cleanup()
+            self.spill = None
+
+
+def reconcile(inferred: dict[str, str], approved: Schema | None) -> dict[str, str]:
+    """Use the approved type where the inferred one fits into it without loss (int64 into float64 …)."""
+    if approved is None:
+        return inferred
+    out = {}
+    for col, tname in inferred.items():
+        old = approved.get(col)
+        fits = old is not None and (old.type == "string" or (tname, old.type) in _SAFE)
+        out[col] = old.type if fits and old is not None else tname
+    return out
+
+
+class Typing:
+    """Types blocks of text rows consistently across an ingest.
+
+    Args:
+        spec: The ingest spec (datetime options, inference threshold).
+        approved: The approved schema, if any.
+        decide: The schema policy callback.
+    """
+
+    def __init__(self, spec: IngestSpec, approved: Schema | None, decide: Decide) -> None:
+        self.spec, self.approved, self.decide = spec, approved, decide
+        self.types: dict[str, str] = {}
+        self.nullable: dict[str, bool] = {}
+        self.datetimes: dict[str, str | None] = {}
+        self.plan: Plan | None = None
+
+    def learn(self, df: pl.DataFrame) -> None:
+        """Infer types of columns not seen before and (re)decide the schema plan."""
+        new = [c for c in df.columns if not c.startswith("_") and c not in self.types]
+        if not new and self.plan is not None:
+            return
+        wanted = {c: f for c, f in self.spec.datetime_columns().items() if c in new}
+        types, dts = infer(
+            df.select(new), datetimes=wanted, tz=self.spec.tz, threshold=self.spec.infer_threshold
+        )
+        for col, tname in reconcile(types, self.approved).items():
+            self.types[col] = tname
+            self.nullable[col] = df.get_column(col).null_count() > 0
+            if tname.startswith("datetime") and df.schema[col] == _string():
+                self.datetimes[col] = dts.get(col)
+        observed = Schema([Field(c, t, self.nullable[c]) for c, t in self.types.items()])
+        self.plan = self.decide(observed)
+
+    def apply(self, df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Type one block: ``(typed rows, quarantine rows)``."""
+        df = normalize_nulls(df)
+        self.learn(df)
+        plan = self.plan
+        assert plan is not None
+        df = df.drop([c for c in plan.drop if c in df.columns])
+        target = {f.name: f.type for f in plan.target.fields if f.name != RESCUED}
+        types = {
+            c: target.get(c, t) for c, t in self.types.items() if c in df.columns and c not in plan.rescue
+        }
+        dts = {c: self.datetimes.get(c) for c, t in types.items() if t.startswith("datetime")}
+        rescue = [c for c in plan.rescue if c in df.columns] if plan.target.get(RESCUED) else None
+        return cast(df, types, datetimes=dts, tz=self.spec.tz, source_tz=self.spec.source_tz, rescue=rescue)
+
+
+def _string() -> Any:
+    import polars as pl
+
+    return pl.String
+
+
+def clean_frame(
+    frame: pl.DataFrame, spec: IngestSpec, reject: Callable[[pl.DataFrame, str], None]
+) -> tuple[pl.DataFrame, list[clean.StepReport]]:
+    """Run the spec's cleaning steps over typed rows."""
+    ctx = clean.Context(time=spec.time, by=list(spec.by), reject=reject)
+    for col in [spec.time, *spec.by]:
+        if col and col not in frame.columns and frame.height:
+            raise IngestError(f"the spec names column {col!r}, which the input lacks", column=col)
+    reports = []
+    if spec.steps:
+        frame = clean.sort_series(frame, ctx)
+        ctx.presorted = True
+    for step_spec in spec.steps:
+        step = clean.build_step(step_spec)
+        frame, report = step.apply(frame, ctx)
+        reports.append(report)
+    return frame, reports
+
+
+def conform(frame: pl.DataFrame, target: Schema) -> pl.DataFrame:
+    """Select the target schema's columns in order; missing ones become typed nulls."""
+    import polars as pl
+
+    dtypes = target.polars()
+    return frame.select(
+        (pl.col(c).cast(t) if c in frame.columns else pl.lit(None, t).alias(c)) for c, t in dtypes.items()
+    )
+
+
+def process(
+    files: Sequence[readers.SourceFile],
+    spec: IngestSpec,
+    decide: Decide,
+    approved: Schema | None,
+    *,
+    spill_bytes: int | None = None,
+) -> Processed:
+    """Read, type and clean ``files`` (see the module docstring)."""
+    import polars as pl
+
+    q = quarantine.Quarantine()
+    typing = Typing(spec, approved, decide)
+    parts: list[pl.DataFrame] = []
+    rows_in = blank = 0
+    options = spec.read_options()
+    # where a row came from matters only to steps that may still quarantine it; otherwise free it early
+    keep_position = any(step.get("action") == "quarantine" for step in spec.steps)
+    total = sum(f.path.stat().st_size for f in files)
+    limit = SPILL_BYTES if spill_bytes is None else spill_bytes
+    spill = tempfile.TemporaryDirectory(prefix="altakit-spill-") if spec.by and total > limit else None
+    n_batch = 0
+    for src in files:
+        for batch in readers.read_file(src, options):
+            rows_in += batch.data.height + batch.bad.height
+            blank += batch.blank_lines
+            q.add(batch.bad)
+            if batch.data.height == 0 and not batch.data.columns[2:]:
+                continue
+            typed, bad = typing.apply(batch.data)
+            q.add(bad)
+            typed = typed if keep_position else typed.drop("_source", "_line")
+            if spill is not None:
+                _spill(typed, spec.by, Path(spill.name), n_batch, max(16, -(-total // BUCKET_BYTES)))
+                n_batch += 1
+            else:
+                parts.append(typed)
+    if typing.plan is None:
+        raise IngestError("the input holds no columns", hint="check the file and its format")
+    data_cols = [c for c in typing.types if not c.startswith("_")]
+
+    def reject(rows: pl.DataFrame, reason: str) -> None:
+        q.add(quarantine.from_frame(rows, reason, data_cols))
+
+    target = typing.plan.target
+    if spill is None:
+        frame = pl.concat(parts, how="diagonal_relaxed", rechunk=False) if parts else pl.DataFrame()
+        parts.clear()
+        rows_typed = frame.height
+        frame, steps = clean_frame(frame, spec, reject)
+        out = Processed(conform(frame, target), q, rows_in, 0, blank, steps, typing.plan, dict(typing.types))
+    else:
+        rows_typed, steps, cleaned = _clean_spilled(Path(spill.name), spec, target, reject)
+        out = Processed(None, q, rows_in, 0, blank, steps, typing.plan, dict(typing.types), cleaned, spill)
+    out.rows_written = rows_typed - sum(int(s.detail.get("rows_quarantined", 0)) for s in steps)
+    if rows_in != out.rows_written + q.count:
+        out.close()
+        raise IngestError(
+            f"row accounting broke: {rows_in} in, {out.rows_written} written, {q.count} quarantined",
+            hint="this is a bug in altakit; please report it with the input",
+        )
+    return out
+
+
+def _spill(typed: pl.DataFrame, by: Sequence[str], folder: Path, n: int, buckets: int) -> None:
+    """Append typed rows to per-series-bucket Parquet files (a series never spans two buckets)."""
+    import polars as pl
+
+    bucket = (pl.struct(list(by)).hash(seed=0) % buckets).alias("__bucket")
+    for (k,), part in typed.with_columns(bucket).partition_by("__bucket", as_dict=True).items():
+        path = folder / f"typed-{k}"
+        path.mkdir(exist_ok=True)
+        part.drop("__bucket").write_parquet(path / f"{n:08d}.parquet", compression="lz4")
+
+
+def _clean_spilled(
+    folder: Path, spec: IngestSpec, target: Schema, reject: Callable[[pl.DataFrame, str], None]
+) -> tuple[int, list[clean.StepReport], list[Path]]:
+    """Clean each bucket alone; memory is bounded by the largest bucket, not the input."""
+    import polars as pl
+
+    rows, reports, outputs = 0, [], []
+    for path in sorted(folder.glob("typed-*"), key=lambda p: int(p.name.split("-")[1])):
+        k = path.name.split("-")[1]
+        chunks = [pl.read_parquet(f) for f in sorted(path.iterdir())]
+        frame = pl.concat(chunks, how="diagonal_relaxed")
+        chunks.clear()
+        rows += frame.height
+        frame, steps = clean_frame(frame, spec, reject)
+        reports.append(steps)
+        out = folder / f"clean-{k}.parquet"
+        conform(frame, target).write_parquet(out, compression="lz4")
+        outputs.append(out)
+        del frame
+        for f in path.iterdir():
+            f.unlink()
+    return rows, clean.merge_reports(reports), outputs

@@ -1,0 +1,250 @@
+"""The Spark engine: the same spec on Spark (local mode here; Spark Connect or a cluster in production).
+
+The driver reads the first block of every source file to infer the types and
+decide the schema policy, exactly as the local engine does, then fixes them.
+Spark does the rest, with data moving as Arrow record batches:
+
+1. ``mapInArrow`` over the source files: each task reads, types and quarantines
+   one file with the local engine's own code (:class:`~.engine_local.Typing`);
+2. ``groupBy(<series key>).applyInArrow``: each task cleans whole series with
+   the local engine's :func:`~.engine_local.clean_frame`;
+3. the result comes back to the driver as Arrow and is written by the same
+   writer, so both engines produce the same table for the same input.
+
+Tasks must see the source files: here they share the driver's disk; on a
+cluster, put the sources on shared storage. The driver collects the cleaned
+rows before the Delta commit (one commit per ingest), so the table written by
+one ingest must fit the driver's memory.
+
+Example:
+    >>> report = altakit.ingest("raw/*.csv", "sensors", spec, store=store, engine="spark")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from altakit.errors import IngestError, MissingDependency
+from altakit.ingest import clean, quarantine, readers
+from altakit.ingest.engine_local import Decide, Processed, Typing, clean_frame, conform
+from altakit.ingest.quarantine import Quarantine
+from altakit.ingest.schema import Plan, Schema, dtype_of, normalize_nulls
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from altakit.ingest.job import IngestSpec
+
+_lock = threading.Lock()
+_sessions: dict[str, Any] = {}
+_KIND = "_kind"
+
+
+def session(master: str | None = None) -> Any:
+    """The Spark session for ``master`` (``local[2]`` by default; ``sc://…`` for Spark Connect), made once."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise MissingDependency(
+            "the Spark engine needs pyspark", extra="spark", hint="pip install 'altakit[spark]'"
+        ) from exc
+    master = master or "local[2]"
+    with _lock:
+        if master not in _sessions:
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+            os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+            builder = SparkSession.builder.appName("altakit-ingest")
+            builder = builder.remote(master) if master.startswith("sc://") else builder.master(master)
+            for key, value in {
+                "spark.sql.session.timeZone": "UTC",
+                "spark.ui.enabled": "false",
+                "spark.sql.shuffle.partitions": "4",
+                "spark.sql.execution.arrow.pyspark.enabled": "true",
+                "spark.sql.execution.pythonUDF.arrow.enabled": "true",
+                "spark.driver.memory": "1g",
+                "spark.ui.showConsoleProgress": "false",
+            }.items():
+                builder = builder.config(key, value)
+            spark = builder.getOrCreate()
+            if not master.startswith("sc://"):
+                spark.sparkContext.setLogLevel("ERROR")
+            _sessions[master] = spark
+        return _sessions[master]
+
+
+def stop_all() -> None:
+    """Stop the sessions this module started."""
+    with _lock:
+        for spark in _sessions.values():
+            spark.stop()
+        _sessions.clear()
+
+
+def _arrow_type(tname: str) -> pa.DataType:
+    import pyarrow as pa
+
+    if tname.startswith("datetime"):
+        tz = tname[len("datetime[") : -1].partition(", ")[2] or None
+        return pa.timestamp("us", tz=tz)
+    return {
+        "string": pa.string(), "bool": pa.bool_(), "date": pa.date32(), "float64": pa.float64(),
+        "float32": pa.float32(), "int64": pa.int64(), "int32": pa.int32(), "int16": pa.int16(),
+        "int8": pa.int8(),
+    }.get(tname, pa.string())  # fmt: skip
+
+
+def _schema(types: dict[str, str]) -> pa.Schema:
+    import pyarrow as pa
+
+    fields = [
+        pa.field(_KIND, pa.string()),
+        pa.field("_source", pa.string()),
+        pa.field("_line", pa.int64()),
+        pa.field("_reason", pa.string()),
+        pa.field("_raw", pa.string()),
+    ]
+    return pa.schema(fields + [pa.field(c, _arrow_type(t)) for c, t in types.items()])
+
+
+def _to_batches(frame: Any, kind: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    import polars as pl
+
+    frame = frame.with_columns(pl.lit(kind).alias(_KIND))
+    missing = [f for f in schema if f.name not in frame.columns]
+    frame = frame.with_columns(pl.lit(None).alias(f.name) for f in missing)
+    table = frame.select(schema.names).to_arrow().cast(schema)
+    yield from table.to_batches()
+
+
+def _fixed(plan: Plan) -> Decide:
+    def decide(observed: Schema) -> Plan:
+        raise IngestError(
+            "a later part of the input has columns the first block lacked",
+            columns=observed.names,
+            hint="ingest it with the local engine, or split the input by layout",
+        )
+
+    return decide
+
+
+def process(
+    files: Sequence[readers.SourceFile], spec: IngestSpec, decide: Decide, approved: Schema | None
+) -> Processed:
+    """Read, type and clean ``files`` on Spark (see the module docstring)."""
+    import polars as pl
+
+    typing = Typing(spec, approved, decide)
+    options = spec.read_options()
+    for src in files:  # the driver decides types and the schema plan from each file's first block
+        for batch in readers.read_file(src, options):
+            if batch.data.columns[2:]:
+                typing.learn(normalize_nulls(batch.data))
+            break
+    if typing.plan is None:
+        raise IngestError("the input holds no columns", hint="check the file and its format")
+    plan = typing.plan
+    target = {f.name: f.type for f in plan.target.fields}
+    typed_cols = {
+        c: target.get(c, t) for c, t in typing.types.items() if c not in plan.drop and c not in plan.rescue
+    }
+    if plan.target.get("_rescued_data"):
+        typed_cols["_rescued_data"] = "string"
+    schema = _schema(typed_cols)
+    state = (spec, approved, plan, dict(typing.types), dict(typing.nullable), dict(typing.datetimes))
+    spark = session(spec.spark_master)
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    spark_schema = from_arrow_schema(schema)
+
+    def read_task(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from pathlib import Path
+
+        s_spec, s_approved, s_plan, types, nullable, datetimes = state
+        worker = Typing(s_spec, s_approved, _fixed(s_plan))
+        worker.types, worker.nullable, worker.datetimes, worker.plan = types, nullable, datetimes, s_plan
+        for rb in batches:
+            for row in rb.to_pylist():
+                src = readers.SourceFile(row["name"], Path(row["path"]), row["checksum"], row["size"])
+                for batch in readers.read_file(src, s_spec.read_options()):
+                    yield from _to_batches(batch.bad, "r", schema)
+                    counted = pl.DataFrame(
+                        {"_line": [batch.data.height], "_raw": [str(batch.blank_lines)]},
+                        schema={"_line": pl.Int64, "_raw": pl.String},
+                    )
+                    yield from _to_batches(counted, "n", schema)  # rows read, for the accounting
+                    if batch.data.columns[2:]:
+                        typed, bad = worker.apply(batch.data)
+                        yield from _to_batches(bad, "q", schema)
+                        yield from _to_batches(typed, "d", schema)
+
+    listing = spark.createDataFrame(
+        [(f.name, str(f.path), f.checksum, f.size) for f in files],
+        "name string, path string, checksum string, size long",
+    ).repartition(max(1, len(files)))
+    read = listing.mapInArrow(read_task, spark_schema).cache()
+    try:
+        counts = {k: n for k, n in read.groupBy(_KIND).count().collect()}
+        markers = read.filter(f"{_KIND} = 'n'").select("_line", "_raw").collect()
+        typed_rows = sum(int(m[0]) for m in markers)
+        blank = sum(int(m[1]) for m in markers)
+        data = read.filter(f"{_KIND} = 'd'")
+        data_cols = [c for c in typed_cols if not c.startswith("_")]
+
+        def clean_task(table: pa.Table) -> pa.Table:
+
+            import pyarrow as pa
+
+            frame = pl.from_arrow(table).drop(_KIND, "_reason", "_raw")
+            rejected: list[Any] = []
+
+            def reject(rows: Any, reason: str) -> None:
+                rejected.append(quarantine.from_frame(rows, reason, data_cols))
+
+            frame, steps = clean_frame(frame, state[0], reject)
+            out = list(_to_batches(frame, "d", schema))
+            for part in rejected:
+                out.extend(_to_batches(part, "o", schema))
+            info = pl.DataFrame({"_raw": [json.dumps([s.to_dict() for s in steps])]})
+            out.extend(_to_batches(info, "s", schema))
+            return pa.Table.from_batches(out, schema=schema)
+
+        keys = list(spec.by)
+        parts = [read.filter(f"{_KIND} IN ('r', 'q')").toArrow()]
+        if counts.get("d"):
+            grouped = data.groupBy(*keys) if keys else data.groupBy()
+            parts.append(grouped.applyInArrow(clean_task, spark_schema).toArrow())
+    finally:
+        read.unpersist()
+    import pyarrow as pa
+
+    result = pl.from_arrow(pa.concat_tables([p.cast(schema) for p in parts]))
+    assert isinstance(result, pl.DataFrame)
+    kind = pl.col(_KIND)
+    q = Quarantine()
+    q.add(result.filter(kind.is_in(["r", "q", "o"])).sort("_source", "_line").select(quarantine.COLUMNS))
+    frame = result.filter(kind == "d").drop(_KIND, "_reason", "_raw", "_source", "_line")
+    steps = clean.merge_reports(
+        [
+            [clean.StepReport(**d) for d in json.loads(doc)]
+            for doc in result.filter(kind == "s").get_column("_raw")
+        ]
+    )
+    reader_bad, typing_bad = int(counts.get("r", 0)), int(counts.get("q", 0))
+    step_bad = int(result.filter(kind == "o").height)
+    rows_in = typed_rows + reader_bad
+    rows_written = int(counts.get("d", 0)) - step_bad
+    if typed_rows != int(counts.get("d", 0)) + typing_bad:
+        raise IngestError(
+            f"row accounting broke on Spark: {typed_rows} typed, "
+            f"{counts.get('d', 0)} kept, {typing_bad} rejected",
+            hint="this is a bug in altakit; please report it with the input",
+        )
+    frame = frame.with_columns(pl.col(c).cast(dtype_of(t)) for c, t in target.items() if c in frame.columns)
+    return Processed(
+        conform(frame, plan.target), q, rows_in, rows_written, blank, steps, plan, dict(typing.types)
+    )

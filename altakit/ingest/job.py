@@ -1,0 +1,382 @@
+"""Ingest jobs: a declarative spec in, a dataset version (or a clear reason why not) out.
+
+An :class:`IngestSpec` is plain data (a dict, YAML or JSON), so a papermill
+parameter, a panel and the CLI describe the same job. :class:`IngestJob` runs
+it: resolve sources → skip files already ingested (by checksum) → read, type
+and clean with the chosen engine → apply the schema policy → write one Delta
+commit (plus the quarantine table) → register the dataset version in the
+catalog as ``table:<dataset>@N``, linked to its schema version and the
+previous dataset version.
+
+Example:
+    >>> import altakit
+    >>> spec = {"time": "ts", "by": ["sensor"]}
+    >>> report = altakit.ingest("raw/*.csv", "sensors", spec=spec)  # doctest: +SKIP
+    >>> report.rows_in == report.rows_written + report.rows_quarantined  # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from altakit.errors import ConfigError, SchemaChangePending, SchemaError
+from altakit.ingest import readers, tables
+from altakit.ingest.review import SchemaRegistry
+from altakit.ingest.schema import POLICIES, Plan, Schema, plan
+
+if TYPE_CHECKING:
+    from altakit.store.base import Store
+
+
+@dataclass
+class IngestSpec:
+    """What to ingest and how.
+
+    Attributes:
+        format: ``csv``, ``parquet``, ``json``, ``ndjson``, ``excel`` (default: detect).
+        delimiter: CSV delimiter (default: detect).
+        encoding: Text encoding (default: detect).
+        time: The time column (datetime; used by resampling and gap filling).
+        by: Columns that identify one series (e.g. ``["sensor"]``).
+        datetimes: Extra datetime columns with a format (chrono, ``epoch_s``, ``epoch_ms``) or null.
+        tz: Time zone of datetimes in the table.
+        source_tz: Time zone of datetime text without an offset.
+        infer_threshold: Share of values that must parse for a column to take a type.
+        steps: Cleaning steps (see :mod:`altakit.ingest.clean`).
+        policy: Schema evolution policy (``review`` by default).
+        incremental: Skip source files whose checksum was already ingested.
+        engine: ``local`` or ``spark``.
+        spark_master: Spark master URL or ``sc://`` Spark Connect URL (``local[*]`` by default).
+
+    Example:
+        >>> IngestSpec.load({"time": "ts", "steps": [{"step": "resample", "rule": "15m"}]}).time
+        'ts'
+    """
+
+    format: str | None = None
+    delimiter: str | None = None
+    encoding: str | None = None
+    time: str | None = None
+    by: list[str] = field(default_factory=list)
+    datetimes: dict[str, str | None] = field(default_factory=dict)
+    tz: str = "UTC"
+    source_tz: str = "UTC"
+    infer_threshold: float = 0.9
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    policy: str = "review"
+    incremental: bool = True
+    engine: str = "local"
+    spark_master: str | None = None
+
+    @classmethod
+    def load(cls, spec: IngestSpec | dict[str, Any] | str | Path | None) -> IngestSpec:
+        """From a spec, a dict, a YAML/JSON file path, or YAML/JSON text.
+
+        Raises:
+            ConfigError: Unknown keys or malformed text.
+        """
+        if spec is None:
+            return cls()
+        if isinstance(spec, IngestSpec):
+            return spec
+        if isinstance(spec, Path) or (isinstance(spec, str) and "\n" not in spec and Path(spec).is_file()):
+            spec = Path(spec).read_text(encoding="utf-8")
+        if isinstance(spec, str):
+            import yaml
+
+            try:
+                spec = yaml.safe_load(spec) or {}
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"the ingest spec is not valid YAML/JSON: {exc}") from exc
+        if not isinstance(spec, dict):
+            raise ConfigError("an ingest spec must be a mapping", hint="e.g. {time: ts, by: [sensor]}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown ingest spec keys {unknown}", hint=f"known keys: {', '.join(sorted(known))}"
+            )
+        out = cls(**spec)
+        if out.policy not in POLICIES:
+            raise ConfigError(f"unknown schema policy {out.policy!r}", hint=f"one of {', '.join(POLICIES)}")
+        if out.engine not in ("local", "spark"):
+            raise ConfigError(f"unknown engine {out.engine!r}", hint="local or spark")
+        if isinstance(out.by, str):
+            out.by = [out.by]
+        return out
+
+    def datetime_columns(self) -> dict[str, str | None]:
+        """Columns that must be datetimes: ``time`` plus ``datetimes``."""
+        out = dict(self.datetimes)
+        if self.time and self.time not in out:
+            out[self.time] = None
+        return out
+
+    def read_options(self) -> readers.ReadOptions:
+        """The reader options of this spec."""
+        return readers.ReadOptions(format=self.format, delimiter=self.delimiter, encoding=self.encoding)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (for the catalog and YAML)."""
+        return asdict(self)
+
+
+@dataclass
+class IngestReport:
+    """The outcome of one ingest.
+
+    Attributes:
+        dataset: Dataset name.
+        status: ``written``, ``unchanged`` (every source already ingested) or ``empty`` (no rows).
+        version: The new dataset version (catalog ``table:<dataset>@version``), if written.
+        delta_version: The Delta commit it wrote.
+        rows_in: Data rows read from the sources.
+        rows_written: Input rows that reached the table.
+        rows_quarantined: Rows in quarantine (with reason, source and line).
+        rows_out: Rows the commit added (fewer than ``rows_written`` after resampling).
+        sources: Source files with checksum, size and whether they were skipped.
+        steps: What each cleaning step changed.
+        quarantine_reasons: Quarantined rows per reason.
+        schema_version: The schema version the table was written with.
+        schema_change: Summary of the schema change applied, if any.
+        seconds: Wall time.
+    """
+
+    dataset: str
+    status: str = "written"
+    version: int | None = None
+    delta_version: int | None = None
+    rows_in: int = 0
+    rows_written: int = 0
+    rows_quarantined: int = 0
+    rows_out: int = 0
+    blank_lines: int = 0
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    schema_version: int | None = None
+    schema_change: str | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data."""
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.dataset}: {self.status} v{self.version} rows_in={self.rows_in} "
+            f"written={self.rows_written} "
+            f"quarantined={self.rows_quarantined} out={self.rows_out}"
+        )
+
+
+class IngestJob:
+    """One ingest of ``source`` into ``dataset``.
+
+    Args:
+        source: Path, glob, bytes, ``store:key`` … (see :func:`altakit.ingest.readers.resolve_sources`).
+        dataset: Dataset name, e.g. ``"sensors"``.
+        spec: An :class:`IngestSpec` or its dict / YAML / JSON form.
+        store: The store (default: the project store).
+        writer: Who runs the ingest (default: the store's writer).
+    """
+
+    def __init__(
+        self,
+        source: Any,
+        dataset: str,
+        spec: IngestSpec | dict[str, Any] | str | Path | None = None,
+        *,
+        store: Store | None = None,
+        writer: str | None = None,
+    ) -> None:
+        if store is None:
+            from altakit import config, open_store
+
+            store = open_store(config.default_store_url())
+        self.source, self.dataset = source, tables.check_dataset(dataset)
+        self.spec, self.store = IngestSpec.load(spec), store
+        self.writer = writer or store.writer
+        self.catalog = store.catalog
+        self.registry = SchemaRegistry(store, self.catalog)
+
+    def estimate(self) -> dict[str, Any]:
+        """Rows, bytes and expected seconds, from a sample (see :func:`altakit.ingest.profile.estimate`)."""
+        from altakit.ingest.profile import estimate
+
+        with tempfile.TemporaryDirectory(prefix="altakit-ingest-") as work:
+            files = readers.resolve_sources(self.source, Path(work), self.store)
+            return estimate(files, self.spec)
+
+    def run(self) -> IngestReport:
+        """Run the job.
+
+        Raises:
+            SchemaChangePending: The schema changed under the ``review`` policy; nothing was written.
+            SchemaError: The policy refused the change, or a reviewer rejected it.
+            IngestError: An input cannot be read as a whole.
+            Conflict: Concurrent writers kept winning the commit race.
+        """
+        started = time.perf_counter()
+        report = IngestReport(self.dataset)
+        with tempfile.TemporaryDirectory(prefix="altakit-ingest-") as work:
+            files = readers.resolve_sources(self.source, Path(work), self.store)
+            seen = self._ingested_checksums() if self.spec.incremental else set()
+            todo = [f for f in files if f.checksum not in seen]
+            report.sources = [
+                {"name": f.name, "sha256": f.checksum, "bytes": f.size, "skipped": f.checksum in seen}
+                for f in files
+            ]
+            if not todo:
+                report.status = "unchanged"
+                report.seconds = time.perf_counter() - started
+                return report
+            approved = self.registry.approved(self.dataset)
+            out = self._engine().process(
+                todo, self.spec, self._decide(approved), approved[0] if approved else None
+            )
+            report.rows_in, report.rows_written = out.rows_in, out.rows_written
+            report.rows_quarantined, report.rows_out = out.quarantine.count, out.rows_out
+            report.blank_lines = out.blank_lines
+            report.steps = [s.to_dict() for s in out.steps]
+            report.quarantine_reasons = out.quarantine.reasons()
+            report.schema_change = None if out.plan.diff.empty else out.plan.diff.summary()
+            try:
+                self._write(report, out, approved)
+            finally:
+                out.close()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    # ------------------------------------------------------------------ steps
+    def _engine(self) -> Any:
+        if self.spec.engine == "spark":
+            from altakit.ingest import engine_spark
+
+            return engine_spark
+        from altakit.ingest import engine_local
+
+        return engine_local
+
+    def _ingested_checksums(self) -> set[str]:
+        return {
+            s["sha256"]
+            for rec in self.catalog.versions(tables.TABLE, self.dataset)
+            for s in rec.doc["sources"]
+        }
+
+    def _decide(self, approved: tuple[Schema, int] | None) -> Any:
+        def decide(observed: Schema) -> Plan:
+            result = plan(approved[0] if approved else None, observed, self.spec.policy, dataset=self.dataset)
+            if result.review:
+                decided = self.registry.decision(self.dataset, observed)
+                if decided is not None and decided.doc["status"] == "rejected":
+                    raise SchemaError(
+                        f"the schema change of {self.dataset!r} ({result.diff.summary()}) was rejected by "
+                        f"{decided.doc['decided_by']}: {decided.doc['comment']}",
+                        dataset=self.dataset,
+                        change=str(decided.ref),
+                        hint="fix the input so it matches the approved schema",
+                    )
+                change = self.registry.propose(self.dataset, approved, observed, by=self.writer)
+                raise SchemaChangePending(
+                    f"the schema of {self.dataset!r} changed ({result.diff.summary()}); "
+                    f"change {change.ref} awaits review",
+                    dataset=self.dataset,
+                    change=str(change.ref),
+                    diff=result.diff.to_doc(),
+                    hint=f"altakit schema approve {self.dataset} --comment '…' (or reject), then re-run",
+                )
+            return result
+
+        return decide
+
+    def _write(self, report: IngestReport, out: Any, approved: tuple[Schema, int] | None) -> None:
+        if out.rows_in == 0:
+            report.status = "empty"
+            return
+        schema_version = approved[1] if approved else None
+        if out.plan.new_version:
+            how = (
+                "first ingest"
+                if approved is None
+                else f"policy {self.spec.policy}: {out.plan.diff.summary()}"
+            )
+            schema_version = self.registry.register(
+                self.dataset, out.plan.target, by=self.writer, comment=f"auto-approved ({how})"
+            )
+        report.schema_version = schema_version
+        ingest_id = uuid.uuid4().hex
+        meta = {"altakit.ingest": ingest_id, "altakit.writer": self.writer}
+        loc = tables.location(self.store, self.dataset)
+        # the frame is conformed to the approved schema, which may have grown since the last commit
+        report.delta_version = tables.write(loc, out.data, merge_schema=True, metadata=meta)
+        q_version = None
+        if out.quarantine.count:
+            q_loc = tables.location(self.store, self.dataset, quarantine=True)
+            frame = out.quarantine.frame().with_columns(_lit("_ingest", ingest_id))
+            q_version = tables.write(q_loc, frame, metadata=meta)
+        doc = {
+            "delta_version": report.delta_version,
+            "quarantine_version": q_version,
+            "uri": loc.uri,
+            "ingest_id": ingest_id,
+            "sources": [s for s in report.sources if not s["skipped"]],
+            "rows_in": report.rows_in,
+            "rows_written": report.rows_written,
+            "rows_quarantined": report.rows_quarantined,
+            "rows_out": report.rows_out,
+            "steps": report.steps,
+            "quarantine_reasons": report.quarantine_reasons,
+            "engine": self.spec.engine,
+            "spec": json.loads(json.dumps(self.spec.to_dict(), default=str)),
+        }
+        links: dict[str, Any] = {}
+        if schema_version is not None:
+            links["schema"] = f"schema:{self.dataset}@{schema_version}"
+        previous = self.catalog.versions(tables.TABLE, self.dataset)
+        if previous:
+            links["derived_from"] = previous[-1].ref
+        rec = self.catalog.register(tables.TABLE, self.dataset, doc, links=links)
+        report.version = rec.version
+
+
+def _lit(name: str, value: str) -> Any:
+    import polars as pl
+
+    return pl.lit(value).alias(name)
+
+
+def ingest(
+    source: Any,
+    dataset: str,
+    spec: IngestSpec | dict[str, Any] | str | Path | None = None,
+    *,
+    store: Store | None = None,
+    engine: str | None = None,
+    writer: str | None = None,
+) -> IngestReport:
+    """Ingest ``source`` into the dataset table ``dataset``; see :class:`IngestJob`.
+
+    Args:
+        source: A path or glob, bytes, ``store:key`` / ``store:prefix/``, an URL under the store, or a list.
+        dataset: Dataset name.
+        spec: The spec (dict, YAML/JSON text or file, or :class:`IngestSpec`).
+        store: The store (default: the project store).
+        engine: Overrides ``spec.engine`` (``"local"`` or ``"spark"``).
+        writer: Who runs it (recorded in the catalog).
+
+    Example:
+        >>> report = ingest("day1.csv", "sensors", {"time": "ts"}, store=store)  # doctest: +SKIP
+    """
+    job_spec = IngestSpec.load(spec)
+    if engine is not None:
+        job_spec = IngestSpec.load({**job_spec.to_dict(), "engine": engine})
+    return IngestJob(source, dataset, job_spec, store=store, writer=writer).run()

@@ -1,0 +1,237 @@
+"""Delta Lake tables in a store, and reading them back with time travel.
+
+Delta needs a real filesystem path or object-store URL, not versioned store
+objects, so each dataset's table lives in a reserved folder beside the
+versioned objects:
+
+* a local store at ``<root>``: ``<root>/.altakit-tables/<dataset>``;
+* an S3 store at ``s3://bucket/prefix``: ``s3://bucket/prefix/.altakit-tables/<dataset>``,
+  reached with the store's own credentials (``S3Store.storage_options()``).
+
+No store key can start with ``.altakit`` (:func:`altakit.store.names.validate_key`),
+so a table never collides with a key, and listings never show table files.
+Quarantined rows go to a second table, ``<dataset>.quarantine``, beside it.
+
+Each ingest is one Delta commit. Its dataset version is a catalog record
+``table:<dataset>@N`` holding the Delta version, the source files with their
+checksums and the row counts, linked to the schema version it was written with.
+``read_table("sensors@2")`` reads the Delta version that record names.
+
+Example:
+    >>> df = read_table("sensors", store=store)  # doctest: +SKIP
+    >>> old = read_table("sensors@1", store=store, as_="pandas")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from altakit.errors import ConfigError, Conflict, NotFound
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from altakit.store.base import Store
+
+TABLES = ".altakit-tables"
+TABLE = "table"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
+
+
+def check_dataset(name: str) -> str:
+    """Return ``name`` if it is a valid dataset name (``sensors``, ``team/sensors``)."""
+    if not isinstance(name, str) or not _NAME.match(name) or len(name) > 200 or name.endswith(".quarantine"):
+        raise ConfigError(
+            f"invalid dataset name {name!r}",
+            hint="use '/'-separated segments of letters, digits, '.', '_' and '-', e.g. 'team/sensors'",
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a Delta table lives: ``uri`` and the ``storage_options`` to reach it."""
+
+    uri: str
+    storage_options: dict[str, str] | None = None
+
+
+def location(store: Store, dataset: str, *, quarantine: bool = False) -> Location:
+    """The Delta table location of ``dataset`` in ``store`` (see the module docstring).
+
+    Raises:
+        ConfigError: The store is neither local nor S3 (wrappers are looked through).
+    """
+    check_dataset(dataset)
+    name = f"{dataset}.quarantine" if quarantine else dataset
+    base = store
+    while hasattr(base, "inner"):
+        base = base.inner
+    root = getattr(base, "root", None)
+    if root is not None and base.url.startswith("file://"):
+        return Location(str(root / TABLES / name))
+    if base.url.startswith("s3://") and hasattr(base, "storage_options"):
+        return Location(f"{base.url.rstrip('/')}/{TABLES}/{name}", base.storage_options())
+    raise ConfigError(
+        f"tables need a local or S3 store, not {type(base).__name__}",
+        hint="open the store with a local path or an s3:// URL",
+    )
+
+
+def delta_version(loc: Location) -> int | None:
+    """The table's latest Delta version; ``None`` if there is no table yet."""
+    from deltalake import DeltaTable
+
+    if not DeltaTable.is_deltatable(loc.uri, storage_options=loc.storage_options):
+        return None
+    return DeltaTable(loc.uri, storage_options=loc.storage_options).version()
+
+
+def write(
+    loc: Location,
+    frame: pl.DataFrame | Callable[[], Any],
+    *,
+    merge_schema: bool = False,
+    metadata: dict[str, str] | None = None,
+    retries: int = 5,
+) -> int:
+    """Append ``frame`` as one Delta commit; returns the new Delta version.
+
+    ``frame`` is a polars frame, or a function returning Arrow data (a table or a
+    ``RecordBatchReader`` that streams, called again on a retry).
+
+    Concurrent appends are retried (Delta resolves append/append races itself;
+    a lost race on the commit file is retried here ``retries`` times with backoff).
+
+    Raises:
+        Conflict: Another writer kept winning; nothing was written by this call.
+    """
+    from deltalake import CommitProperties, DeltaTable, write_deltalake
+    from deltalake.exceptions import CommitFailedError, DeltaError
+
+    props = CommitProperties(custom_metadata=metadata or {})
+    before = delta_version(loc)
+    make = frame if callable(frame) else frame.to_arrow
+    for attempt in range(retries + 1):
+        try:
+            write_deltalake(
+                loc.uri,
+                make(),
+                mode="append",
+                schema_mode="merge" if merge_schema else None,
+                storage_options=loc.storage_options,
+                commit_properties=props,
+            )
+            break
+        except (CommitFailedError, DeltaError) as exc:
+            text = str(exc).lower()
+            racing = isinstance(exc, CommitFailedError) or "conflict" in text or "already exists" in text
+            if not racing:
+                raise
+            if attempt == retries:
+                raise Conflict(
+                    f"another ingest kept committing to {loc.uri} ({exc})",
+                    uri=loc.uri,
+                    hint="retry the ingest",
+                ) from exc
+            time.sleep(0.05 * 2**attempt)
+    wanted = (metadata or {}).get("altakit.ingest")
+    latest = DeltaTable(loc.uri, storage_options=loc.storage_options).version()
+    if wanted is None:
+        return latest
+    # find our own commit, not a racer's: read each commit file since ours could have landed
+    import pyarrow.fs as pafs
+    from deltalake.fs import DeltaStorageHandler
+
+    fs = pafs.PyFileSystem(DeltaStorageHandler(loc.uri, loc.storage_options))
+    for version in range(latest, -1 if before is None else before, -1):
+        with fs.open_input_stream(f"_delta_log/{version:020d}.json") as f:
+            if wanted.encode() in f.read():
+                return version
+    raise Conflict(f"the commit of ingest {wanted} is not visible in {loc.uri}", uri=loc.uri)
+
+
+def history(loc: Location) -> list[dict[str, Any]]:
+    """The table's Delta commits, newest first."""
+    from deltalake import DeltaTable
+
+    if not DeltaTable.is_deltatable(loc.uri, storage_options=loc.storage_options):
+        raise NotFound(f"no table at {loc.uri}", uri=loc.uri, hint="ingest into the dataset first")
+    return DeltaTable(loc.uri, storage_options=loc.storage_options).history()
+
+
+def parse_spec(spec: str) -> tuple[str, int | None]:
+    """``"name@3"`` → ``("name", 3)``; ``"name"`` → ``("name", None)``."""
+    name, sep, version = spec.partition("@")
+    if sep and not version.isdigit():
+        raise ConfigError(f"bad table version in {spec!r}", hint="write name@N with N a dataset version")
+    return check_dataset(name), int(version) if sep else None
+
+
+def read_table(
+    spec: str,
+    *,
+    store: Store | None = None,
+    as_: str = "polars",
+    quarantine: bool = False,
+    columns: list[str] | None = None,
+) -> Any:
+    """Read a dataset version as a polars (default) or pandas frame.
+
+    Args:
+        spec: ``"name"`` (latest) or ``"name@N"`` (dataset version N, see ``table history``).
+        store: The store (default: the project store).
+        as_: ``"polars"`` or ``"pandas"``.
+        quarantine: Read the quarantine table instead.
+        columns: Only these columns.
+
+    Raises:
+        NotFound: No such dataset or version.
+
+    Example:
+        >>> read_table("sensors@1", store=store).height  # doctest: +SKIP
+        1440
+    """
+    import polars as pl
+    from deltalake import DeltaTable
+
+    if as_ not in ("polars", "pandas"):
+        raise ConfigError(f"as_ must be 'polars' or 'pandas', not {as_!r}")
+    if store is None:
+        from altakit import config, open_store
+
+        store = open_store(config.default_store_url())
+    name, version = parse_spec(spec)
+    loc = location(store, name, quarantine=quarantine)
+    delta = None
+    if version is not None:
+        try:
+            rec = store.catalog.get(TABLE, name, version)
+        except NotFound:
+            raise NotFound(
+                f"dataset {name!r} has no version {version}", dataset=name, version=version
+            ) from None
+        delta = rec.doc["quarantine_version" if quarantine else "delta_version"]
+        if delta is None:
+            return _empty(as_)
+    if not DeltaTable.is_deltatable(loc.uri, storage_options=loc.storage_options):
+        if quarantine:
+            return _empty(as_)
+        raise NotFound(f"no dataset {name!r} in {store.url}", dataset=name, hint="ingest it first")
+    table = DeltaTable(loc.uri, version=delta, storage_options=loc.storage_options)
+    frame = pl.from_arrow(table.to_pyarrow_table(columns=columns))
+    assert isinstance(frame, pl.DataFrame)
+    return frame.to_pandas() if as_ == "pandas" else frame
+
+
+def _empty(as_: str) -> Any:
+    import polars as pl
+
+    from altakit.ingest.quarantine import schema
+
+    frame = pl.DataFrame(schema=schema())
+    return frame.to_pandas() if as_ == "pandas" else frame

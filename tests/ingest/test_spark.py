@@ -1,0 +1,83 @@
+"""The Spark engine produces the same table as the local engine for the same input."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pytest
+from fixtures.parts import java_ok, need
+
+import altakit
+
+pytestmark = pytest.mark.jvm
+
+
+@pytest.fixture(scope="module")
+def spark_ok():
+    need(
+        importlib.util.find_spec("pyspark") is not None,
+        "pyspark is not installed (pip install 'altakit[spark]')",
+    )
+    need(java_ok(), "Java 17 is not installed (apt-get install openjdk-17-jre)")
+    yield
+    from altakit.ingest import engine_spark
+
+    engine_spark.stop_all()
+
+
+def _sensor_csv(path, n=400, seed=7):
+    rnd = random.Random(seed)
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    lines = ["ts,sensor,value"]
+    for i in range(n):
+        for s in ("s1", "s2"):
+            t = t0 + timedelta(minutes=5 * i)
+            ts = t.strftime("%d.%m.%Y %H:%M") if i % 3 == 0 else t.strftime("%Y-%m-%dT%H:%M:%SZ")
+            v = 20 + 5 * rnd.random()
+            if i % 37 == 0:
+                v = 900.0  # outlier
+            value = "" if i % 23 == 0 else f"{v:.3f}"
+            lines.append(f"{ts},{s},{value}")
+    lines += ["garbage,s1,1", "2024-01-01T00:00:00Z,s1", "2024-01-02T00:00:00Z,s2,abc"]
+    path.write_text("\n".join(lines) + "\n")
+
+
+SPEC = {
+    "time": "ts",
+    "by": ["sensor"],
+    "steps": [
+        {"step": "failures", "ranges": {"value": [-50, 500]}, "spike": 40},
+        {"step": "outliers", "method": "hampel", "threshold": 4, "window": 7},
+        {"step": "fill_gaps", "max_gap": 2},
+        {"step": "resample", "rule": "15min", "how": "mean"},
+    ],
+}
+
+
+def test_spark_matches_local(spark_ok, tmp_path):
+    path = tmp_path / "sensors.csv"
+    _sensor_csv(path)
+    local_store = altakit.open_store(tmp_path / "local")
+    spark_store = altakit.open_store(tmp_path / "spark")
+    a = altakit.ingest(str(path), "s", SPEC, store=local_store)
+    b = altakit.ingest(str(path), "s", SPEC, store=spark_store, engine="spark")
+    assert (a.rows_in, a.rows_written, a.rows_quarantined, a.rows_out) == (
+        b.rows_in,
+        b.rows_written,
+        b.rows_quarantined,
+        b.rows_out,
+    )
+    assert b.rows_in == b.rows_written + b.rows_quarantined == 803
+    assert b.rows_quarantined == 3
+    assert [s["changed"] for s in a.steps] == [s["changed"] for s in b.steps]
+    left = altakit.read_table("s", store=local_store).sort("sensor", "ts")
+    right = altakit.read_table("s", store=spark_store).sort("sensor", "ts")
+    assert left.schema == right.schema
+    assert left.equals(right)
+    ql = altakit.read_table("s", store=local_store, quarantine=True).drop("_ingest").sort("_line")
+    qr = altakit.read_table("s", store=spark_store, quarantine=True).drop("_ingest").sort("_line")
+    assert ql.equals(qr)
+    assert pl.Series(left.get_column("value")).max() < 500
