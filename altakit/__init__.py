@@ -33,8 +33,8 @@ _LAZY = {
     "write_dataset": "altakit.shards",
     "load_dataset": "altakit.data.dataset",
     "FileDataset": "altakit.data.files",
-    "ingest": "altakit.ingest",
-    "read_table": "altakit.ingest",
+    "ingest": "altakit.ingestion",
+    "read_table": "altakit.ingestion",
 }
 
 

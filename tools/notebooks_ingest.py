@@ -54,7 +54,7 @@ source = "data/sensors_day1.csv"
 dataset = "sensors\""""),
         code("""import altakit
 from altakit import config
-from altakit.ingest import IngestJob, ingest, read_table
+from altakit.ingestion import IngestJob, ingest, read_table
 
 store = altakit.open_store(store_url or config.default_store_url())
 store"""),
@@ -107,7 +107,7 @@ comment = "new barometric pressure sensor on every station\""""),
         code("""import altakit
 from altakit import config
 from altakit.errors import SchemaChangePending
-from altakit.ingest import SchemaRegistry, ingest, read_table
+from altakit.ingestion import SchemaRegistry, ingest, read_table
 
 store = altakit.open_store(store_url or config.default_store_url())
 registry = SchemaRegistry(store)"""),

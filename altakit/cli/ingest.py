@@ -1,6 +1,6 @@
 """``altakit ingest``, ``altakit schema …`` and ``altakit table …``.
 
-The commands call the same functions a notebook does (:mod:`altakit.ingest`);
+The commands call the same functions a notebook does (:mod:`altakit.ingestion`);
 they print JSON where a program may read the answer.
 
 Example:
@@ -47,7 +47,7 @@ def ingest_cmd(
     estimate: bool = typer.Option(False, "--estimate", help="Only estimate rows, bytes and time."),
 ) -> None:
     """Ingest SOURCE into DATASET (one new dataset version)."""
-    from altakit.ingest import IngestJob, IngestSpec
+    from altakit.ingestion import IngestJob, IngestSpec
 
     job_spec = IngestSpec.load(spec)
     if engine:
@@ -67,7 +67,7 @@ def schema_show(
 ) -> None:
     """Print the approved schema (latest or --version) and any pending change."""
     from altakit.errors import NotFound
-    from altakit.ingest import SchemaRegistry
+    from altakit.ingestion import SchemaRegistry
 
     reg = SchemaRegistry(_store(store))
     found = reg.approved(dataset, version)
@@ -93,8 +93,8 @@ def schema_diff(
 ) -> None:
     """Diff two schema versions, or (default) the pending change against the approved schema."""
     from altakit.errors import NotFound
-    from altakit.ingest import SchemaRegistry
-    from altakit.ingest.schema import diff
+    from altakit.ingestion import SchemaRegistry
+    from altakit.ingestion.schema import diff
 
     reg = SchemaRegistry(_store(store))
     if old is None and new is None:
@@ -117,7 +117,7 @@ def schema_approve(
     store: str = STORE,
 ) -> None:
     """Approve the pending schema change of DATASET."""
-    from altakit.ingest import SchemaRegistry
+    from altakit.ingestion import SchemaRegistry
 
     st = _store(store)
     rec = SchemaRegistry(st).approve(dataset, by=by or st.writer, comment=comment)
@@ -132,7 +132,7 @@ def schema_reject(
     store: str = STORE,
 ) -> None:
     """Reject the pending schema change of DATASET; the table stays as it is."""
-    from altakit.ingest import SchemaRegistry
+    from altakit.ingestion import SchemaRegistry
 
     st = _store(store)
     rec = SchemaRegistry(st).reject(dataset, by=by or st.writer, comment=comment)
@@ -168,7 +168,7 @@ def table_history(dataset: str, store: str = STORE) -> None:
 @table_app.command("profile")
 def table_profile(spec: str, store: str = STORE) -> None:
     """Column statistics of a dataset version (name or name@N)."""
-    from altakit.ingest.profile import profile_table
+    from altakit.ingestion.profile import profile_table
 
     _echo(profile_table(spec, store=_store(store)))
 
@@ -176,6 +176,6 @@ def table_profile(spec: str, store: str = STORE) -> None:
 @table_app.command("drift")
 def table_drift(reference: str, current: str, store: str = STORE) -> None:
     """PSI and KS per column between two dataset versions (e.g. sensors@1 sensors@2)."""
-    from altakit.ingest.profile import drift_tables
+    from altakit.ingestion.profile import drift_tables
 
     _echo(drift_tables(reference, current, store=_store(store)))

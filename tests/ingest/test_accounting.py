@@ -8,10 +8,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import altakit
-from altakit.ingest import readers
-from altakit.ingest.engine_local import process
-from altakit.ingest.job import IngestSpec
-from altakit.ingest.schema import plan
+from altakit.ingestion import readers
+from altakit.ingestion.engine_local import process
+from altakit.ingestion.job import IngestSpec
+from altakit.ingestion.schema import plan
 
 GOOD = st.builds(
     lambda m, v: f"2024-01-01T00:{m:02d}:00Z,s1,{v:.2f}",
@@ -63,7 +63,7 @@ def test_report_accounting_with_quarantine_steps(local_store, tmp_path):
 
 
 def test_spilled_buckets_give_the_same_table(tmp_path, monkeypatch):
-    from altakit.ingest import engine_local
+    from altakit.ingestion import engine_local
 
     lines = ["ts,sensor,value"]
     for i in range(600):

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from altakit.errors import ConfigError
-from altakit.ingest import clean
+from altakit.ingestion import clean
 
 
 def _series(values, sensor="s1", start=datetime(2024, 1, 1, tzinfo=UTC), step=timedelta(minutes=5)):

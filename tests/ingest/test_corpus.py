@@ -170,7 +170,7 @@ def test_missing_source_is_not_found(local_store, tmp_path):
 
 
 def test_many_blocks_keep_line_numbers(local_store, tmp_path):
-    from altakit.ingest import readers
+    from altakit.ingestion import readers
 
     lines = ["a,b"] + [f"{i},{i}" if i % 1000 else f"{i}" for i in range(1, 5001)]
     path = tmp_path / "big.csv"

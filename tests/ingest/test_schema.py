@@ -9,8 +9,8 @@ import pytest
 
 import altakit
 from altakit.errors import ConfigError, NotFound, SchemaChangePending, SchemaError
-from altakit.ingest import SchemaRegistry
-from altakit.ingest.schema import Field, Schema, diff, infer, plan
+from altakit.ingestion import SchemaRegistry
+from altakit.ingestion.schema import Field, Schema, diff, infer, plan
 
 V1 = "ts,sensor,value\n2024-01-01T00:00:00Z,s1,1.5\n2024-01-01T00:15:00Z,s1,2.5\n"
 V2 = "ts,sensor,value,humidity\n2024-01-01T00:30:00Z,s1,3.5,40\n2024-01-01T00:45:00Z,s1,4.5,41\n"

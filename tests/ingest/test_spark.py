@@ -23,7 +23,7 @@ def spark_ok():
     )
     need(java_ok(), "Java 17 is not installed (apt-get install openjdk-17-jre)")
     yield
-    from altakit.ingest import engine_spark
+    from altakit.ingestion import engine_spark
 
     engine_spark.stop_all()
 

@@ -9,7 +9,7 @@ import pytest
 
 import altakit
 from altakit.errors import ConfigError, NotFound
-from altakit.ingest import tables
+from altakit.ingestion import tables
 
 
 def _csv(start: int, n: int) -> bytes:
@@ -97,11 +97,11 @@ def test_concurrent_ingests_both_land(local_store):
 def test_profile_and_drift(local_store):
     altakit.ingest(("a.csv", _csv(0, 200)), "t", SPEC, store=local_store)
     altakit.ingest(("b.csv", _csv(600, 200)), "t", SPEC, store=local_store)
-    prof = altakit.ingest.profile_table("t@1", store=local_store)
+    prof = altakit.ingestion.profile_table("t@1", store=local_store)
     assert prof["value"]["min"] == 0 and prof["value"]["max"] == 199 and prof["value"]["nulls"] == 0
     assert prof["sensor"]["top"] == {"s1": 200}
-    same = altakit.ingest.drift_tables("t@1", "t@1", store=local_store)
-    moved = altakit.ingest.drift_tables("t@1", "t@2", store=local_store)
+    same = altakit.ingestion.drift_tables("t@1", "t@1", store=local_store)
+    moved = altakit.ingestion.drift_tables("t@1", "t@2", store=local_store)
     assert same["value"]["psi"] == 0 and same["value"]["ks"] == 0
     assert moved["value"]["psi"] > 0.25 and moved["value"]["ks"] == 0.5
 
@@ -109,7 +109,7 @@ def test_profile_and_drift(local_store):
 def test_estimate(local_store, tmp_path):
     path = tmp_path / "big.csv"
     path.write_bytes(_csv(0, 600) * 1 + b"".join(_csv(0, 600).split(b"\n", 1)[1:]) * 20)
-    from altakit.ingest import IngestJob
+    from altakit.ingestion import IngestJob
 
     est = IngestJob(str(path), "t", SPEC, store=local_store).estimate()
     assert est["files"] == 1 and est["bytes"] == path.stat().st_size

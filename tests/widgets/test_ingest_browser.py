@@ -15,7 +15,7 @@ from jupyter_servers import BROWSER_ARGS, REPO, index_url, problems, voila
 
 import altakit
 from altakit.errors import SchemaChangePending
-from altakit.ingest import SchemaRegistry, ingest, read_table
+from altakit.ingestion import SchemaRegistry, ingest, read_table
 
 DASHBOARDS = REPO / "notebooks" / "dashboards"
 DAY1 = REPO / "notebooks" / "data" / "sensors_day1.csv"

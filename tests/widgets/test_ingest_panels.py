@@ -8,7 +8,7 @@ from jupyter_servers import REPO
 
 import altakit
 from altakit.errors import SchemaChangePending
-from altakit.ingest import SchemaRegistry, ingest, read_table
+from altakit.ingestion import SchemaRegistry, ingest, read_table
 
 DAY1 = REPO / "notebooks" / "data" / "sensors_day1.csv"
 DAY2 = REPO / "notebooks" / "data" / "sensors_day2.csv"

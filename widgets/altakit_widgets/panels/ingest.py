@@ -2,9 +2,9 @@
 
 Every button is one library call, the same a notebook cell makes:
 :func:`preview` (readers + schema inference on the first rows),
-:meth:`altakit.ingest.IngestJob.estimate`, :func:`altakit.ingest.ingest` and
-:func:`altakit.ingest.read_table` (``quarantine=True`` for the rejected rows).
-The cleaning widgets only fill in an :class:`~altakit.ingest.IngestSpec` dict.
+:meth:`altakit.ingestion.IngestJob.estimate`, :func:`altakit.ingestion.ingest` and
+:func:`altakit.ingestion.read_table` (``quarantine=True`` for the rejected rows).
+The cleaning widgets only fill in an :class:`~altakit.ingestion.IngestSpec` dict.
 
 Example:
     >>> from altakit_widgets.panels import IngestPanel
@@ -29,7 +29,7 @@ from altakit_widgets.panels.base import Panel
 if TYPE_CHECKING:
     import polars as pl
 
-    from altakit.ingest import IngestReport
+    from altakit.ingestion import IngestReport
     from altakit.store import Store
 
 #: Source kinds offered, as (label, kind).
@@ -60,7 +60,7 @@ def preview(source: Any, spec: Any = None, *, store: Store | None = None, rows: 
     """Read the first rows of ``source`` and infer its schema and datetime formats (nothing is written).
 
     Args:
-        source: Anything :func:`altakit.ingest.ingest` accepts (path, ``store:key``, ``(name, bytes)`` …).
+        source: Anything :func:`altakit.ingestion.ingest` accepts (path, ``store:key``, ``(name, bytes)`` …).
         spec: The ingest spec (its reader options, datetime columns and threshold are used).
         store: The store ``store:`` sources refer to.
         rows: Rows to return (inference uses the whole first block).
@@ -70,10 +70,10 @@ def preview(source: Any, spec: Any = None, *, store: Store | None = None, rows: 
         'float64'
     """
     from altakit.errors import IngestError
-    from altakit.ingest import IngestSpec
-    from altakit.ingest.clean import detect_formats
-    from altakit.ingest.readers import ReadOptions, read_file, resolve_sources
-    from altakit.ingest.schema import infer, normalize_nulls
+    from altakit.ingestion import IngestSpec
+    from altakit.ingestion.clean import detect_formats
+    from altakit.ingestion.readers import ReadOptions, read_file, resolve_sources
+    from altakit.ingestion.schema import infer, normalize_nulls
 
     spec = IngestSpec.load(spec)
     opts = spec.read_options()
@@ -132,7 +132,7 @@ class IngestPanel(Panel):
         source: What :meth:`run` ingests (``(name, bytes)`` after an upload).
         preview_result: The last :class:`Preview`, or ``None``.
         estimate_result: The last estimate (rows, bytes, seconds), or ``None``.
-        report: The last :class:`~altakit.ingest.IngestReport`, or ``None``.
+        report: The last :class:`~altakit.ingestion.IngestReport`, or ``None``.
         quarantined: The rows the last run quarantined (after :meth:`show_quarantine`).
 
     Example:
@@ -264,8 +264,8 @@ class IngestPanel(Panel):
         return found
 
     def estimate(self) -> dict[str, Any] | None:
-        """Size the job before it runs (:meth:`altakit.ingest.IngestJob.estimate`)."""
-        from altakit.ingest import IngestJob
+        """Size the job before it runs (:meth:`altakit.ingestion.IngestJob.estimate`)."""
+        from altakit.ingestion import IngestJob
 
         if not self._ready():
             return None
@@ -281,8 +281,8 @@ class IngestPanel(Panel):
         return found
 
     def run(self) -> IngestReport | None:
-        """Ingest the source into the dataset (:func:`altakit.ingest.ingest`) and show the outcome."""
-        from altakit.ingest import ingest
+        """Ingest the source into the dataset (:func:`altakit.ingestion.ingest`) and show the outcome."""
+        from altakit.ingestion import ingest
 
         if not self._ready():
             return None
@@ -312,7 +312,7 @@ class IngestPanel(Panel):
         """The rows the last run quarantined (``read_table(…, quarantine=True)`` of that version)."""
         import polars as pl
 
-        from altakit.ingest import read_table
+        from altakit.ingestion import read_table
 
         if self.report is None or self.report.version is None or self.store is None:
             return None

@@ -1,9 +1,9 @@
 """SchemaReviewPanel: a dataset's pending schema change as a colour-coded diff; approve or reject it.
 
-Every action is one library call: :class:`altakit.ingest.SchemaRegistry`
+Every action is one library call: :class:`altakit.ingestion.SchemaRegistry`
 (``pending``, ``approved``, ``changes``, ``approve``, ``reject``),
-:func:`altakit.ingest.read_table` for sample values and the table's columns,
-and :func:`altakit.ingest.ingest` to ingest the waiting source again after an
+:func:`altakit.ingestion.read_table` for sample values and the table's columns,
+and :func:`altakit.ingestion.ingest` to ingest the waiting source again after an
 approval. The reviewer is the current user (``$JUPYTERHUB_USER`` on a hub,
 else the store's writer).
 
@@ -27,7 +27,7 @@ from altakit_widgets.panels.ingest import _open_store, preview
 
 if TYPE_CHECKING:
     from altakit.catalog import Record
-    from altakit.ingest import IngestReport
+    from altakit.ingestion import IngestReport
     from altakit.store import Store
 
 #: Colours per kind of change, from Jupyter's CSS variables (fallbacks for plain pages).
@@ -118,8 +118,8 @@ class SchemaReviewPanel(Panel):
     # ------------------------------------------------------------------ actions
     def refresh(self) -> None:
         """Show the pending change, the policy, the table's columns and the audit history."""
-        from altakit.ingest import SchemaRegistry
-        from altakit.ingest.tables import check_dataset
+        from altakit.ingestion import SchemaRegistry
+        from altakit.ingestion.tables import check_dataset
 
         name = self.dataset.value.strip()
         self.change, self.history, self.samples, self.columns = None, [], {}, []
@@ -164,8 +164,8 @@ class SchemaReviewPanel(Panel):
         return self._decide("reject")
 
     def ingest_again(self) -> IngestReport | None:
-        """Ingest ``source`` again with the dataset's last spec (:func:`altakit.ingest.ingest`)."""
-        from altakit.ingest import ingest
+        """Ingest ``source`` again with the dataset's last spec (:func:`altakit.ingestion.ingest`)."""
+        from altakit.ingestion import ingest
 
         name = self.dataset.value.strip()
         if self.store is None or self.source is None:
@@ -181,7 +181,7 @@ class SchemaReviewPanel(Panel):
 
     # ------------------------------------------------------------------ helpers
     def _decide(self, action: str) -> Record | None:
-        from altakit.ingest import SchemaRegistry
+        from altakit.ingestion import SchemaRegistry
 
         name = self.dataset.value.strip()
         if self.store is None or self.change is None:
@@ -217,7 +217,7 @@ class SchemaReviewPanel(Panel):
 
     def _show_table(self, name: str) -> None:
         from altakit.errors import NotFound
-        from altakit.ingest import read_table
+        from altakit.ingestion import read_table
 
         try:
             record = self.store.catalog.get("table", name)

@@ -30,15 +30,15 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from altakit.errors import IngestError, MissingDependency
-from altakit.ingest import clean, quarantine, readers
-from altakit.ingest.engine_local import Decide, Processed, Typing, clean_frame, conform
-from altakit.ingest.quarantine import Quarantine
-from altakit.ingest.schema import Plan, Schema, dtype_of, normalize_nulls
+from altakit.ingestion import clean, quarantine, readers
+from altakit.ingestion.engine_local import Decide, Processed, Typing, clean_frame, conform
+from altakit.ingestion.quarantine import Quarantine
+from altakit.ingestion.schema import Plan, Schema, dtype_of, normalize_nulls
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from altakit.ingest.job import IngestSpec
+    from altakit.ingestion.job import IngestSpec
 
 _lock = threading.Lock()
 _sessions: dict[str, Any] = {}

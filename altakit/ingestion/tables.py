@@ -231,7 +231,7 @@ def read_table(
 def _empty(as_: str) -> Any:
     import polars as pl
 
-    from altakit.ingest.quarantine import schema
+    from altakit.ingestion.quarantine import schema
 
     frame = pl.DataFrame(schema=schema())
     return frame.to_pandas() if as_ == "pandas" else frame

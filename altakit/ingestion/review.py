@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from altakit.errors import ConfigError, NotFound
-from altakit.ingest.schema import Diff, Schema, diff
+from altakit.ingestion.schema import Diff, Schema, diff
 
 if TYPE_CHECKING:
     from altakit.catalog.records import Record

@@ -31,13 +31,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from altakit.errors import IngestError
-from altakit.ingest import clean, quarantine, readers
-from altakit.ingest.schema import RESCUED, Field, Plan, Schema, cast, infer, normalize_nulls
+from altakit.ingestion import clean, quarantine, readers
+from altakit.ingestion.schema import RESCUED, Field, Plan, Schema, cast, infer, normalize_nulls
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from altakit.ingest.job import IngestSpec
+    from altakit.ingestion.job import IngestSpec
 
 #: Called with the observed schema; returns the policy's plan (or raises to stop the ingest).
 Decide = Callable[[Schema], Plan]

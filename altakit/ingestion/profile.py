@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import polars as pl
 
-    from altakit.ingest.job import IngestSpec
-    from altakit.ingest.readers import SourceFile
+    from altakit.ingestion.job import IngestSpec
+    from altakit.ingestion.readers import SourceFile
     from altakit.store.base import Store
 
 _EPS = 1e-6
@@ -119,14 +119,14 @@ def drift(reference: pl.DataFrame, current: pl.DataFrame, *, bins: int = 10) -> 
 
 def profile_table(spec: str, *, store: Store | None = None) -> dict[str, dict[str, Any]]:
     """Profile of a dataset version (``"sensors@2"``)."""
-    from altakit.ingest.tables import read_table
+    from altakit.ingestion.tables import read_table
 
     return profile(read_table(spec, store=store))
 
 
 def drift_tables(reference: str, current: str, *, store: Store | None = None) -> dict[str, dict[str, Any]]:
     """Drift between two dataset versions, e.g. ``drift_tables("sensors@1", "sensors@2")``."""
-    from altakit.ingest.tables import read_table
+    from altakit.ingestion.tables import read_table
 
     return drift(read_table(reference, store=store), read_table(current, store=store))
 
@@ -143,9 +143,9 @@ def estimate(
         >>> estimate(files, IngestSpec())  # doctest: +SKIP
         {'files': 1, 'bytes': 627000000, 'rows': 10000000, 'seconds': 5.1, ...}
     """
-    from altakit.ingest import readers
-    from altakit.ingest.engine_local import Typing
-    from altakit.ingest.schema import plan
+    from altakit.ingestion import readers
+    from altakit.ingestion.engine_local import Typing
+    from altakit.ingestion.schema import plan
 
     total = sum(f.path.stat().st_size for f in files)
     if not files:

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from altakit.errors import ConfigError, SchemaChangePending, SchemaError
-from altakit.ingest import readers, tables
-from altakit.ingest.review import SchemaRegistry
-from altakit.ingest.schema import POLICIES, Plan, Schema, plan
+from altakit.ingestion import readers, tables
+from altakit.ingestion.review import SchemaRegistry
+from altakit.ingestion.schema import POLICIES, Plan, Schema, plan
 
 if TYPE_CHECKING:
     from altakit.store.base import Store
@@ -49,7 +49,7 @@ class IngestSpec:
         tz: Time zone of datetimes in the table.
         source_tz: Time zone of datetime text without an offset.
         infer_threshold: Share of values that must parse for a column to take a type.
-        steps: Cleaning steps (see :mod:`altakit.ingest.clean`).
+        steps: Cleaning steps (see :mod:`altakit.ingestion.clean`).
         policy: Schema evolution policy (``review`` by default).
         incremental: Skip source files whose checksum was already ingested.
         engine: ``local`` or ``spark``.
@@ -181,7 +181,7 @@ class IngestJob:
     """One ingest of ``source`` into ``dataset``.
 
     Args:
-        source: Path, glob, bytes, ``store:key`` … (see :func:`altakit.ingest.readers.resolve_sources`).
+        source: Path, glob, bytes, ``store:key`` … (see :func:`altakit.ingestion.readers.resolve_sources`).
         dataset: Dataset name, e.g. ``"sensors"``.
         spec: An :class:`IngestSpec` or its dict / YAML / JSON form.
         store: The store (default: the project store).
@@ -208,8 +208,8 @@ class IngestJob:
         self.registry = SchemaRegistry(store, self.catalog)
 
     def estimate(self) -> dict[str, Any]:
-        """Rows, bytes and expected seconds, from a sample (see :func:`altakit.ingest.profile.estimate`)."""
-        from altakit.ingest.profile import estimate
+        """Rows, bytes and expected seconds from a sample (:func:`~altakit.ingestion.profile.estimate`)."""
+        from altakit.ingestion.profile import estimate
 
         with tempfile.TemporaryDirectory(prefix="altakit-ingest-") as work:
             files = readers.resolve_sources(self.source, Path(work), self.store)
@@ -258,10 +258,10 @@ class IngestJob:
     # ------------------------------------------------------------------ steps
     def _engine(self) -> Any:
         if self.spec.engine == "spark":
-            from altakit.ingest import engine_spark
+            from altakit.ingestion import engine_spark
 
             return engine_spark
-        from altakit.ingest import engine_local
+        from altakit.ingestion import engine_local
 
         return engine_local
 

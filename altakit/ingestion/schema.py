@@ -23,7 +23,7 @@ no value can be lost, e.g. ``int64 → float64``) and nullability changes.
     the approved schema is kept; unexpected columns are dropped (reported).
 ``review`` (the default)
     any change becomes a pending change that blocks the write until a person
-    approves or rejects it (:mod:`altakit.ingest.review`).
+    approves or rejects it (:mod:`altakit.ingestion.review`).
 
 Example:
     >>> import polars as pl
@@ -39,8 +39,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from altakit.errors import ConfigError, SchemaError
-from altakit.ingest import quarantine
-from altakit.ingest.clean import detect_formats, parse_datetimes
+from altakit.ingestion import quarantine
+from altakit.ingestion.clean import detect_formats, parse_datetimes
 
 if TYPE_CHECKING:
     import polars as pl

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from altakit.errors import ConfigError, IngestError, MissingDependency, NotFound
-from altakit.ingest import quarantine
+from altakit.ingestion import quarantine
 
 if TYPE_CHECKING:
     import polars as pl
