@@ -13,7 +13,8 @@ from __future__ import annotations
 import typer
 
 from altakit import __version__
-from altakit.cli import doctor, workflow
+from altakit.cli import catalog, dataset, doctor, ingest, models, store, workflow
+from altakit.cli import run as run_cmd
 
 app = typer.Typer(
     name="altakit",
@@ -41,7 +42,14 @@ def main(
 
 app.command("doctor")(doctor.doctor)
 app.command("workflow")(workflow.workflow)
+app.command("run", context_settings=run_cmd.CONTEXT)(run_cmd.run)
 # Command groups: one module each, registered here.
+app.add_typer(dataset.app, name="dataset")
+app.add_typer(store.app, name="store")
+app.add_typer(catalog.app, name="catalog")
+app.add_typer(models.app, name="models")
+app.add_typer(models.runs_app, name="runs")
+app.add_typer(ingest.app)  # ingest, schema …, table …
 
 
 def run() -> None:

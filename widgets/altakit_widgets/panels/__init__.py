@@ -7,5 +7,8 @@ Example:
 
 from altakit_widgets.panels.base import Panel
 from altakit_widgets.panels.catalog import CatalogPanel
+from altakit_widgets.panels.ingest import IngestPanel
+from altakit_widgets.panels.schema import SchemaReviewPanel
+from altakit_widgets.panels.training import TrainingPanel
 
-__all__ = ["CatalogPanel", "Panel"]
+__all__ = ["CatalogPanel", "IngestPanel", "Panel", "SchemaReviewPanel", "TrainingPanel"]
