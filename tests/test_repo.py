@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,3 +46,9 @@ def test_modules_stay_small() -> None:
         if (n := len(p.read_text().splitlines())) > 650
     ]
     assert big == []
+
+
+def test_test_module_names_are_unique() -> None:
+    # pytest imports test modules by basename: two test_cli.py in different folders break collection
+    names = Counter(p.name for p in (ROOT / "tests").rglob("test_*.py"))
+    assert [n for n, c in names.items() if c > 1] == []
