@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -198,9 +199,21 @@ def test_clear_errors(uid_env, args, env, message):
     assert message in done.stderr
 
 
-def test_hub_token_selects_singleuser(uid_env):
-    if (Path(sys.prefix) / "bin" / "jupyterhub-singleuser").exists():
-        pytest.skip("jupyterhub is installed: single-user mode needs a running hub (see openshift/README.md)")
-    done = uid_env.run(str(SCRIPT), env=uid_env.env(JUPYTERHUB_API_TOKEN="from-the-hub"))
-    assert done.returncode == 2
-    assert "jupyterhub-singleuser is not installed" in done.stderr
+def test_hub_token_selects_singleuser(uid_env, server):
+    # A hub's spawner sets these; no hub runs here, so jupyterhub-singleuser must start under the
+    # hub's prefix and go looking for the hub at the API URL it was given (a closed loopback port).
+    port, hub = free_port(), f"http://127.0.0.1:{free_port()}/hub/api"
+    prefix = "/user/test/"
+    proc, log = server(
+        JUPYTERHUB_API_TOKEN="from-the-hub", JUPYTERHUB_API_URL=hub, JUPYTERHUB_USER="test",
+        JUPYTERHUB_SERVICE_PREFIX=prefix, JUPYTERHUB_SERVICE_URL=f"http://127.0.0.1:{port}{prefix}",
+        JUPYTERHUB_CLIENT_ID="jupyterhub-user-test", JUPYTERHUB_BASE_URL="/",
+        JUPYTERHUB_OAUTH_CALLBACK_URL=f"{prefix}oauth_callback",
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and f"Failed to connect to my Hub at {hub}" not in log.read_text():
+        assert proc.poll() is None, log.read_text()
+        time.sleep(0.5)
+    text = log.read_text()
+    assert "Starting jupyterhub single-user server extension" in text, text
+    assert f"Failed to connect to my Hub at {hub}" in text, text
