@@ -120,7 +120,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import tensorflow as tf
 
-from altakit.train.events import EventStream, RunRecorder
+from altakit.events import EventStream
+from altakit.train.events import RunRecorder
 from altakit.train.keras import EventCallback, StoreCheckpoint
 from altakit.train.recipes import VAL_EVERY, find_model, write_digits
 from altakit.train.registry import ModelRegistry

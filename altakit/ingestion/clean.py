@@ -396,8 +396,9 @@ class FillGaps:
             raise ConfigError(f"unknown gap method {self.method!r}", hint="linear or forward")
         df = _sorted(df, ctx)
         report = StepReport("fill_gaps", rows_before=df.height, rows_after=df.height)
-        updates = []
-        for c in _numeric(df, self.columns, ctx):
+        marks = []
+        columns = _numeric(df, self.columns, ctx)
+        for i, c in enumerate(columns):
             x = pl.col(c)
             if self.method == "linear":
                 filled = x.interpolate_by(ctx.time) if ctx.time else x.cast(pl.Float64).interpolate()
@@ -412,17 +413,27 @@ class FillGaps:
                 next_t = _over(pl.when(x.is_not_null()).then(t).backward_fill(), ctx)
                 ok = (next_t - prev_t) <= pl.duration(**_duration(self.max_gap))
             else:
-                null_run = _over(x.is_null().rle_id(), ctx)
-                ok = pl.len().over([*ctx.by, null_run]) <= self.max_gap
+                # runs of nulls (or values) within one series: rows are sorted by series, so a run
+                # is a run of equal (series key, is null) in frame order
+                null_run = (pl.struct([*ctx.by, x.is_null()]) if ctx.by else x.is_null()).rle_id()
+                ok = pl.len().over(null_run) <= self.max_gap
                 if self.method == "linear":
                     inner_prev = _over(x.forward_fill().is_not_null(), ctx)
                     inner_next = _over(x.backward_fill().is_not_null(), ctx)
                     ok = ok & inner_prev & inner_next
             fill = x.is_null() & ok.fill_null(False) & filled.is_not_null()
-            report.changed[c] = int(df.select(fill.sum()).item())
-            updates.append(pl.when(fill).then(filled.cast(df.schema[c])).otherwise(x).alias(c))
-        if updates:
-            df = df.with_columns(updates)
+            marks += [fill.alias(f"__fill{i}"), filled.cast(df.schema[c]).alias(f"__value{i}")]
+        if marks:  # masks and values computed once, then counted and applied
+            flags = df.select(marks)
+            for i, c in enumerate(columns):
+                report.changed[c] = int(flags.get_column(f"__fill{i}").sum())
+            df = df.with_columns(
+                pl.when(flags.get_column(f"__fill{i}"))
+                .then(flags.get_column(f"__value{i}"))
+                .otherwise(pl.col(c))
+                .alias(c)
+                for i, c in enumerate(columns)
+            )
         return df, report
 
 

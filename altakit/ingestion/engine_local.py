@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from altakit.errors import IngestError
-from altakit.ingestion import clean, quarantine, readers
+from altakit.ingestion import clean, fastcast, quarantine, readers
 from altakit.ingestion.schema import RESCUED, Field, Plan, Schema, cast, infer, normalize_nulls
 
 if TYPE_CHECKING:
@@ -150,9 +150,15 @@ class Typing:
         self.plan = self.decide(observed)
 
     def apply(self, df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Type one block: ``(typed rows, quarantine rows)``."""
-        df = normalize_nulls(df)
-        self.learn(df)
+        """Type one block: ``(typed rows, quarantine rows)``.
+
+        Once every column is known, text blocks take :func:`~altakit.ingestion.fastcast.fast_cast`,
+        which gives the same rows as normalizing and casting here.
+        """
+        known = self.plan is not None and all(c.startswith("_") or c in self.types for c in df.columns)
+        if not known:
+            df = normalize_nulls(df)
+            self.learn(df)
         plan = self.plan
         assert plan is not None
         df = df.drop([c for c in plan.drop if c in df.columns])
@@ -162,6 +168,10 @@ class Typing:
         }
         dts = {c: self.datetimes.get(c) for c, t in types.items() if t.startswith("datetime")}
         rescue = [c for c in plan.rescue if c in df.columns] if plan.target.get(RESCUED) else None
+        if known and rescue is None and fastcast.supported(df, types, dts):
+            return fastcast.fast_cast(df, types, dts, tz=self.spec.tz, source_tz=self.spec.source_tz)
+        if known:
+            df = normalize_nulls(df)
         return cast(df, types, datetimes=dts, tz=self.spec.tz, source_tz=self.spec.source_tz, rescue=rescue)
 
 

@@ -9,11 +9,12 @@ is a typed :class:`~altakit.errors.IngestError`, never a partial read.
 
 CSV/TSV text is read in blocks (bounded memory). The encoding (BOM, UTF-8,
 else cp1252 / latin-1) and the delimiter are detected from a sample unless
-given. Lines without quotes take a vectorized polars path: each line is split
-on the delimiter and a line with the wrong number of fields is quarantined with
-its line number. Blocks with quotes go through :mod:`csv`, still line-exact.
-Every value arrives as a string (empty fields too); typing and null tokens are
-handled later (:mod:`.schema`).
+given. Each block is parsed by :func:`~altakit.ingestion.csv_blocks.parse_block`:
+unquoted text by multi-threaded polars with line numbers from vectorised line
+offsets, a line with the wrong number of fields quarantined with its line
+number; blocks with quotes through :mod:`csv`, still line-exact. Every value
+arrives as a string (empty fields too); typing and null tokens are handled
+later (:mod:`.schema`).
 
 Example:
     >>> for batch in read_file(src, ReadOptions()):  # doctest: +SKIP
@@ -27,7 +28,6 @@ import csv
 import glob
 import gzip
 import hashlib
-import io
 import json
 import lzma
 import os
@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from altakit.errors import ConfigError, IngestError, MissingDependency, NotFound
 from altakit.ingestion import quarantine
+from altakit.ingestion.csv_blocks import Batch, parse_block
 
 if TYPE_CHECKING:
     import polars as pl
@@ -49,8 +50,6 @@ if TYPE_CHECKING:
 FORMATS = ("csv", "parquet", "json", "ndjson", "excel")
 BLOCK = 16 * 1024 * 1024
 SAMPLE = 64 * 1024
-#: Longest quoted CSV field read; longer ones are quarantined.
-MAX_FIELD = 256 * 1024 * 1024
 _DELIMS = (",", ";", "\t", "|")
 _EXT = {
     ".csv": "csv",
@@ -98,15 +97,6 @@ class ReadOptions:
     delimiter: str | None = None
     encoding: str | None = None
     block_bytes: int = BLOCK
-
-
-@dataclass
-class Batch:
-    """Rows read from one block: ``data`` (``_source``, ``_line`` + columns) and ``bad`` (quarantine)."""
-
-    data: pl.DataFrame
-    bad: pl.DataFrame
-    blank_lines: int = 0
 
 
 # ------------------------------------------------------------------ sources
@@ -360,9 +350,9 @@ def read_csv(src: SourceFile, options: ReadOptions) -> Iterator[Batch]:
             block = carry + chunk
             if not chunk:
                 if block:
-                    yield _block(src.name, block + b"\n", lineno, header, delim)
+                    yield parse_block(src.name, block + b"\n", lineno, header, delim)
                 elif not any_rows:
-                    yield _block_python(src.name, b"", lineno, header, delim)
+                    yield parse_block(src.name, b"", lineno, header, delim)
                 return
             any_rows = True
             cut = block.rfind(b"\n")
@@ -370,7 +360,7 @@ def read_csv(src: SourceFile, options: ReadOptions) -> Iterator[Batch]:
                 carry = block
                 continue
             carry = block[cut + 1 :]
-            yield _block(src.name, block[: cut + 1], lineno, header, delim)
+            yield parse_block(src.name, block[: cut + 1], lineno, header, delim)
             lineno += block.count(b"\n", 0, cut + 1)
 
 
@@ -387,96 +377,6 @@ def _header(name: str, line: str, delim: str) -> list[str]:
     if bad:
         raise IngestError(f"{name}: column names starting with '_' are reserved: {bad}", source=name)
     return cols
-
-
-def _block(name: str, block: bytes, lineno: int, header: list[str], delim: str) -> Batch:
-    """Parse one block of whole lines; ``lineno`` is the line number before its first line."""
-    if b'"' in block or b"\x1f" in block:
-        return _block_python(name, block, lineno, header, delim)
-    import polars as pl
-
-    try:
-        lines = pl.read_csv(
-            io.BytesIO(block),
-            has_header=False,
-            separator="\x1f",
-            quote_char=None,
-            schema={"_raw": pl.String},
-            encoding="utf8",
-        )
-    except pl.exceptions.PolarsError:  # invalid UTF-8 somewhere in the block
-        return _block_python(name, block, lineno, header, delim)
-    lines = lines.with_row_index("_line", offset=lineno + 1).with_columns(pl.col("_line").cast(pl.Int64))
-    blank = lines.filter(pl.col("_raw").is_null() | (pl.col("_raw").str.strip_chars() == ""))
-    lines = lines.filter(pl.col("_raw").is_not_null() & (pl.col("_raw").str.strip_chars() != ""))
-    nfields = pl.col("_raw").str.count_matches(delim, literal=True) + 1
-    lines = lines.with_columns(nfields.alias("_n"))
-    good = lines.filter(pl.col("_n") == len(header))
-    bad = lines.filter(pl.col("_n") != len(header)).select(
-        pl.lit(name).alias("_source"),
-        "_line",
-        pl.concat_str(
-            [pl.lit("ragged row: "), pl.col("_n").cast(pl.String), pl.lit(f" fields, expected {len(header)}")]
-        ).alias("_reason"),
-        "_raw",
-    )
-    if len(header) == 1:
-        fields = good.select(pl.col("_raw").alias(header[0]))
-    else:
-        fields = good.select(pl.col("_raw").str.split_exact(delim, len(header) - 1)).unnest("_raw")
-        fields.columns = header
-    data = pl.concat([good.select(pl.lit(name).alias("_source"), "_line"), fields], how="horizontal")
-    return Batch(data, bad.select(quarantine.COLUMNS), blank.height)
-
-
-def _block_python(name: str, block: bytes, lineno: int, header: list[str], delim: str) -> Batch:
-    import polars as pl
-
-    bad: list[tuple[int, str, str]] = []
-    texts, numbers = [], []
-    for i, raw in enumerate(block.split(b"\n")[:-1]):
-        try:
-            texts.append(raw.decode("utf-8").rstrip("\r") + "\n")
-            numbers.append(lineno + 1 + i)
-        except UnicodeDecodeError:
-            bad.append((lineno + 1 + i, "invalid utf-8", raw.decode("utf-8", errors="replace")))
-    if csv.field_size_limit() < MAX_FIELD:  # the polars path has no limit; match it up to MAX_FIELD
-        csv.field_size_limit(MAX_FIELD)
-    reader = csv.reader(texts, delimiter=delim, strict=True)
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    blank = 0
-    consumed = 0
-    while True:
-        start = numbers[consumed] if consumed < len(numbers) else -1
-        try:
-            record = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            end = reader.line_num
-            bad.append((start, f"malformed CSV: {exc}", "".join(texts[consumed:end])[:10_000]))
-            consumed = end
-            continue
-        raw_text = "".join(texts[consumed : reader.line_num])
-        consumed = reader.line_num
-        if not record or (len(record) == 1 and not record[0].strip()):
-            blank += 1
-        elif len(record) != len(header):
-            bad.append(
-                (start, f"ragged row: {len(record)} fields, expected {len(header)}", raw_text.rstrip("\n"))
-            )
-        else:
-            rows.append(record)
-            lines.append(start)
-    schema = {"_source": pl.String, "_line": pl.Int64, **{c: pl.String for c in header}}
-    data = pl.DataFrame(
-        [[name] * len(rows), lines, *([r[i] for r in rows] for i in range(len(header)))],
-        schema=schema,
-        orient="col",
-    )
-    bad.sort()
-    return Batch(data, quarantine.rows(name, bad), blank)
 
 
 def _with_position(df: pl.DataFrame, name: str) -> pl.DataFrame:

@@ -11,7 +11,8 @@ Example:
     1
 """
 
+from altakit.events import Event, EventStream, TqdmProgress
 from altakit.train.checkpoint import Checkpoint, Checkpointer, Restored
-from altakit.train.events import Event, EventStream, RunRecorder, TqdmProgress
+from altakit.train.events import RunRecorder
 
 __all__ = ["Checkpoint", "Checkpointer", "Event", "EventStream", "Restored", "RunRecorder", "TqdmProgress"]

@@ -28,9 +28,9 @@ from typing import Any
 import keras
 
 from altakit.errors import CheckpointError, ConfigError, NotFound
+from altakit.events import EventStream
 from altakit.store.base import Store
 from altakit.train.checkpoint import Checkpoint, Checkpointer, Which
-from altakit.train.events import EventStream
 
 
 def model_bytes(model: keras.Model) -> bytes:

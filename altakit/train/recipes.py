@@ -32,9 +32,10 @@ import numpy as np
 
 from altakit.catalog.records import Record, check_name
 from altakit.errors import ConfigError, NotFound
+from altakit.events import Event, EventStream, TqdmProgress
 from altakit.samples import Array, sample
 from altakit.store.base import Store
-from altakit.train.events import Event, EventStream, RunRecorder, TqdmProgress
+from altakit.train.events import RunRecorder
 
 #: Validation split: samples whose ``idx`` is a multiple of this.
 VAL_EVERY = 5

@@ -48,7 +48,7 @@ def test_store_checkpoint_best_only_and_safe_reload(local_store):
     y = x.sum(axis=1, keepdims=True)
     model = _model()
     seen = []
-    from altakit.train.events import EventStream
+    from altakit.events import EventStream
 
     stream = EventStream("k")
     stream.subscribe(seen.append)

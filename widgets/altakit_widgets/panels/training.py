@@ -24,8 +24,8 @@ import ipywidgets as w
 from altakit_widgets.panels.base import Panel
 
 if TYPE_CHECKING:
+    from altakit.events import Event
     from altakit.store import Store
-    from altakit.train.events import Event
     from altakit.train.recipes import TrainResult
 
 

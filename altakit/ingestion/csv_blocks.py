@@ -1,0 +1,263 @@
+"""CSV blocks: whole lines of UTF-8 text in, a :class:`Batch` of string rows (plus quarantine) out.
+
+:func:`parse_block` picks the fastest path that gives the same rows, line
+numbers and quarantine as the exact one:
+
+* **fields** (no quotes, at least two columns, an ASCII delimiter): the line
+  ends and the delimiters per line are counted with numpy on the raw bytes;
+  lines with the wrong number of fields (ragged rows, blank lines) are set
+  aside and the rest is parsed by one multi-threaded ``polars.read_csv`` with
+  an explicit all-string schema. Line numbers come from the line-end offsets,
+  not from Python per row. The set-aside lines go through the **lines** path.
+* **lines** (no quotes): each line is read as one string, its fields counted
+  and split with polars expressions.
+* **quoted** (quotes, or invalid UTF-8): :mod:`csv`, line by line, still
+  line-exact.
+
+Every value arrives as a string (empty fields as ``""``); typing and null
+tokens are handled later (:mod:`.schema`).
+
+Example:
+    >>> batch = parse_block("a.csv", b"1,2\\n3\\n4,5\\n", 1, ["a", "b"], ",")
+    >>> batch.data.get_column("_line").to_list(), batch.bad.get_column("_line").to_list()
+    ([2, 4], [3])
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from altakit.ingestion import quarantine
+
+if TYPE_CHECKING:
+    import polars as pl
+
+#: Longest quoted CSV field read; longer ones are quarantined.
+MAX_FIELD = 256 * 1024 * 1024
+#: Above this share of odd lines (ragged, blank) in a block, the lines path reads the whole block.
+ODD_SHARE = 0.05
+
+
+@dataclass
+class Batch:
+    """Rows read from one block: ``data`` (``_source``, ``_line`` + columns) and ``bad`` (quarantine)."""
+
+    data: pl.DataFrame
+    bad: pl.DataFrame
+    blank_lines: int = 0
+
+
+def parse_block(name: str, block: bytes, lineno: int, header: list[str], delim: str) -> Batch:
+    """Parse one block of whole lines (ending in ``\\n``); ``lineno`` is the line number before it.
+
+    Args:
+        name: Source name recorded in ``_source`` and in quarantine.
+        block: Whole lines of text, each ending in ``\\n``.
+        lineno: Physical line number of the line before the block's first line.
+        header: Column names.
+        delim: One-character field separator.
+    """
+    if not block or b'"' in block or b"\x1f" in block:
+        return parse_quoted(name, block, lineno, header, delim)
+    if len(header) >= 2 and delim.isascii() and delim not in "\r\n":
+        fast = parse_fields(name, block, lineno, header, delim)
+        if fast is not None:
+            return fast
+    return parse_lines(name, block, lineno, header, delim)
+
+
+def parse_fields(name: str, block: bytes, lineno: int, header: list[str], delim: str) -> Batch | None:
+    """The fields path (see the module docstring); ``None`` when the block needs another path."""
+    import numpy as np
+    import polars as pl
+
+    k = len(header)
+    raw = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(raw == 10)
+    n = len(ends)
+    if n == 0 or (
+        b"\r" in block and block.count(b"\r") != block.count(b"\r\n")
+    ):  # polars splits at a lone CR
+        return None
+    # k - 1 delimiters per line on average: every line is whole, unless one has more and one fewer,
+    # which polars refuses (more fields than the schema); the per-line count then finds them
+    split: tuple[bytes, bytes, Any] | None = None
+    fields = _read_fields(block, header, delim) if block.count(delim.encode()) == (k - 1) * n else None
+    if fields is None:
+        split = _odd_lines(block, raw, ends, delim, k)
+        fields = None if split is None else _read_fields(split[0], header, delim)
+        if fields is None:
+            return None
+    odd = np.empty(0, dtype=np.int64) if split is None else split[2]
+    rows = n - len(odd)
+    if fields.height != rows:
+        return None
+    if split is None:
+        line = pl.int_range(lineno + 1, lineno + 1 + rows, dtype=pl.Int64, eager=True)
+    else:
+        keep = np.ones(n, dtype=bool)
+        keep[odd] = False
+        line = pl.Series(np.flatnonzero(keep) + (lineno + 1), dtype=pl.Int64)
+    data = fields.select(pl.lit(name).alias("_source"), line.alias("_line"), pl.all())
+    if not len(odd):
+        return Batch(data, pl.DataFrame(schema=quarantine.schema()), 0)
+    assert split is not None
+    rest = _lines(name, split[1], header, delim, numbers=odd + (lineno + 1))
+    if rest is None or rest.data.height:  # an odd line cannot be a good row; be exact if it is
+        return None
+    return Batch(data, rest.bad, rest.blank_lines)
+
+
+def _odd_lines(block: bytes, raw: Any, ends: Any, delim: str, k: int) -> tuple[bytes, bytes, Any] | None:
+    """Split a block by delimiters per line: ``(whole lines, odd lines, indices of the odd ones)``.
+
+    ``None`` when more than :data:`ODD_SHARE` of the lines are odd.
+    """
+    import numpy as np
+
+    n = len(ends)
+    per_line = np.diff(np.searchsorted(np.flatnonzero(raw == ord(delim)), ends), prepend=0)
+    odd = np.flatnonzero(per_line != k - 1)
+    if len(odd) > ODD_SHARE * n:
+        return None
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    pieces, pos = [], 0
+    for i in odd.tolist():  # the runs of whole lines in between the odd ones
+        pieces.append(block[pos : int(starts[i])])
+        pos = int(ends[i]) + 1
+    pieces.append(block[pos:])
+    odd_block = b"".join(block[int(starts[i]) : int(ends[i]) + 1] for i in odd.tolist())
+    return b"".join(pieces), odd_block, odd
+
+
+def _read_fields(block: bytes, header: list[str], delim: str) -> pl.DataFrame | None:
+    """One multi-threaded polars parse into string columns; ``None`` if polars refuses the block."""
+    import polars as pl
+
+    try:
+        return pl.read_csv(
+            block,
+            has_header=False,
+            separator=delim,
+            quote_char=None,
+            schema=dict.fromkeys(header, pl.String),
+            empty_string_is_null=False,
+            encoding="utf8",
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError:  # more fields than the header on some line, or invalid UTF-8
+        return None
+
+
+def parse_lines(name: str, block: bytes, lineno: int, header: list[str], delim: str) -> Batch:
+    """The lines path (see the module docstring); blocks with invalid UTF-8 take the quoted path."""
+    out = _lines(name, block, header, delim, first=lineno + 1)
+    return out if out is not None else parse_quoted(name, block, lineno, header, delim)
+
+
+def _lines(
+    name: str, block: bytes, header: list[str], delim: str, *, first: int = 1, numbers: Any = None
+) -> Batch | None:
+    """Read each line as one string, then count and split its fields; ``None`` on invalid UTF-8.
+
+    Args:
+        name: Source name.
+        block: Whole lines without quotes.
+        header: Column names.
+        delim: Field separator.
+        first: Line number of the block's first line.
+        numbers: Line numbers of the block's lines (a numpy array), when they are not contiguous.
+    """
+    import polars as pl
+
+    try:
+        lines = pl.read_csv(
+            io.BytesIO(block),
+            has_header=False,
+            separator="\x1f",
+            quote_char=None,
+            schema={"_raw": pl.String},
+            encoding="utf8",
+        )
+    except pl.exceptions.PolarsError:  # invalid UTF-8 somewhere in the block
+        return None
+    if numbers is None:
+        lines = lines.with_row_index("_line", offset=first).with_columns(pl.col("_line").cast(pl.Int64))
+    elif lines.height == len(numbers):
+        lines = lines.with_columns(pl.Series("_line", numbers, dtype=pl.Int64)).select("_line", "_raw")
+    else:
+        return None
+    blank = lines.filter(pl.col("_raw").is_null() | (pl.col("_raw").str.strip_chars() == ""))
+    lines = lines.filter(pl.col("_raw").is_not_null() & (pl.col("_raw").str.strip_chars() != ""))
+    nfields = pl.col("_raw").str.count_matches(delim, literal=True) + 1
+    lines = lines.with_columns(nfields.alias("_n"))
+    good = lines.filter(pl.col("_n") == len(header))
+    bad = lines.filter(pl.col("_n") != len(header)).select(
+        pl.lit(name).alias("_source"),
+        "_line",
+        pl.concat_str(
+            [pl.lit("ragged row: "), pl.col("_n").cast(pl.String), pl.lit(f" fields, expected {len(header)}")]
+        ).alias("_reason"),
+        "_raw",
+    )
+    if len(header) == 1:
+        fields = good.select(pl.col("_raw").alias(header[0]))
+    else:
+        fields = good.select(pl.col("_raw").str.split_exact(delim, len(header) - 1)).unnest("_raw")
+        fields.columns = header
+    data = pl.concat([good.select(pl.lit(name).alias("_source"), "_line"), fields], how="horizontal")
+    return Batch(data, bad.select(quarantine.COLUMNS), blank.height)
+
+
+def parse_quoted(name: str, block: bytes, lineno: int, header: list[str], delim: str) -> Batch:
+    """The quoted path: :mod:`csv` line by line (also lines of invalid UTF-8, quarantined)."""
+    import polars as pl
+
+    bad: list[tuple[int, str, str]] = []
+    texts, numbers = [], []
+    for i, raw in enumerate(block.split(b"\n")[:-1]):
+        try:
+            texts.append(raw.decode("utf-8").rstrip("\r") + "\n")
+            numbers.append(lineno + 1 + i)
+        except UnicodeDecodeError:
+            bad.append((lineno + 1 + i, "invalid utf-8", raw.decode("utf-8", errors="replace")))
+    if csv.field_size_limit() < MAX_FIELD:  # the polars paths have no limit; match them up to MAX_FIELD
+        csv.field_size_limit(MAX_FIELD)
+    reader = csv.reader(texts, delimiter=delim, strict=True)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    blank = 0
+    consumed = 0
+    while True:
+        start = numbers[consumed] if consumed < len(numbers) else -1
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            end = reader.line_num
+            bad.append((start, f"malformed CSV: {exc}", "".join(texts[consumed:end])[:10_000]))
+            consumed = end
+            continue
+        raw_text = "".join(texts[consumed : reader.line_num])
+        consumed = reader.line_num
+        if not record or (len(record) == 1 and not record[0].strip()):
+            blank += 1
+        elif len(record) != len(header):
+            bad.append(
+                (start, f"ragged row: {len(record)} fields, expected {len(header)}", raw_text.rstrip("\n"))
+            )
+        else:
+            rows.append(record)
+            lines.append(start)
+    schema = {"_source": pl.String, "_line": pl.Int64, **{c: pl.String for c in header}}
+    data = pl.DataFrame(
+        [[name] * len(rows), lines, *([r[i] for r in rows] for i in range(len(header)))],
+        schema=schema,
+        orient="col",
+    )
+    bad.sort()
+    return Batch(data, quarantine.rows(name, bad), blank)

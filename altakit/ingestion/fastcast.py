@@ -1,0 +1,138 @@
+"""A fast path for typing text blocks, exact by construction.
+
+:func:`~altakit.ingestion.schema.cast` (after
+:func:`~altakit.ingestion.schema.normalize_nulls`) strips every value, checks it
+against the null tokens and parses it. Most values of a clean CSV need none of
+that care: ``"21.503"`` casts to a float, ``"2024-01-01T00:00:00Z"`` parses
+with one of the block's formats. :func:`fast_cast` types the whole block with
+one fused polars ``select`` and no stripping, marks the rows whose result the
+plain cast cannot vouch for (a null from a non-null text, a float ``NaN`` that
+may be a null token), and sends only those rows through the exact path, whose
+results are put back in place. Rows that cast cleanly get the value the exact
+path would give them (stripping and null tokens change nothing for them), so
+the output is the exact path's, row for row.
+
+Example:
+    >>> import polars as pl
+    >>> df = pl.DataFrame({"_line": [2, 3], "v": ["1.5", " NA "]})
+    >>> fast_cast(df, {"v": "float64"}, {})[0].get_column("v").to_list()
+    [1.5, None]
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from altakit.ingestion.clean import _parse_with, detect_formats
+from altakit.ingestion.schema import _INTS, NULL_TOKENS, cast, dtype_of, normalize_nulls
+
+if TYPE_CHECKING:
+    import polars as pl
+
+_ROW = "__row"
+
+
+def supported(df: pl.DataFrame, types: dict[str, str], datetimes: dict[str, str | None]) -> bool:
+    """Whether :func:`fast_cast` handles this block: text columns to string, numbers or datetimes."""
+    import polars as pl
+
+    data = [c for c in df.columns if not c.startswith("_")]
+    if any(df.schema[c] != pl.String for c in data):
+        return False
+    return all(
+        types.get(c, "string") in ("string", "float64", *_INTS)
+        or (types[c].startswith("datetime[") and c in datetimes)
+        for c in data
+    )
+
+
+def fast_cast(
+    df: pl.DataFrame,
+    types: dict[str, str],
+    datetimes: dict[str, str | None],
+    *,
+    tz: str = "UTC",
+    source_tz: str = "UTC",
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``normalize_nulls`` then ``cast`` (no rescue), fast; see the module docstring.
+
+    Args:
+        df: Text rows with ``_source``/``_line`` (see :func:`supported`).
+        types: Type name per column.
+        datetimes: Text columns to parse as datetimes (format, or ``None`` to detect).
+        tz: Time zone of parsed datetimes.
+        source_tz: Time zone of naive datetime text.
+
+    Returns:
+        ``(typed rows, quarantine rows)``, as the exact path gives them.
+    """
+    import polars as pl
+
+    exprs: list[pl.Expr] = []
+    doubt: list[pl.Expr] = []
+    for c in df.columns:
+        col, tname = pl.col(c), types.get(c, "string")
+        if c.startswith("_"):
+            exprs.append(col)
+        elif c in datetimes and tname.startswith("datetime["):
+            fmt = datetimes[c]
+            if fmt in ("epoch_s", "epoch_ms"):
+                unit = 1_000_000 if fmt == "epoch_s" else 1_000
+                parsed = ((col.cast(pl.Float64, strict=False) * unit).cast(pl.Int64, strict=False)).cast(
+                    pl.Datetime("us", "UTC")
+                )
+            elif fmt:
+                parsed = _parse_with(col, [fmt], source_tz, epoch=False)
+            else:
+                fmts, epoch, _ = detect_formats(df.get_column(c).str.strip_chars())
+                if not fmts and not epoch:
+                    return _exact(df, types, datetimes, tz, source_tz)
+                parsed = _parse_with(col, fmts, source_tz, epoch)
+            exprs.append(parsed.dt.convert_time_zone(tz).alias(c))
+            doubt.append(parsed.is_null() & col.is_not_null())
+        elif tname == "float64":
+            parsed = col.cast(pl.Float64, strict=False)
+            exprs.append(parsed.alias(c))
+            doubt.append((parsed.is_null() | parsed.is_nan()) & col.is_not_null())
+        elif tname in _INTS:
+            parsed = pl.when(col.str.contains(r"^[+-]?\d+$")).then(col).otherwise(None)
+            parsed = parsed.cast(dtype_of(tname), strict=False)
+            exprs.append(parsed.alias(c))
+            doubt.append(parsed.is_null() & col.is_not_null())
+        else:  # text stays text: nulls for the null tokens, as normalize_nulls does
+            token = col.str.strip_chars().is_in(list(NULL_TOKENS))
+            exprs.append(pl.when(token).then(None).otherwise(col).alias(c))
+    if not doubt:
+        return _exact(df, types, datetimes, tz, source_tz)
+    out = df.select(*exprs, pl.any_horizontal(doubt).alias(_ROW))
+    flag = out.get_column(_ROW)
+    out = out.drop(_ROW)
+    if not flag.any():
+        return out, _empty_quarantine()
+    # the doubtful rows, through the exact path; their typed values go back in place
+    rows = flag.arg_true()
+    sub = df.filter(flag).with_columns(rows.alias(_ROW))
+    fixed, bad = _exact(sub, types, datetimes, tz, source_tz)
+    where = fixed.get_column(_ROW)
+    out = out.with_columns(
+        out.get_column(c).scatter(where, fixed.get_column(c)) for c in out.columns if not c.startswith("_")
+    )
+    if bad.height:
+        drop = rows.filter(~rows.is_in(where.implode()))
+        keep = pl.repeat(True, out.height, eager=True).scatter(drop, False)
+        out = out.filter(keep)
+    return out, bad
+
+
+def _exact(
+    df: pl.DataFrame, types: dict[str, str], datetimes: dict[str, str | None], tz: str, source_tz: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return cast(normalize_nulls(df), types, datetimes=datetimes, tz=tz, source_tz=source_tz)
+
+
+def _empty_quarantine() -> Any:
+    import polars as pl
+
+    from altakit.ingestion import quarantine
+
+    return pl.DataFrame(schema=quarantine.schema())

@@ -1,0 +1,171 @@
+"""The fast paths give exactly what the exact paths give: rows, line numbers, quarantine."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from altakit.ingestion import csv_blocks
+
+HEADER = ["ts", "sensor", "value"]
+FIELD = st.text(alphabet="ab1.- \t\r\xe9", max_size=6)
+GOOD_LINE = st.lists(FIELD, min_size=3, max_size=3).map(",".join)
+PLAIN_LINE = st.lists(st.text(alphabet="ab1.- \t\xe9", max_size=6), min_size=3, max_size=3).map(",".join)
+ODD_LINE = st.one_of(
+    st.lists(FIELD, min_size=0, max_size=6).map(",".join),
+    st.sampled_from(["", " ", "\r", "  \t", "x", "1,2", "1,2,3,4"]),
+)
+
+
+def _same(block: bytes, lineno: int, header: list[str] = HEADER, delim: str = ",") -> None:
+    exact = csv_blocks.parse_lines("f.csv", block, lineno, header, delim)
+    fast = csv_blocks.parse_block("f.csv", block, lineno, header, delim)
+    assert_frame_equal(fast.data, exact.data)
+    assert_frame_equal(fast.bad, exact.bad)
+    assert fast.blank_lines == exact.blank_lines
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(st.one_of(*[GOOD_LINE] * 8, ODD_LINE), min_size=1, max_size=80),
+    lineno=st.integers(0, 10_000),
+)
+def test_fields_path_matches_lines_path(lines, lineno):
+    _same(("\n".join(lines) + "\n").encode(), lineno)
+
+
+@settings(max_examples=100, deadline=None)
+@given(lines=st.lists(PLAIN_LINE, min_size=1, max_size=50), bad_at=st.lists(st.integers(0, 49), max_size=2))
+def test_few_ragged_lines_keep_their_numbers(lines, bad_at):
+    lines = list(lines) * 50  # enough lines that a few odd ones stay on the fields path
+    for i in bad_at:
+        lines.insert(i, "1,2" if i % 2 else "1,2,3,4")
+    block = ("\n".join(lines) + "\n").encode()
+    _same(block, 7)
+    assert csv_blocks.parse_fields("f.csv", block, 7, HEADER, ",") is not None
+    fast = csv_blocks.parse_block("f.csv", block, 7, HEADER, ",")
+    assert fast.data.height + fast.bad.height + fast.blank_lines == len(lines)
+
+
+def test_fields_path_is_taken_and_exact():
+    lines = [f"2024-01-01T00:{i % 60:02d}:00Z,s{i % 3},{i}.5" for i in range(1000)]
+    lines[10], lines[500], lines[501] = "2024,s1", "", "1,2,3,4"
+    block = ("\n".join(lines) + "\r\n").encode()
+    assert csv_blocks.parse_fields("f.csv", block, 1, HEADER, ",") is not None
+    _same(block, 1)
+    fast = csv_blocks.parse_block("f.csv", block, 1, HEADER, ",")
+    assert fast.bad.get_column("_line").to_list() == [12, 503]
+    assert fast.blank_lines == 1
+    assert fast.data.get_column("_line").to_list()[:12] == [*range(2, 12), 13, 14]
+
+
+def test_other_delimiters_and_invalid_utf8():
+    _same(b"a;b\n1;2\n3\n4;5\n" * 30, 0, ["a", "b"], ";")
+    _same(b"a\tb\n1\t2\n" * 30, 0, ["a", "b"], "\t")
+    block = b"1,2\n\xff\xfe,3\n4,5\n" * 30
+    fast = csv_blocks.parse_block("f.csv", block, 0, ["a", "b"], ",")
+    assert fast.bad.get_column("_reason").to_list() == ["invalid utf-8"] * 30
+    assert fast.data.height == 60
+
+
+NUMBER = st.one_of(
+    st.sampled_from(["1.5", " 2 ", "NaN", "nan", " NA ", "-", "", "inf", "abc", "12", "+7", "1e3", "null"]),
+    st.floats(allow_nan=False, allow_infinity=False).map(str),
+    st.integers(-(10**20), 10**20).map(str),
+)
+STAMP = st.sampled_from(
+    [
+        "2024-01-01T00:15:00Z",
+        " 2024-01-01T00:15:00Z",
+        "01.02.2024 10:00",
+        "01/02/2024",
+        "1704067200",
+        "1704067200000",
+        "2024-01-01 00:00:00.123",
+        "yesterday",
+        "NA",
+        "",
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(STAMP, st.sampled_from(["s1", " NA", "s 2", "-", ""]), NUMBER, NUMBER), max_size=60
+    )
+)
+def test_fast_cast_matches_exact_cast(rows):
+    import polars as pl
+
+    from altakit.ingestion import fastcast
+    from altakit.ingestion.schema import cast, normalize_nulls
+
+    df = pl.DataFrame(
+        {
+            "_source": ["f"] * len(rows),
+            "_line": list(range(2, len(rows) + 2)),
+            "ts": [r[0] for r in rows],
+            "sensor": [r[1] for r in rows],
+            "value": [r[2] for r in rows],
+            "n": [r[3] for r in rows],
+        },
+        schema={
+            "_source": pl.String,
+            "_line": pl.Int64,
+            **dict.fromkeys(["ts", "sensor", "value", "n"], pl.String),
+        },
+    )
+    types = {"ts": "datetime[us, UTC]", "sensor": "string", "value": "float64", "n": "int64"}
+    for dts in ({"ts": None}, {"ts": "%Y-%m-%dT%H:%M:%S%#z"}, {"ts": "epoch_s"}):
+        assert fastcast.supported(df, types, dts)
+        fast, fast_bad = fastcast.fast_cast(df, types, dts)
+        exact, exact_bad = cast(normalize_nulls(df), types, datetimes=dts)
+        assert_frame_equal(fast, exact)
+        assert_frame_equal(fast_bad, exact_bad)
+
+
+def _fill_gaps_reference(df, by, time, max_gap):
+    """The per-series formulation FillGaps had before (window keys by series and null run)."""
+    import polars as pl
+
+    x = pl.col("value")
+    filled = x.interpolate_by(time).over(by)
+    null_run = x.is_null().rle_id().over(by)
+    ok = (pl.len().over([*by, null_run]) <= max_gap) & x.forward_fill().is_not_null().over(by)
+    ok = ok & x.backward_fill().is_not_null().over(by)
+    fill = x.is_null() & ok.fill_null(False) & filled.is_not_null()
+    return df.with_columns(pl.when(fill).then(filled).otherwise(x).alias("value"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.none(), st.floats(-100, 100)), min_size=1, max_size=80),
+    series=st.lists(st.sampled_from(["a", "b", "c"]), min_size=80, max_size=80),
+    max_gap=st.integers(1, 4),
+)
+def test_fill_gaps_matches_per_series_reference(values, series, max_gap):
+    from datetime import datetime, timedelta
+
+    import polars as pl
+
+    from altakit.ingestion import clean
+
+    n = len(values)
+    df = pl.DataFrame(
+        {
+            "ts": [datetime(2024, 1, 1) + timedelta(minutes=(7 * i) % 50) for i in range(n)],
+            "sensor": series[:n],
+            "value": values,
+        },
+        schema_overrides={"value": pl.Float64},
+    )
+    ctx = clean.Context(time="ts", by=["sensor"])
+    out, report = clean.FillGaps(max_gap=max_gap).apply(df, ctx)
+    ref = _fill_gaps_reference(clean.sort_series(df, ctx), ["sensor"], "ts", max_gap)
+    assert_frame_equal(out, ref)
+    changed = int(
+        (ref.get_column("value").is_not_null() & clean.sort_series(df, ctx)["value"].is_null()).sum()
+    )
+    assert report.changed == {"value": changed}
