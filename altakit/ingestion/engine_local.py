@@ -217,8 +217,12 @@ def process(
     approved: Schema | None,
     *,
     spill_bytes: int | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> Processed:
-    """Read, type and clean ``files`` (see the module docstring)."""
+    """Read, type and clean ``files`` (see the module docstring).
+
+    ``progress(rows_read, estimated_total_rows)`` is called after every block read.
+    """
     import polars as pl
 
     q = quarantine.Quarantine()
@@ -232,9 +236,14 @@ def process(
     limit = SPILL_BYTES if spill_bytes is None else spill_bytes
     spill = tempfile.TemporaryDirectory(prefix="altakit-spill-") if spec.by and total > limit else None
     n_batch = 0
+    per_byte: float | None = None  # rows per input byte, from the first block: the estimate's basis
     for src in files:
         for batch in readers.read_file(src, options):
             rows_in += batch.data.height + batch.bad.height
+            if progress is not None:
+                if per_byte is None and rows_in:
+                    per_byte = rows_in / max(1, min(options.block_bytes, src.path.stat().st_size))
+                progress(rows_in, max(rows_in, round(total * per_byte)) if per_byte else None)
             blank += batch.blank_lines
             q.add(batch.bad)
             if batch.data.height == 0 and not batch.data.columns[2:]:

@@ -26,7 +26,7 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from altakit.errors import IngestError, MissingDependency
@@ -133,9 +133,17 @@ def _fixed(plan: Plan) -> Decide:
 
 
 def process(
-    files: Sequence[readers.SourceFile], spec: IngestSpec, decide: Decide, approved: Schema | None
+    files: Sequence[readers.SourceFile],
+    spec: IngestSpec,
+    decide: Decide,
+    approved: Schema | None,
+    *,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> Processed:
-    """Read, type and clean ``files`` on Spark (see the module docstring)."""
+    """Read, type and clean ``files`` on Spark (see the module docstring).
+
+    ``progress`` is called once, when Spark has read every row (its tasks report nothing finer).
+    """
     import polars as pl
 
     typing = Typing(spec, approved, decide)
@@ -245,6 +253,8 @@ def process(
             hint="this is a bug in altakit; please report it with the input",
         )
     frame = frame.with_columns(pl.col(c).cast(dtype_of(t)) for c, t in target.items() if c in frame.columns)
+    if progress is not None:
+        progress(rows_in, rows_in)
     return Processed(
         conform(frame, plan.target), q, rows_in, rows_written, blank, steps, plan, dict(typing.types)
     )

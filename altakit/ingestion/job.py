@@ -32,6 +32,7 @@ from altakit.ingestion.review import SchemaRegistry
 from altakit.ingestion.schema import POLICIES, Plan, Schema, plan
 
 if TYPE_CHECKING:
+    from altakit.events import EventStream
     from altakit.store.base import Store
 
 
@@ -186,6 +187,8 @@ class IngestJob:
         spec: An :class:`IngestSpec` or its dict / YAML / JSON form.
         store: The store (default: the project store).
         writer: Who runs the ingest (default: the store's writer).
+        events: An :class:`~altakit.events.EventStream` to report progress on (``start``, then
+            ``progress`` of rows read against an estimated total, then ``end`` with the status).
     """
 
     def __init__(
@@ -196,6 +199,7 @@ class IngestJob:
         *,
         store: Store | None = None,
         writer: str | None = None,
+        events: EventStream | None = None,
     ) -> None:
         if store is None:
             from altakit import config, open_store
@@ -204,6 +208,7 @@ class IngestJob:
         self.source, self.dataset = source, tables.check_dataset(dataset)
         self.spec, self.store = IngestSpec.load(spec), store
         self.writer = writer or store.writer
+        self.events = events
         self.catalog = store.catalog
         self.registry = SchemaRegistry(store, self.catalog)
 
@@ -224,6 +229,18 @@ class IngestJob:
             IngestError: An input cannot be read as a whole.
             Conflict: Concurrent writers kept winning the commit race.
         """
+        if self.events is None:
+            return self._run()
+        self.events.start(params={"dataset": self.dataset, "engine": self.spec.engine})
+        try:
+            report = self._run()
+        except BaseException as exc:
+            self.events.end("failed", error=str(exc))
+            raise
+        self.events.end(report.status, version=report.version, rows_written=report.rows_written)
+        return report
+
+    def _run(self) -> IngestReport:
         started = time.perf_counter()
         report = IngestReport(self.dataset)
         with tempfile.TemporaryDirectory(prefix="altakit-ingest-") as work:
@@ -240,7 +257,11 @@ class IngestJob:
                 return report
             approved = self.registry.approved(self.dataset)
             out = self._engine().process(
-                todo, self.spec, self._decide(approved), approved[0] if approved else None
+                todo,
+                self.spec,
+                self._decide(approved),
+                approved[0] if approved else None,
+                progress=self._progress,
             )
             report.rows_in, report.rows_written = out.rows_in, out.rows_written
             report.rows_quarantined, report.rows_out = out.quarantine.count, out.rows_out
@@ -248,6 +269,8 @@ class IngestJob:
             report.steps = [s.to_dict() for s in out.steps]
             report.quarantine_reasons = out.quarantine.reasons()
             report.schema_change = None if out.plan.diff.empty else out.plan.diff.summary()
+            if self.events is not None:
+                self.events.progress(out.rows_in, out.rows_in, stage="write")
             try:
                 self._write(report, out, approved)
             finally:
@@ -256,6 +279,10 @@ class IngestJob:
         return report
 
     # ------------------------------------------------------------------ steps
+    def _progress(self, done: int, total: int | None) -> None:
+        if self.events is not None:
+            self.events.progress(done, total, stage="read")
+
     def _engine(self) -> Any:
         if self.spec.engine == "spark":
             from altakit.ingestion import engine_spark
@@ -362,6 +389,7 @@ def ingest(
     store: Store | None = None,
     engine: str | None = None,
     writer: str | None = None,
+    events: EventStream | None = None,
 ) -> IngestReport:
     """Ingest ``source`` into the dataset table ``dataset``; see :class:`IngestJob`.
 
@@ -372,6 +400,7 @@ def ingest(
         store: The store (default: the project store).
         engine: Overrides ``spec.engine`` (``"local"`` or ``"spark"``).
         writer: Who runs it (recorded in the catalog).
+        events: Where to report progress (see :class:`IngestJob`).
 
     Example:
         >>> report = ingest("day1.csv", "sensors", {"time": "ts"}, store=store)  # doctest: +SKIP
@@ -379,4 +408,4 @@ def ingest(
     job_spec = IngestSpec.load(spec)
     if engine is not None:
         job_spec = IngestSpec.load({**job_spec.to_dict(), "engine": engine})
-    return IngestJob(source, dataset, job_spec, store=store, writer=writer).run()
+    return IngestJob(source, dataset, job_spec, store=store, writer=writer, events=events).run()

@@ -61,8 +61,11 @@ def test_upload_preview_sort_estimate_and_run(store):
     panel.estimate_button.click()
     assert panel.estimate_result["rows"] == 852 and "about 852 rows" in panel.estimate_html.value
 
+    moves: list[float] = []
+    panel.progress.observe(lambda change: moves.append(change["new"]), "value")
     panel.run_button.click()
     report = panel.report
+    assert any(0 < m < 1 for m in moves)  # progress events moved the bar before the end
     assert report.version == 1 and report.rows_in == 852 and report.rows_quarantined > 0
     assert panel.status_text == "sensors@1 written." and panel.progress.value == 1.0
     assert "sensors@1" in panel.outcome.value and f"<td>{report.rows_quarantined}</td>" in panel.outcome.value

@@ -29,6 +29,7 @@ from altakit_widgets.panels.base import Panel
 if TYPE_CHECKING:
     import polars as pl
 
+    from altakit.events import Event
     from altakit.ingestion import IngestReport
     from altakit.store import Store
 
@@ -280,18 +281,29 @@ class IngestPanel(Panel):
         )
         return found
 
+    def _on_event(self, event: Event) -> None:
+        """Move the progress bar with the ingest's ``progress`` events (reading is 90 %, writing the rest)."""
+        if event.kind == "progress" and event.total:
+            share = 0.9 if event.data.get("stage") == "read" else 1.0
+            self.progress.value = min(1.0, share * event.done / event.total) if event.done else 0.0
+            self.set_status(f"{event.data.get('stage', 'working')}: {event.done:,} of ~{event.total:,} rows")
+
     def run(self) -> IngestReport | None:
         """Ingest the source into the dataset (:func:`altakit.ingestion.ingest`) and show the outcome."""
         from altakit.ingestion import ingest
 
         if not self._ready():
             return None
+        from altakit.events import EventStream
+
         dataset = self.dataset.value.strip()
         self.run_button.disabled = True
-        self.progress.bar_style, self.progress.value = "info", 0.1
+        self.progress.bar_style, self.progress.value = "info", 0.0
         self.set_status(f"Ingesting into {dataset} …")
+        events = EventStream(f"ingest {dataset}")
+        events.subscribe(self._on_event)
         try:
-            report = self.call(ingest, self.source, dataset, self.spec(), store=self.store)
+            report = self.call(ingest, self.source, dataset, self.spec(), store=self.store, events=events)
         finally:
             self.run_button.disabled = False
         if report is None:
