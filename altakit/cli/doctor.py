@@ -29,9 +29,11 @@ EXTRAS = {
     "jvm": ("py4j", "pyspark"),
     "spark": ("pyspark",),
     "torch": ("torch",),
+    "lightning": ("lightning",),
     "tensorflow": ("tensorflow",),
     "postgres": ("psycopg",),
     "images": ("PIL",),
+    "excel": ("fastexcel", "xlsxwriter"),
     "notebooks": ("papermill", "nbconvert", "ipykernel"),
     "widgets": ("altakit_widgets", "ipywidgets", "plotly", "voila"),
 }

@@ -478,7 +478,7 @@ def _read_excel(src: SourceFile) -> Batch:
         raise MissingDependency(
             f"{src.name}: reading Excel needs the 'fastexcel' package",
             extra="excel",
-            hint="pip install fastexcel",
+            hint="pip install 'altakit[excel]'",
         )
     try:
         df = pl.read_excel(src.path, infer_schema_length=0)
