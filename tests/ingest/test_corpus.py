@@ -118,7 +118,7 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_corpus(case, local_store, tmp_path):
-    name, filename, data, spec, expected = case
+    _name, filename, data, spec, expected = case
     path = tmp_path / filename
     path.write_bytes(data)
     spec = {"policy": "add_new_columns", **spec}
