@@ -431,7 +431,8 @@ class S3Store(Store):
         Returns:
             ``aws_access_key_id``, ``aws_secret_access_key``, ``aws_region`` and, when
             set, ``aws_session_token``, ``aws_endpoint_url`` and ``aws_allow_http``;
-            plus ``aws_s3_allow_unsafe_rename`` (deltalake needs it without a lock).
+            plus ``aws_conditional_put="etag"``: Delta commits use S3's conditional writes
+            (If-None-Match), so concurrent writers never overwrite each other's commit.
             pyarrow users: see :meth:`pyarrow_filesystem`.
 
         Example:
@@ -448,7 +449,7 @@ class S3Store(Store):
             "aws_access_key_id": frozen.access_key,
             "aws_secret_access_key": frozen.secret_key,
             "aws_region": self.region or session.region_name or "us-east-1",
-            "aws_s3_allow_unsafe_rename": "true",
+            "aws_conditional_put": "etag",
         }
         if frozen.token:
             opts["aws_session_token"] = frozen.token
