@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from altakit.errors import CheckpointError, ConfigError, MissingDependency
+from altakit.errors import CheckpointError, ConfigError
 from altakit.store.base import Store
 from altakit.train import checkpoint as _ckpt
 from altakit.train.checkpoint import Checkpoint, Which
@@ -344,43 +344,22 @@ def _tuples(value: Any) -> Any:
 
 
 def lightning_callback(store: Store, run: str, **options: Any) -> Any:
-    """A Lightning callback that saves the LightningModule and optimizers to the store each epoch.
+    """A Lightning callback that checkpoints the run to the store: a ``StoreCheckpoint``.
 
-    Needs ``lightning`` (``pip install lightning``); only the global-zero process writes.
+    Saves Lightning's full checkpoint (weights, optimizers, schedulers, loop and
+    data-loader progress, RNG) every epoch or every N steps through the store's
+    checkpointer (atomic, versioned, retention); only the global-zero process
+    writes. Resume with ``trainer.fit(..., ckpt_path=callback.resume_path())``.
+
+    Args:
+        store: Any altakit store.
+        run: Run name.
+        **options: ``every_n_train_steps``, ``every_n_epochs``, ``monitor``, ``mode``,
+            ``keep_last``, ``keep_best``, ``prefix``.
 
     Raises:
-        MissingDependency: Lightning is not installed.
+        MissingDependency: Lightning is not installed (``pip install 'altakit[lightning]'``).
     """
-    try:
-        import lightning.pytorch as pl
-    except ImportError as exc:
-        raise MissingDependency(
-            "the Lightning callback needs lightning", extra="lightning", hint="pip install lightning"
-        ) from exc
+    from altakit.train.lightning import StoreCheckpoint
 
-    class StoreCheckpoint(pl.Callback):
-        def __init__(self) -> None:
-            self.ckpt = Checkpointer(store, run, writer=True, **options)
-
-        def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
-            if not trainer.is_global_zero:
-                return
-            state = {
-                "format": PAYLOAD,
-                "model": module.state_dict(),
-                "optimizer": trainer.optimizers[0].state_dict() if trainer.optimizers else None,
-                "scheduler": None,
-                "loader": None,
-                "rng": rng_state(),
-                "epoch": trainer.current_epoch + 1,
-                "step": trainer.global_step,
-                "extra": {},
-            }
-            metrics = {
-                k: float(v) for k, v in trainer.callback_metrics.items() if getattr(v, "numel", int)() == 1
-            }
-            _ckpt.Checkpointer.save(
-                self.ckpt, state, step=trainer.global_step, epoch=trainer.current_epoch + 1, metrics=metrics
-            )
-
-    return StoreCheckpoint()
+    return StoreCheckpoint(store, run, **options)
