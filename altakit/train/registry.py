@@ -288,10 +288,21 @@ class ModelRegistry:
 
     def _store_weights(self, name: str, obj: Any, run: str | None) -> tuple[str, str, Any, dict[str, Any]]:
         key = f"models/{name}/weights"
+        if isinstance(obj, Checkpoint) and obj.format == "lightning":
+            from altakit.train import torch as torch_train
+
+            # a Lightning checkpoint holds the whole trainer state: keep the module's weights only
+            state = torch_train.decode(
+                self.store.get(obj.key, obj.version), where=f"checkpoint {obj.version}"
+            )
+            weights = self.store.put(key, bytes(torch_train.encode(state["state_dict"])))
+            source = {"run": obj.run, "checkpoint": obj.version, "step": obj.step, "epoch": obj.epoch}
+            return "torch", "torch", weights, source
         if isinstance(obj, Checkpoint):
             if obj.format not in FRAMEWORKS:
                 raise ConfigError(
-                    f"checkpoint format {obj.format!r} is no model", hint="register torch or keras"
+                    f"checkpoint format {obj.format!r} is no model",
+                    hint="register a torch, Lightning or Keras checkpoint",
                 )
             copied = self.store.copy(obj.key, key, version=obj.version)
             source = {"run": obj.run, "checkpoint": obj.version, "step": obj.step, "epoch": obj.epoch}

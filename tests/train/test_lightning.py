@@ -28,6 +28,7 @@ L = pytest.importorskip("lightning.pytorch")
 import altakit  # noqa: E402
 from altakit.errors import CheckpointError  # noqa: E402
 from altakit.train.lightning import StoreCheckpoint  # noqa: E402
+from altakit.train.registry import ModelRegistry  # noqa: E402
 from altakit.train.torch import Checkpointer, lightning_callback  # noqa: E402
 
 # Lightning 2.6 on torch 2.13: a deprecation inside Lightning's pytree helper, not ours
@@ -158,6 +159,11 @@ def test_checkpoints_land_in_the_store_with_retention(tmp_path):
     with pytest.raises(CheckpointError, match="'lightning', not 'torch'"):
         Checkpointer(ckpt.store, "lit/full").load()
     assert isinstance(lightning_callback(ckpt.store, "lit/other"), StoreCheckpoint)
+    # the registry keeps the module's weights of a Lightning checkpoint; they load into a fresh module
+    registry = ModelRegistry(ckpt.store)
+    registered = registry.register("lit-net", ckpt.find("best"), metrics={"loss": best.metrics["loss"]})
+    loaded = registry.load_model(f"lit-net@{registered.version}", model=Net())
+    assert _same(loaded.state_dict(), cb.load(best.version)[0]["state_dict"])
 
 
 def test_resume_continues_at_the_saved_step_with_the_saved_weights(tmp_path):
