@@ -38,6 +38,10 @@ def _open(source: Store | str | None) -> Store:
     return open_store(source or config.default_store_url())
 
 
+#: Grid line colour of the curves, readable on light and dark themes.
+GRID = "rgba(128, 128, 128, 0.3)"
+
+
 def _figure() -> Any:
     import plotly.graph_objects as go
 
@@ -54,9 +58,17 @@ def _figure() -> Any:
             "paper_bgcolor": "rgba(0,0,0,0)",
             "plot_bgcolor": "rgba(0,0,0,0)",
             "font": {"color": "#888"},
-            "xaxis": {"title": {"text": "step"}},
-            "yaxis": {"title": {"text": "loss"}},
-            "yaxis2": {"title": {"text": "accuracy"}, "overlaying": "y", "side": "right", "range": [0, 1]},
+            # grey grid lines: the default template's white ones vanish on light themes, glare on dark
+            "xaxis": {"title": {"text": "step"}, "gridcolor": GRID, "zerolinecolor": GRID},
+            "yaxis": {"title": {"text": "loss"}, "gridcolor": GRID, "zerolinecolor": GRID},
+            "yaxis2": {
+                "title": {"text": "accuracy"},
+                "overlaying": "y",
+                "side": "right",
+                "range": [0, 1],
+                "gridcolor": GRID,
+                "zerolinecolor": GRID,
+            },
             "legend": {"orientation": "h", "y": 1.12},
         },
     )
