@@ -390,7 +390,11 @@ def decode_columns(schema: Schema, docs: Sequence[dict[str, Any]]) -> dict[str, 
             dtype, ok = _NUMERIC[f.kind]
             if not all(type(v) in ok for v in values):
                 raise DataError(f"field {name!r} should be {f.kind}", field=name, index=_first_bad(f, values))
-            cols[name] = np.array(values, dtype=dtype)
+            try:
+                cols[name] = np.array(values, dtype=dtype)
+            except OverflowError:
+                bad = next(i for i, v in enumerate(values) if not -(2**63) <= v < 2**63)
+                raise DataError(f"field {name!r} is out of the int64 range", field=name, index=bad) from None
         else:
             cols[name] = [None if v is None else _scalar(f, v) for v in values]
     return cols

@@ -30,10 +30,12 @@ import io
 import os
 import tarfile
 import tempfile
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from altakit.errors import ConfigError, CorruptObject, DataError, NotFound
 from altakit.samples import Schema, encode, schema_of
@@ -224,20 +226,115 @@ def _progress(enabled: bool, name: str) -> Any:
 
 
 # ----------------------------------------------------------------- reading
-@dataclass
 class Shard:
-    """One shard in memory: its sample keys and where each payload lies in ``data``."""
+    """One shard in memory: its sample keys and where each payload lies in ``data``.
 
-    name: str
-    data: bytes
-    keys: list[str]
-    starts: list[int]
-    sizes: list[int]
+    Args:
+        name: The shard's store key.
+        data: The shard bytes.
+        keys: Sample keys, or a function that lists them on first use (the uniform fast index).
+        starts: Offset of each payload in ``data``.
+        sizes: Size of each payload.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        data: bytes,
+        keys: list[str] | Callable[[], list[str]],
+        starts: Sequence[int] | np.ndarray,
+        sizes: Sequence[int] | np.ndarray,
+    ) -> None:
+        self.name, self.data = name, data
+        self._keys = keys
+        self.starts = np.asarray(starts, dtype=np.int64)
+        self.sizes = np.asarray(sizes, dtype=np.int64)
+        #: Per-shard columnar decode (set by :mod:`altakit.data.reader`; ``None`` = decode per sample).
+        self.columns: Any = None
+        self._spans: tuple[list[int], list[int]] | None = None
+
+    @property
+    def count(self) -> int:
+        """Samples in the shard."""
+        return len(self.starts)
+
+    @property
+    def keys(self) -> list[str]:
+        """Sample keys, in shard order."""
+        if callable(self._keys):
+            self._keys = self._keys()
+        return self._keys
+
+    def spans(self) -> tuple[list[int], list[int]]:
+        """``(starts, sizes)`` as Python lists (cached), for per-sample loops."""
+        if self._spans is None:
+            self._spans = (self.starts.tolist(), self.sizes.tolist())
+        return self._spans
 
     def payload(self, i: int) -> memoryview:
         """The msgpack bytes of sample ``i``."""
-        start = self.starts[i]
-        return memoryview(self.data)[start : start + self.sizes[i]]
+        start = int(self.starts[i])
+        return memoryview(self.data)[start : start + int(self.sizes[i])]
+
+
+def index_tar(
+    data: bytes, where: dict[str, Any], count: int
+) -> tuple[list[str] | Callable[[], list[str]], np.ndarray, np.ndarray]:
+    """Like :func:`parse_tar`, vectorized for the common shard of ``count`` equal-sized members.
+
+    When every header matches the first one in size, type, extension and name length (what
+    :class:`ShardWriter` writes for fixed-size samples), the members are found with a few NumPy
+    comparisons and keys are listed only when asked for; anything else goes to :func:`parse_tar`,
+    which gives the same answer (and the same errors) one header at a time.
+    """
+    found = _uniform_tar(data, count)
+    if found is not None:
+        return found
+    keys, starts, sizes = parse_tar(data, where)
+    return keys, np.asarray(starts, dtype=np.int64), np.asarray(sizes, dtype=np.int64)
+
+
+_SUFFIX = np.frombuffer(f".{EXT}".encode(), dtype=np.uint8)
+
+
+def _uniform_tar(data: bytes, count: int) -> tuple[Callable[[], list[str]], np.ndarray, np.ndarray] | None:
+    if count < 1 or len(data) < BLOCK:
+        return None
+    first = data[:BLOCK]
+    try:
+        size = int(first[124:136].rstrip(b"\0 ").strip() or b"0", 8)
+    except ValueError:
+        return None
+    name_len = first[:100].find(b"\0")
+    name_len = 100 if name_len < 0 else name_len
+    key_len = name_len - len(_SUFFIX)
+    stride = BLOCK + size + (-size) % BLOCK
+    end = count * stride
+    if key_len < 1 or first[156:157] not in (b"0", b"\0") or end + BLOCK > len(data):
+        return None
+    buf = np.frombuffer(data, dtype=np.uint8)
+    heads = np.lib.stride_tricks.as_strided(buf, (count, BLOCK), (stride, 1), writeable=False)
+    names = heads[:, :key_len]
+    ok = (
+        not buf[end : end + BLOCK].any()  # the end marker right after the last member
+        and (heads[:, 124:136] == heads[0, 124:136]).all()  # same size
+        and (heads[:, 156] == heads[0, 156]).all()  # regular files
+        and (heads[:, 257:262] == heads[0, 257:262]).all()
+        and (heads[0, 257:262].tobytes() != b"ustar" or not heads[:, 345:500].any())  # no prefix
+        and (heads[:, key_len:name_len] == _SUFFIX).all()
+        and (name_len == 100 or not heads[:, name_len].any())
+        and bool(((names > 0x20) & (names < 0x7F) & (names != ord(".")) & (names != ord("/"))).all())
+    )
+    if not ok:
+        return None
+    starts = np.arange(count, dtype=np.int64) * stride + BLOCK
+    sizes = np.full(count, size, dtype=np.int64)
+
+    def keys() -> list[str]:
+        text = np.ascontiguousarray(names).tobytes().decode("ascii")
+        return [text[i : i + key_len] for i in range(0, len(text), key_len)]
+
+    return keys, starts, sizes
 
 
 def parse_tar(data: bytes, where: dict[str, Any]) -> tuple[list[str], list[int], list[int]]:
@@ -312,6 +409,7 @@ class ShardFetcher:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.downloads = 0
         self.cache_hits = 0
+        self._lock = threading.Lock()  # shards are fetched on two threads
 
     def fetch(self, dataset: str, entry: dict[str, Any]) -> Shard:
         """Read and index one manifest shard entry."""
@@ -326,11 +424,11 @@ class ShardFetcher:
             ) from exc
         if len(data) != entry["bytes"]:
             raise DataError(f"{_where(where)}: {len(data)} bytes, manifest says {entry['bytes']}", **where)
-        keys, starts, sizes = parse_tar(data, where)
-        if len(keys) != entry["count"]:
+        keys, starts, sizes = index_tar(data, where, int(entry["count"]))
+        if len(starts) != entry["count"]:
             raise DataError(
                 f"{_where(where)}: {len(keys)} samples, manifest says {entry['count']}",
-                key=keys[-1] if keys else None,
+                key=keys[-1] if isinstance(keys, list) and keys else None,
                 hint="the manifest disagrees with the shard; rewrite the dataset version",
                 **where,
             )
@@ -338,25 +436,33 @@ class ShardFetcher:
 
     def _bytes(self, entry: dict[str, Any]) -> bytes:
         if self.cache_dir is None:
-            self.downloads += 1
+            with self._lock:
+                self.downloads += 1
             if self.verify:
                 return self.store.get(entry["key"], entry["version"])
             version = self.store.resolve(entry["key"], entry["version"])
             return self.store._read_range(version.name, 0, version.size)  # size checked by fetch()
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         path = self.cache_dir / f"{entry['checksum']}-{entry['bytes']}.tar"
-        if path.exists():
-            self.cache_hits += 1
+        try:  # another thread or worker may evict it between any two calls
             os.utime(path)
-            return path.read_bytes()
+            data = path.read_bytes()
+        except FileNotFoundError:
+            pass
+        else:
+            with self._lock:
+                self.cache_hits += 1
+            return data
         with open(self.cache_dir / f"{path.name}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one download per shard across workers
             try:
                 if path.exists():
-                    self.cache_hits += 1
+                    with self._lock:
+                        self.cache_hits += 1
                     return path.read_bytes()
                 data = self.store.get(entry["key"], entry["version"])
-                self.downloads += 1
+                with self._lock:
+                    self.downloads += 1
                 fd, tmp = tempfile.mkstemp(dir=self.cache_dir, suffix=".part")
                 with os.fdopen(fd, "wb") as f:
                     f.write(data)
@@ -368,7 +474,13 @@ class ShardFetcher:
 
     def _evict(self, keep: Path) -> None:
         assert self.cache_dir is not None
-        files = [(p.stat().st_mtime, p.stat().st_size, p) for p in self.cache_dir.glob("*.tar")]
+        files = []
+        for p in self.cache_dir.glob("*.tar"):
+            try:
+                st = p.stat()
+            except FileNotFoundError:  # evicted meanwhile by another thread or worker
+                continue
+            files.append((st.st_mtime, st.st_size, p))
         total = sum(size for _, size, _ in files)
         for _, size, p in sorted(files):
             if total <= self.cache_bytes:

@@ -241,6 +241,8 @@ def run_size(kind: str, n: int, tmp: str, args: argparse.Namespace, rows: list[R
     r_ours = rate(n, timed(lambda: drain_batches(ds.batches(BATCH)), rep))
     r_fast = rate(n, timed(lambda: drain_batches(fast.batches(BATCH)), rep))
     r_shuf = rate(n, timed(lambda: drain_batches(ds.batches(BATCH, shuffle=True, seed=1)), rep))
+    import torch  # noqa: F401  (imported before timing: the import is not part of a read)
+
     r_t0 = rate(n, timed(lambda: drain_batches(ds.torch(BATCH, seed=1, num_workers=0)), rep))
     r_t2 = rate(n, timed(lambda: drain_batches(ds.torch(BATCH, seed=1, num_workers=2)), rep))
     r_t2f = rate(n, timed(lambda: drain_batches(fast.torch(BATCH, seed=1, num_workers=2)), rep))

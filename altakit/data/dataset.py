@@ -261,7 +261,7 @@ class Dataset:
                         **exc.fields,
                     ) from exc
                 yield cls(**values)
-            self.skipped += max(0, entry["count"] - len(shard.keys))
+            self.skipped += max(0, entry["count"] - shard.count)
 
     def head(self, n: int = 5) -> list[Any]:
         """The first ``n`` items (manifest order), reading only the shards needed."""

@@ -94,9 +94,7 @@ class EpochPlan:
         if self._order is not None:
             return self._order
         counts = np.asarray(self.counts, dtype=np.int64)
-        shard_order = np.arange(len(counts))
-        if self.shuffle:
-            shard_order = np.random.default_rng([self.seed, self.epoch]).permutation(len(counts))
+        shard_order = self._shard_order()
         shard_ids, sample_ids = [], []
         for w in range(0, len(shard_order), self.window):
             group = shard_order[w : w + self.window]
@@ -113,6 +111,39 @@ class EpochPlan:
             np.concatenate(sample_ids) if sample_ids else empty,
         )
         return self._order
+
+    def _shard_order(self) -> np.ndarray:
+        if self.shuffle:
+            return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.counts))
+        return np.arange(len(self.counts))
+
+    def group_bounds(self) -> np.ndarray:
+        """Where each window of shards starts in the epoch order, then the total (ascending)."""
+        counts = np.asarray(self.counts, dtype=np.int64)[self._shard_order()]
+        sizes = [int(counts[w : w + self.window].sum()) for w in range(0, len(counts), self.window)]
+        return np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
+
+    def pieces(self, start: int, worker: int, workers: int) -> list[tuple[int, int, int]]:
+        """The work of worker ``worker`` of ``workers`` when the split is by window of shards.
+
+        Window ``k`` (``window`` shards, in epoch order) belongs to worker ``k % workers``, so every
+        shard is read by one worker only. A piece ``(j, lo, hi)`` is samples ``lo:hi`` of local
+        batch ``j`` (``start`` and on) that lie in one of this worker's windows; the pieces of a
+        batch, ordered by ``lo``, make up exactly :meth:`batch`.
+        """
+        bounds = self.group_bounds()
+        b = self.batch_size
+        out: list[tuple[int, int, int]] = []
+        for j in range(start, self.num_batches):
+            first = self.global_index(j) * b
+            lo, end = first, min(first + b, self.total)
+            k = int(np.searchsorted(bounds, lo, side="right")) - 1
+            while lo < end:
+                hi = min(end, int(bounds[k + 1]))
+                if hi > lo and k % workers == worker:
+                    out.append((j, lo - first, hi - first))
+                lo, k = max(lo, hi), k + 1
+        return out
 
     def global_index(self, j: int) -> int:
         """The global batch number of this rank's local batch ``j``."""

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import msgpack
 import numpy as np
 
+from altakit.data.columns import shard_columns
 from altakit.data.plan import EpochPlan
 from altakit.errors import ConfigError, DataError
 from altakit.samples import Schema, column_error_index, decode_columns, unpack, unpack_views
@@ -62,6 +64,8 @@ class Source:
         prefetch: Shards fetched ahead on a background thread.
         on_error: ``"raise"`` or ``"skip"``.
         verify: Check every shard read against its checksum.
+        threads: Fetch threads (2: two shards read and verified at once; DataLoader workers use 1,
+            the workers themselves run in parallel).
     """
 
     store: Any
@@ -73,6 +77,7 @@ class Source:
     prefetch: int = 2
     on_error: str = "raise"
     verify: bool = True
+    threads: int = 2
     _fetcher: ShardFetcher | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -101,18 +106,30 @@ class Source:
             return exc
 
 
-def _shard_stream(source: Source, need: list[int]) -> Iterator[Shard | DataError]:
-    """Shards in order of ``need``, fetched ``prefetch`` ahead on a thread."""
+def _fetch_columnar(source: Source, s: int) -> Shard | DataError:
+    """Shard ``s`` with its whole-shard columnar decode attached when the shard allows one."""
+    shard = source.fetch(s)
+    if isinstance(shard, Shard):
+        shard.columns = shard_columns(source.schema, shard)
+    return shard
+
+
+def _shard_stream(source: Source, need: list[int], columnar: bool = False) -> Iterator[Shard | DataError]:
+    """Shards in order of ``need``, fetched (and decoded columnar) ``prefetch`` ahead on a thread."""
+    fetch = functools.partial(_fetch_columnar if columnar else Source.fetch, source)
+    source.fetcher  # noqa: B018  (made here, once, before the fetch threads share it)
     if source.prefetch < 1:
         for s in need:
-            yield source.fetch(s)
+            yield fetch(s)
         return
-    with cf.ThreadPoolExecutor(1, thread_name_prefix="altakit-prefetch") as pool:
-        pending = [pool.submit(source.fetch, s) for s in need[: source.prefetch + 1]]
+    # reading and hashing release the GIL: with two threads two shards verify at once
+    threads = max(1, min(source.threads, source.prefetch))
+    with cf.ThreadPoolExecutor(threads, thread_name_prefix="altakit-prefetch") as pool:
+        pending = [pool.submit(fetch, s) for s in need[: source.prefetch + 1]]
         for i in range(len(need)):
             result = pending.pop(0).result()
             if i + source.prefetch + 1 < len(need):
-                pending.append(pool.submit(source.fetch, need[i + source.prefetch + 1]))
+                pending.append(pool.submit(fetch, need[i + source.prefetch + 1]))
             yield result
 
 
@@ -139,7 +156,18 @@ class BatchReader:
     def read(self, batches: Iterable[int]) -> Iterator[Batch]:
         """Yield the given local batches, in order, each exactly once."""
         js = list(batches)
-        parts = [self.plan.batch(j) for j in js]
+        return self._read(js, [self.plan.batch(j) for j in js])
+
+    def read_pieces(self, pieces: Iterable[tuple[int, int, int]]) -> Iterator[Batch]:
+        """Yield pieces ``(j, lo, hi)`` (samples ``lo:hi`` of local batch ``j``; see ``EpochPlan.pieces``)."""
+        js, parts = [], []
+        for j, lo, hi in pieces:
+            shard_ids, sample_ids = self.plan.batch(j)
+            js.append(j)
+            parts.append((shard_ids[lo:hi], sample_ids[lo:hi]))
+        return self._read(js, parts)
+
+    def _read(self, js: list[int], parts: list[tuple[np.ndarray, np.ndarray]]) -> Iterator[Batch]:
         need: list[int] = []
         last_use: dict[int, int] = {}
         for n, (shard_ids, _) in enumerate(parts):
@@ -147,7 +175,7 @@ class BatchReader:
                 if s not in last_use:
                     need.append(s)
                 last_use[s] = n
-        stream = _shard_stream(self.source, need)
+        stream = _shard_stream(self.source, need, columnar=self.sample_fn is None)
         held: dict[int, Shard | DataError] = {}
         fetched = 0
         for n, (j, (shard_ids, sample_ids)) in enumerate(zip(js, parts, strict=True)):
@@ -163,10 +191,52 @@ class BatchReader:
 
     def _decode(self, shard_ids: np.ndarray, sample_ids: np.ndarray, held: dict[int, Any]) -> Batch:
         if self.sample_fn is None:
+            fast = self._columnar(shard_ids, sample_ids, held)
+            if fast is not None:
+                return fast
             fast = self._fast(shard_ids.tolist(), sample_ids.tolist(), held)
             if fast is not None:
                 return fast
         return self._careful(shard_ids, sample_ids, held)
+
+    def _columnar(self, shard_ids: np.ndarray, sample_ids: np.ndarray, held: dict[int, Any]) -> Batch | None:
+        """Every shard of the batch decoded columnar: one gather per field and shard."""
+        ids = np.unique(shard_ids)
+        cols = [getattr(held[s], "columns", None) for s in ids.tolist()]
+        if any(c is None for c in cols):
+            return None
+        batch = Batch()
+        names = [f.name for f in self.source.schema.fields]
+        if len(cols) == 1:
+            for name in names:
+                batch[name] = cols[0].take(name, sample_ids)
+        else:
+            if any(c.specs != cols[0].specs for c in cols):
+                return None  # arrays of different dtypes or shapes: the per-sample path decides
+            where = [np.flatnonzero(shard_ids == s) for s in ids]
+            for name in names:
+                if name in cols[0].arrays:
+                    dtype, shape, _ = cols[0].arrays[name]
+                    out = np.empty((len(sample_ids), *shape), dtype=dtype)
+                    for c, w in zip(cols, where, strict=True):
+                        c.take_into(name, sample_ids[w], out, w)
+                    batch[name] = out
+                    continue
+                parts = [c.take(name, sample_ids[w]) for c, w in zip(cols, where, strict=True)]
+                if isinstance(parts[0], np.ndarray):
+                    out = np.empty((len(sample_ids), *parts[0].shape[1:]), dtype=parts[0].dtype)
+                    for w, part in zip(where, parts, strict=True):
+                        out[w] = part
+                else:
+                    out = [None] * len(sample_ids)
+                    for w, part in zip(where, parts, strict=True):
+                        for k, v in zip(w.tolist(), part, strict=True):
+                            out[k] = v
+                batch[name] = out
+        if self.keys:
+            keys = {s: held[s].keys for s in ids.tolist()}
+            batch[KEY] = [keys[s][i] for s, i in zip(shard_ids.tolist(), sample_ids.tolist(), strict=True)]
+        return batch
 
     def _fast(self, sl: list[int], il: list[int], held: dict[int, Any]) -> Batch | None:
         """All samples good: one comprehension per step, no per-sample checks beyond the columns."""
@@ -174,12 +244,10 @@ class BatchReader:
         if any(isinstance(sh, DataError) for sh in shards.values()):
             return None
         views = {s: memoryview(sh.data) for s, sh in shards.items()}
-        starts = {s: sh.starts for s, sh in shards.items()}
-        sizes = {s: sh.sizes for s, sh in shards.items()}
+        starts = {s: sh.spans()[0] for s, sh in shards.items()}
+        sizes = {s: sh.spans()[1] for s, sh in shards.items()}
         try:
-            if sum(len(sh.data) for sh in shards.values()) > LARGE * sum(
-                len(sh.keys) for sh in shards.values()
-            ):
+            if sum(len(sh.data) for sh in shards.values()) > LARGE * sum(sh.count for sh in shards.values()):
                 # large samples: keep array bytes as views into the shard (one copy less)
                 docs = [unpack_views(shards[s].data, starts[s][i], sizes[s][i]) for s, i in zip(sl, il)]  # noqa: B905
             else:
@@ -202,7 +270,7 @@ class BatchReader:
         where: list[tuple[int, int]] = []
         for s, i in zip(shard_ids.tolist(), sample_ids.tolist(), strict=True):
             shard = held[s]
-            if isinstance(shard, DataError) or i >= len(shard.keys):
+            if isinstance(shard, DataError) or i >= shard.count:
                 skipped += 1
                 continue
             try:

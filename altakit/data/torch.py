@@ -1,9 +1,15 @@
 """PyTorch adapter: an IterableDataset of whole batches and a resumable DataLoader.
 
 Workers decode whole batches (see :mod:`altakit.data.reader`) and hand the
-DataLoader one dict of tensors per batch, so samples never cross the process
-boundary one by one. Every sample is delivered exactly once per epoch over all
-ranks and workers; the order depends only on ``seed`` and the epoch (see
+DataLoader one dict of NumPy columns per batch (one pickle through the pipe;
+the main process wraps them with ``torch.from_numpy``; batches over
+:data:`PIPE_BYTES` go as tensors in shared memory), so samples never cross the
+process boundary one by one. With two or more workers the epoch is split by
+window of shards (:meth:`~altakit.data.plan.EpochPlan.pieces`): each shard is
+read and verified by one worker only, and the loader puts the pieces of a batch
+that straddles two windows back together, in order (an error from a worker is
+raised as soon as it arrives). Every sample is delivered exactly once per epoch
+over all ranks and workers; the order depends only on ``seed`` and the epoch (see
 :mod:`altakit.data.plan`). :meth:`Loader.state_dict` records the epoch and the
 number of batches delivered; :meth:`Loader.load_state_dict` resumes right after
 the last delivered batch, with any worker count.
@@ -31,19 +37,31 @@ from altakit.data.reader import Batch
 from altakit.errors import AltakitError, ConfigError
 
 _ERROR = "__altakit_error__"
+#: Batches up to this size leave a worker as pickled NumPy through the pipe; larger ones as tensors in
+#: shared memory (one copy fewer, but a new segment and a socket round trip per tensor).
+PIPE_BYTES = 8 * 1024 * 1024
+#: Decoded samples the main process may hold while it puts worker pieces back in order.
+HOLD_BYTES = 512 * 1024 * 1024
+_SPAN = "__span__"
 
 
-def to_torch(batch: Batch) -> dict[str, Any]:
+def to_torch(batch: dict[str, Any]) -> dict[str, Any]:
     """NumPy columns as tensors (zero-copy where possible); lists stay lists."""
     out: dict[str, Any] = {}
     for name, col in batch.items():
-        if isinstance(col, np.ndarray):
+        if isinstance(col, torch.Tensor):
+            out[name] = col
+        elif isinstance(col, np.ndarray):
             out[name] = torch.from_numpy(col if col.flags.writeable else col.copy())
         elif col and isinstance(col[0], np.ndarray):
             out[name] = [torch.from_numpy(a.copy()) for a in col]
         else:
             out[name] = col
     return out
+
+
+def _nbytes(batch: Batch) -> int:
+    return sum(col.nbytes for col in batch.values() if isinstance(col, np.ndarray))
 
 
 class ShardIterable(IterableDataset):
@@ -62,6 +80,10 @@ class ShardIterable(IterableDataset):
         self.dataset, self.batch_size, self.plan_options, self.keys = dataset, batch_size, plan_options, keys
         self.epoch = 0
         self.start = 0
+        #: Yield NumPy columns and leave the tensors to the consumer (set by :class:`Loader`).
+        self.numpy = False
+        #: Split the work by window of shards and yield pieces of batches (set by :class:`Loader`).
+        self.pieces = False
         dataset.reader(self.plan())  # fail early on a bad pipeline
 
     def plan(self) -> Any:
@@ -75,12 +97,20 @@ class ShardIterable(IterableDataset):
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
         plan = self.plan()
-        batches = self.dataset.reader(plan, keys=self.keys).read(
-            plan.worker_batches(self.start, worker, workers)
-        )
+        if info is not None:
+            self.dataset.source.threads = 1  # this worker's own copy: the workers are the parallelism
+        reader = self.dataset.reader(plan, keys=self.keys)
+        if self.pieces and info is not None:
+            pieces = plan.pieces(self.start, worker, workers)
+            batches = reader.read_pieces(pieces)
+        else:
+            pieces = []
+            batches = reader.read(plan.worker_batches(self.start, worker, workers))
         try:
-            for batch in batches:
-                out = to_torch(batch)
+            for n, batch in enumerate(batches):
+                out = dict(batch) if self.numpy and _nbytes(batch) <= PIPE_BYTES else to_torch(batch)
+                if pieces:
+                    out[_SPAN] = pieces[n][1:]
                 out["__index__"] = batch.index
                 out["__skipped__"] = batch.skipped
                 yield out
@@ -93,6 +123,70 @@ class ShardIterable(IterableDataset):
 
 def _identity(x: Any) -> Any:
     return x
+
+
+def _split_by_shards(iterable: ShardIterable, workers: int) -> bool:
+    """Whether workers split the epoch by window of shards (each shard read and verified once).
+
+    Worth it when a shard holds at least two batches (else whole batches touch few shards each,
+    and a batch made of pieces costs the main process a copy). The main process holds the
+    pieces that arrive ahead of their turn: about ``workers - 1`` windows of decoded samples,
+    so this is used only while that stays under :data:`HOLD_BYTES`, and only for datasets
+    without map / filter stages.
+    """
+    dataset = iterable.dataset
+    shards = dataset.source.shards
+    if workers < 2 or dataset.stages or not shards:
+        return False
+    if sum(int(s["count"]) for s in shards) < 2 * iterable.batch_size * len(shards):
+        return False
+    biggest = max(int(s["bytes"]) for s in shards)
+    return (workers - 1) * biggest * int(iterable.plan_options.get("window", 1)) <= HOLD_BYTES
+
+
+def _assemble(items: Iterator[dict[str, Any]], plan: Any, start: int) -> Iterator[dict[str, Any]]:
+    """Put worker pieces back together into local batches ``start, start + 1 …``, in order."""
+    waiting: dict[int, list[tuple[int, dict[str, Any]]]] = {}
+    covered: dict[int, int] = {}
+    j = start
+    for item in items:
+        if _ERROR in item:
+            yield item
+            return
+        lo, hi = item.pop(_SPAN)
+        k = item["__index__"]
+        waiting.setdefault(k, []).append((lo, item))
+        covered[k] = covered.get(k, 0) + hi - lo
+        while j < plan.num_batches and covered.get(j) == len(plan.batch(j)[0]):
+            del covered[j]
+            yield _merge([p for _, p in sorted(waiting.pop(j), key=lambda x: x[0])])
+            j += 1
+    if waiting:
+        raise RuntimeError(f"batches {sorted(waiting)} arrived incomplete from the workers")
+
+
+def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One batch from its pieces (in sample order)."""
+    if len(parts) == 1:
+        return parts[0]
+    out: dict[str, Any] = {
+        "__index__": parts[0]["__index__"],
+        "__skipped__": sum(p["__skipped__"] for p in parts),
+    }
+    for name in parts[0]:
+        if name in out:
+            continue
+        cols = [p[name].numpy() if isinstance(p[name], torch.Tensor) else p[name] for p in parts]
+        if all(
+            isinstance(c, np.ndarray) and c.dtype == cols[0].dtype and c.shape[1:] == cols[0].shape[1:]
+            for c in cols
+        ):
+            out[name] = np.concatenate(cols)
+        else:
+            out[name] = [
+                v for c in cols for v in (c.tolist() if isinstance(c, np.ndarray) and c.ndim == 1 else c)
+            ]
+    return out
 
 
 class Loader(DataLoader):
@@ -110,6 +204,11 @@ class Loader(DataLoader):
             )
         super().__init__(iterable, batch_size=None, collate_fn=_identity, **kwargs)
         self.shards = iterable
+        # Workers send NumPy columns through the pipe in one pickle per batch, which is several times
+        # cheaper than torch's shared-memory handover (a new segment and a socket per tensor); the
+        # main process wraps them with torch.from_numpy (no copy). Pinned memory needs tensors.
+        iterable.numpy = not self.pin_memory
+        iterable.pieces = iterable.numpy and _split_by_shards(iterable, self.num_workers)
         self.delivered = 0
         self.skipped = 0
 
@@ -129,13 +228,14 @@ class Loader(DataLoader):
         self.shards.start = self.delivered
         if self.delivered == 0:
             self.skipped = 0
-        for batch in super().__iter__():
+        items = super().__iter__()
+        for batch in _assemble(items, self.shards.plan(), self.delivered) if self.shards.pieces else items:
             if _ERROR in batch:
                 raise batch[_ERROR]
             self.delivered = batch.pop("__index__") + 1
             self.skipped += batch.pop("__skipped__")
             if any(len(v) for v in batch.values()):
-                yield batch
+                yield to_torch(batch) if self.shards.numpy else batch
         if self.skipped:
             warnings.warn(
                 f"dataset {self.shards.dataset.name!r}, epoch {self.epoch}: "
