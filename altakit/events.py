@@ -145,7 +145,7 @@ class TqdmProgress:
 
         if event.kind == "start":
             self.unit = "epoch" if event.data.get("epochs") is not None else "step"
-            self.bar = tqdm(total=event.total, desc=event.run, unit=self.unit, **self.options)
+            self.bar = tqdm(total=event.total, desc=event.run, **{"unit": self.unit, **self.options})
             resumed = event.data.get("resumed") or {}
             if self.unit == "epoch" and resumed.get("epoch"):
                 self.bar.update(int(resumed["epoch"]))

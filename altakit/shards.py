@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from altakit.errors import ConfigError, CorruptObject, DataError, NotFound
+from altakit.events import EventStream, TqdmProgress
 from altakit.samples import Schema, encode, schema_of
 from altakit.store.base import Store
 from altakit.store.names import new_id
@@ -47,6 +48,8 @@ EXT = "msgpack"
 BLOCK = 512
 DEFAULT_MAXCOUNT = 10_000
 DEFAULT_MAXSIZE = 256 * 1024 * 1024
+#: Samples between two ``progress`` events while writing.
+PROGRESS_EVERY = 1024
 CACHE_ENV = "ALTAKIT_SHARD_CACHE"
 
 
@@ -152,7 +155,7 @@ def write_dataset(
     maxcount: int = DEFAULT_MAXCOUNT,
     maxsize: int = DEFAULT_MAXSIZE,
     description: str = "",
-    progress: bool = True,
+    progress: bool | EventStream = True,
 ) -> Any:
     """Write typed samples as a new version of dataset ``name``.
 
@@ -163,7 +166,8 @@ def write_dataset(
         maxcount: Samples per shard at most.
         maxsize: Bytes per shard at most.
         description: Free text kept in the manifest.
-        progress: Show a progress bar (terminal or notebook).
+        progress: True for a progress bar (terminal or notebook), or an
+            :class:`~altakit.events.EventStream` to report ``progress`` (samples written) on.
 
     Returns:
         The new version as an :class:`altakit.data.dataset.Dataset`.
@@ -178,7 +182,10 @@ def write_dataset(
     store = open_default_store(store)
     writer = ShardWriter(store, f"datasets/{name}/{new_id()}/", maxcount, maxsize)
     schema: Schema | None = None
-    bar = _progress(progress, name)
+    events = _events(progress, name)
+    if events is not None:
+        events.start(params={"dataset": name})
+    written = 0
     try:
         for i, obj in enumerate(samples):
             if schema is None:
@@ -196,12 +203,17 @@ def write_dataset(
             except DataError as exc:
                 exc.fields.update(dataset=name, key=key)
                 raise type(exc)(f"dataset {name!r}, sample {key}: {exc.message}", **exc.fields) from exc
-            if bar is not None:
-                bar.update(1)
+            written = i + 1
+            if events is not None and written % PROGRESS_EVERY == 0:
+                events.progress(written, None, shards=len(writer.shards))
         writer.flush()
-    finally:
-        if bar is not None:
-            bar.close()
+    except BaseException as exc:
+        if events is not None:
+            events.end("failed", error=str(exc))
+        raise
+    if events is not None:
+        events.progress(written, written, shards=len(writer.shards))
+        events.end("finished", samples=written)
     if schema is None:
         raise ConfigError(f"no samples to write to dataset {name!r}", dataset=name)
     manifest = {
@@ -217,12 +229,15 @@ def write_dataset(
     return Dataset.from_record(store, record)
 
 
-def _progress(enabled: bool, name: str) -> Any:
-    if not enabled:
+def _events(progress: bool | EventStream, name: str) -> EventStream | None:
+    """The stream to report on: the caller's, a new one feeding a tqdm bar, or none."""
+    if isinstance(progress, EventStream):
+        return progress
+    if not progress:
         return None
-    from tqdm.auto import tqdm
-
-    return tqdm(desc=f"writing {name}", unit=" samples", leave=False)
+    stream = EventStream(f"writing {name}")
+    stream.subscribe(TqdmProgress(unit=" samples", leave=False))
+    return stream
 
 
 # ----------------------------------------------------------------- reading

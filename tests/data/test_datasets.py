@@ -166,3 +166,21 @@ def test_write_refuses_mixed_types_and_empty_input(local_store):
         altakit.write_dataset([digits(1)[0], LabelOnly(1, False)], "x", store=local_store, progress=False)
     with pytest.raises(ConfigError, match="no samples"):
         altakit.write_dataset([], "x", store=local_store, progress=False)
+
+
+def test_writing_reports_progress_on_the_event_stream(local_store):
+    from altakit.events import EventStream
+    from altakit.shards import PROGRESS_EVERY
+
+    stream, seen = EventStream("write"), []
+    stream.subscribe(seen.append)
+    n = 2 * PROGRESS_EVERY + 5
+    altakit.write_dataset(
+        (Digit(np.zeros((8, 8), np.uint8), i % 10, i) for i in range(n)),
+        "p",
+        store=local_store,
+        progress=stream,
+    )
+    assert [e.kind for e in seen] == ["start", "progress", "progress", "progress", "end"]
+    assert [e.done for e in seen if e.kind == "progress"] == [PROGRESS_EVERY, 2 * PROGRESS_EVERY, n]
+    assert seen[-1].data == {"status": "finished", "samples": n}
