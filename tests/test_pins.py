@@ -75,3 +75,13 @@ def test_derived_ranges() -> None:
     assert pins.derived_range("2.1.0") == ">=2.1.0,<3"
     assert pins.derived_range("0.10.9.9") == ">=0.10.9.9,<0.11"
     assert pins.derived_range("2026.9.0") == ">=2026.9.0,<2027"
+
+
+def test_all_extra_covers_every_runtime_extra() -> None:
+    import re
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    (all_req,) = extras["all"]
+    bundled = set(re.search(r"\[(.*)\]", all_req).group(1).split(","))
+    assert bundled == set(extras) - {"all", "dev", "bench"}
