@@ -58,11 +58,13 @@ class _MemoryLRU:
         self.lock = threading.Lock()
 
     def get(self, name: str) -> bytes | None:
-        with self.lock:
-            data = self.items.get(name)
-            if data is not None:
+        # no lock on the hit path: each OrderedDict call is atomic under the GIL, and an entry
+        # evicted between the two calls is simply not moved
+        data = self.items.get(name)
+        if data is not None:
+            with contextlib.suppress(KeyError):
                 self.items.move_to_end(name)
-            return data
+        return data
 
     def put(self, name: str, data: bytes) -> None:
         if len(data) > self.capacity:
