@@ -37,6 +37,7 @@ maxcount = 500  # samples per shard
     code(STORE),
     md("The sample type: an 8×8 `uint8` image, its label and its index (`idx % 5 == 0` is validation)."),
     code("""
+# NBVAL_CHECK_OUTPUT
 from altakit.samples import schema_of
 from altakit.train.recipes import Digit, write_digits
 
@@ -49,6 +50,7 @@ assert len(ds) == 1797
 """),
     md("Read it back: the first samples, and the labels as a table."),
     code("""
+# NBVAL_CHECK_OUTPUT
 first = ds.head(3)
 print([(d.label, d.image.shape, d.image.dtype.name) for d in first])
 ds.to_polars().group_by("label").len().sort("label")
@@ -337,7 +339,7 @@ print(panel.status_text)  # for batch runs and logs
 def main() -> None:
     """Write the notebooks."""
     root = Path(__file__).resolve().parent.parent / "notebooks"
-    write(str(root / "04_digits_dataset.ipynb"), NB04)
+    write(str(root / "04_digits_dataset.ipynb"), NB04)  # then: python tools/nbval_outputs.py on it
     write(str(root / "05_train_pytorch.ipynb"), NB05)
     write(str(root / "06_train_tensorflow.ipynb"), NB06)
     write(str(root / "07_drift_finetune_promote.ipynb"), NB07)
