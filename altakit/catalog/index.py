@@ -204,11 +204,13 @@ class Index:
         with self._begin() as conn:
             for table in (LINKS, FIELDS, RECORDS, INDEXED):
                 conn.execute(sa.delete(table).where(table.c.store == self.store_url))
+            # insert-or-ignore: two processes that find the index empty at the same moment both
+            # rebuild it; each scan is a complete snapshot of the store, so their union is right
             for table, i in ((RECORDS, 0), (LINKS, 1), (FIELDS, 2)):
                 rows = [row for r in records for row in _rows(self.store_url, r)[i]]
                 for start in range(0, len(rows), 500):
-                    conn.execute(sa.insert(table), rows[start : start + 500])
-            conn.execute(sa.insert(INDEXED), [{"store": self.store_url, "at": datetime.now(UTC).isoformat()}])
+                    _insert_ignore(conn, table, rows[start : start + 500])
+            _insert_ignore(conn, INDEXED, [{"store": self.store_url, "at": datetime.now(UTC).isoformat()}])
         self._ready = True
         return len(records)
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from altakit.catalog import Catalog
 
 WRITER = """
@@ -84,3 +86,49 @@ def test_a_crashed_writers_marker_goes_stale_and_is_tidied(local_store) -> None:
     assert ledger.claim_number(local_store, "run", "r", stale=0.1) == 1
     assert ledger.claim_number(local_store, "run", "r", stale=0.1) == 2
     assert local_store.list(prefix) == []
+
+
+@pytest.mark.postgres
+def test_two_first_time_rebuilds_at_once_both_succeed(local_store, postgres_url) -> None:
+    # Two processes that find the index empty both rebuild it. Hold one rebuild's rows in an open
+    # transaction, start the other (it waits on the same keys), then commit the first: the second
+    # must finish without a unique-key error, and the index must hold every record once.
+    import threading
+
+    import sqlalchemy as sa
+
+    from altakit.catalog.index import INDEXED, RECORDS, Index, _rows
+
+    cat = Catalog(local_store, index_url=postgres_url)
+    for i in range(3):
+        cat.register("dataset", "race", {"i": i})
+    records = cat.versions("dataset", "race")
+    first, second = Index(postgres_url, local_store.url), Index(postgres_url, local_store.url)
+    first.rebuild([])  # make the tables, then empty this store's rows
+    with first.engine().connect() as conn:
+        conn.execute(sa.delete(INDEXED).where(INDEXED.c.store == local_store.url))
+        conn.commit()
+    errors: list[BaseException] = []
+    with first.engine().connect() as held:
+        held.execute(sa.insert(RECORDS), [_rows(local_store.url, r)[0][0] for r in records])
+        held.execute(sa.insert(INDEXED), [{"store": local_store.url, "at": "now"}])
+        racer = threading.Thread(target=lambda: _catch(errors, second.rebuild, records))
+        racer.start()
+        racer.join(2)
+        assert racer.is_alive()  # blocked on the rows the held transaction inserted
+        held.commit()
+    racer.join(30)
+    assert errors == []
+    assert [r.version for r in second.latest("dataset")] == [3]
+    with first.engine().connect() as conn:
+        count = conn.execute(
+            sa.select(sa.func.count()).select_from(RECORDS).where(RECORDS.c.store == local_store.url)
+        )
+        assert count.scalar() == 3
+
+
+def _catch(errors: list[BaseException], fn, *args) -> None:
+    try:
+        fn(*args)
+    except BaseException as exc:  # asserted by the test
+        errors.append(exc)
