@@ -35,7 +35,7 @@ import msgpack
 import numpy as np
 
 from altakit.errors import DataError
-from altakit.samples import Field, Schema, check_array
+from altakit.samples import Field, Schema, _container, check_array
 from altakit.shards import Shard
 
 _INTS = {
@@ -301,14 +301,10 @@ def _sized(data: bytes, pos: int, width: int) -> tuple[int, int]:
 
 def _header(data: bytes, pos: int, fix: int, wide: int) -> tuple[int, int]:
     """``(position after the header, length)`` of a map (fix=0x80) or array (fix=0x90)."""
-    b = data[pos]
-    if fix <= b <= fix + 0x0F:
-        return pos + 1, b & 0x0F
-    if b == wide:
-        return pos + 3, int.from_bytes(data[pos + 1 : pos + 3], "big")
-    if b == wide + 1:
-        return pos + 5, int.from_bytes(data[pos + 1 : pos + 5], "big")
-    raise NotColumnar("not a map or array")
+    pos, length = _container(data, pos, fix, wide)  # type: ignore[arg-type]
+    if length < 0:
+        raise NotColumnar("not a map or array")
+    return pos, length
 
 
 def _skip_str(data: bytes, pos: int) -> int:

@@ -34,6 +34,7 @@ from altakit.errors import ConfigError, CorruptObject, NotFound
 from altakit.store.names import (
     CATALOG_PREFIX,
     CHECKSUM_HEX,
+    SEP,
     Version,
     checksum,
     clean_writer,
@@ -363,6 +364,33 @@ class _Background:
             raise self.error
         assert self.value is not None
         return self.value
+
+
+def walk_nested(
+    folders: Callable[[str], Iterable[str]],
+    names_of: Callable[[str], Iterator[str]],
+    prefix: str,
+    recursive: bool,
+) -> Iterator[str]:
+    """``Store._scan`` for backends that keep each key's versions in a folder ``<key>✹/``.
+
+    Args:
+        folders: The sub-folder names of a folder (``""`` is the root), temp folders left out.
+        names_of: The backend's ``_names_of``.
+        prefix: As in ``_scan``.
+        recursive: As in ``_scan``.
+    """
+
+    def walk(folder: str) -> Iterator[str]:
+        for entry in sorted(folders(folder)):
+            rel = f"{folder}/{entry}" if folder else entry
+            if rel.endswith(SEP):
+                if rel[: -len(SEP)].startswith(prefix):
+                    yield from names_of(rel[: -len(SEP)])
+            elif prefix.startswith(rel + "/") or (recursive and rel.startswith(prefix)):
+                yield from walk(rel)
+
+    return walk(prefix.rpartition("/")[0])
 
 
 def _verify(v: Version, size: int, digest: str | None) -> None:

@@ -36,7 +36,7 @@ from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from altakit.errors import AccessDenied, ConfigError, StoreUnavailable
-from altakit.store.base import SeekableReader, Source, Store
+from altakit.store.base import SeekableReader, Source, Store, walk_nested
 from altakit.store.jvm_gateway import JvmGateway, java_class, java_error
 from altakit.store.names import SEP
 
@@ -339,21 +339,10 @@ class JvmStore(Store):
             yield f"{key}{SEP}{entry}"
 
     def _scan(self, prefix: str, recursive: bool) -> Iterator[str]:
-        yield from self._walk(prefix.rpartition("/")[0], prefix, recursive)
+        def folders(folder: str) -> list[str]:
+            return [e for e in self._list(folder) if folder or e != TMP]
 
-    def _walk(self, folder: str, prefix: str, recursive: bool) -> Iterator[str]:
-        for entry in self._list(folder):
-            rel = f"{folder}/{entry}" if folder else entry
-            if entry == TMP and not folder:
-                continue
-            if rel.endswith(SEP):
-                key = rel[: -len(SEP)]
-                if key.startswith(prefix):
-                    yield from self._names_of(key)
-            elif (recursive and (rel.startswith(prefix) or prefix.startswith(rel + "/"))) or (
-                not recursive and prefix.startswith(rel + "/")
-            ):
-                yield from self._walk(rel, prefix, recursive)
+        return walk_nested(folders, self._names_of, prefix, recursive)
 
     def _remove(self, name: str) -> None:
         fs = self._connect()

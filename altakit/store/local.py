@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from altakit.errors import AccessDenied, ConfigError, NotFound
-from altakit.store.base import Source, Store
+from altakit.store.base import Source, Store, walk_nested
 from altakit.store.names import SEP
 
 TMP = ".altakit-tmp"
@@ -120,26 +120,15 @@ class LocalStore(Store):
             yield f"{key}{SEP}{entry}"
 
     def _scan(self, prefix: str, recursive: bool) -> Iterator[str]:
-        folder = prefix.rpartition("/")[0]
-        yield from self._walk(folder, prefix, recursive)
+        return walk_nested(self._folders, self._names_of, prefix, recursive)
 
-    def _walk(self, folder: str, prefix: str, recursive: bool) -> Iterator[str]:
+    def _folders(self, folder: str) -> list[str]:
         try:
-            entries = sorted(os.scandir(self.root / folder), key=lambda e: e.name)
+            entries = os.scandir(self.root / folder)
         except (FileNotFoundError, NotADirectoryError):
-            return
-        for entry in entries:
-            rel = f"{folder}/{entry.name}" if folder else entry.name
-            if entry.name == TMP or not entry.is_dir():
-                continue
-            if rel.endswith(SEP):
-                key = rel[: -len(SEP)]
-                if key.startswith(prefix):
-                    yield from self._names_of(key)
-            elif (recursive and (rel.startswith(prefix) or prefix.startswith(rel + "/"))) or (
-                not recursive and prefix.startswith(rel + "/")
-            ):
-                yield from self._walk(rel, prefix, recursive)
+            return []
+        with entries:
+            return [e.name for e in entries if e.is_dir() and e.name != TMP]
 
     def _remove(self, name: str) -> None:
         path = self._path(name)
