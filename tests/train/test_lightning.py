@@ -1,6 +1,6 @@
 """Lightning: StoreCheckpoint saves to the store, resumes where it stopped, survives SIGKILL mid-epoch.
 
-This file is also the training subprocess of the SIGKILL test::
+This file is also the training subprocess of the SIGKILL and DDP tests::
 
     python test_lightning.py STORE RUN ROOT [--kill-at-step N]
 
@@ -14,6 +14,7 @@ in a subprocess costs seconds.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import signal
@@ -118,10 +119,9 @@ def fit(store, run: str, root, *, kill_at: int = 0, **trainer_args) -> tuple[Net
         altakit.open_store(store), run, every_n_train_steps=SAVE_EVERY, keep_last=2, monitor="loss"
     )
     probe = Probe(kill_at)
-    args = {"max_epochs": EPOCHS, **trainer_args}
+    args = {"max_epochs": EPOCHS, "devices": 1, **trainer_args}
     trainer = L.Trainer(
         accelerator="cpu",
-        devices=1,
         callbacks=[probe, cb],
         logger=False,
         enable_progress_bar=False,
@@ -200,14 +200,38 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(tmp_path):
     assert _same(full.state_dict(), resumed.state_dict())
 
 
+def test_ddp_two_processes_one_writer_then_resume_on_one(tmp_path):
+    store = tmp_path / "store"
+    cmd = [sys.executable, __file__, str(store), "ddp", str(tmp_path), "--ddp"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    wrote = {r: json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)}
+    assert wrote == {0: [4, 6, 8, 12, 16, 18], 1: []}  # every rank saved; only global zero wrote
+    state, last = StoreCheckpoint(altakit.open_store(store), "ddp").load()
+    assert (last.step, last.epoch, last.meta["world_size"]) == (18, 3, 2)
+    # resume the 2-process run on 1 process for one more epoch
+    _, cb, probe = fit(store, "ddp", tmp_path, max_epochs=EPOCHS + 1)
+    step, epoch, weights = probe.start
+    assert (step, epoch) == (18, 3) and _same(weights, state["state_dict"])
+    assert len(probe.batches) == 6 and cb.saved[-1].step == 24
+    assert cb.saved[-1].meta["world_size"] == 1
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("store")
     p.add_argument("run")
     p.add_argument("root")
     p.add_argument("--kill-at-step", type=int, default=0)
+    p.add_argument("--ddp", action="store_true", help="2 CPU processes (gloo); each writes what it saved")
     args = p.parse_args()
-    fit(args.store, args.run, args.root, kill_at=args.kill_at_step)
+    if not args.ddp:
+        fit(args.store, args.run, args.root, kill_at=args.kill_at_step)
+        return
+    _, cb, _ = fit(args.store, args.run, args.root, devices=2, strategy="ddp")
+    rank = int(os.environ.get("LOCAL_RANK", "0"))
+    with open(os.path.join(args.root, f"rank{rank}.json"), "w") as f:
+        json.dump([c.step for c in cb.saved], f)
 
 
 if __name__ == "__main__":
