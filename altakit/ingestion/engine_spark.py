@@ -46,7 +46,12 @@ _KIND = "_kind"
 
 
 def session(master: str | None = None) -> Any:
-    """The Spark session for ``master`` (``local[2]`` by default; ``sc://…`` for Spark Connect), made once."""
+    """The Spark session for ``master`` (``local[2]`` by default; ``sc://…`` for Spark Connect), made once.
+
+    A Python process holds one Spark session at a time (pyspark refuses a Spark
+    Connect session next to a local one), so asking for another master stops the
+    session this module started before.
+    """
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
@@ -56,22 +61,28 @@ def session(master: str | None = None) -> Any:
     master = master or "local[2]"
     with _lock:
         if master not in _sessions:
+            _stop_locked()
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+            connect = master.startswith("sc://")
             builder = SparkSession.builder.appName("altakit-ingest")
-            builder = builder.remote(master) if master.startswith("sc://") else builder.master(master)
-            for key, value in {
+            builder = builder.remote(master) if connect else builder.master(master)
+            settings = {
                 "spark.sql.session.timeZone": "UTC",
-                "spark.ui.enabled": "false",
                 "spark.sql.shuffle.partitions": "4",
                 "spark.sql.execution.arrow.pyspark.enabled": "true",
                 "spark.sql.execution.pythonUDF.arrow.enabled": "true",
-                "spark.driver.memory": "1g",
-                "spark.ui.showConsoleProgress": "false",
-            }.items():
+            }
+            if not connect:  # static settings: a Spark Connect server has its own
+                settings |= {
+                    "spark.ui.enabled": "false",
+                    "spark.driver.memory": "1g",
+                    "spark.ui.showConsoleProgress": "false",
+                }
+            for key, value in settings.items():
                 builder = builder.config(key, value)
             spark = builder.getOrCreate()
-            if not master.startswith("sc://"):
+            if not connect:
                 spark.sparkContext.setLogLevel("ERROR")
             _sessions[master] = spark
         return _sessions[master]
@@ -80,9 +91,13 @@ def session(master: str | None = None) -> Any:
 def stop_all() -> None:
     """Stop the sessions this module started."""
     with _lock:
-        for spark in _sessions.values():
-            spark.stop()
-        _sessions.clear()
+        _stop_locked()
+
+
+def _stop_locked() -> None:
+    for spark in _sessions.values():
+        spark.stop()
+    _sessions.clear()
 
 
 def _arrow_type(tname: str) -> pa.DataType:

@@ -1,14 +1,24 @@
-"""The Spark engine produces the same table as the local engine for the same input."""
+"""The Spark engine produces the same table as the local engine for the same input.
+
+Both in Spark's local mode (``local[2]``) and through a real Spark Connect server
+(``sc://``), started here from pyspark's own jars the way a cluster runs one.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import random
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
 from fixtures.parts import java_ok, need
+from fixtures.s3 import free_port
 
 import altakit
 
@@ -57,6 +67,42 @@ SPEC = {
 }
 
 
+@pytest.fixture(scope="module")
+def spark_connect(spark_ok, tmp_path_factory):
+    """``sc://localhost:PORT`` of a Spark Connect server (local[2]) started from pyspark's jars."""
+    need(
+        all(importlib.util.find_spec(m) for m in ("grpc_status", "zstandard")),
+        "Spark Connect's client is not installed (pip install 'altakit[spark]')",
+    )
+    import pyspark
+
+    home, port = os.path.dirname(pyspark.__file__), free_port()
+    log = tmp_path_factory.mktemp("spark-connect") / "server.log"
+    env = {**os.environ, "SPARK_HOME": home, "PYSPARK_PYTHON": sys.executable}
+    cmd = [
+        f"{home}/bin/spark-submit",
+        "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+        "--master", "local[2]",
+        "--conf", f"spark.connect.grpc.binding.port={port}",
+        "--conf", "spark.ui.enabled=false",
+    ]  # fmt: skip
+    with open(log, "wb") as out:
+        server = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while "Spark Connect server started" not in log.read_text(errors="replace"):
+            assert server.poll() is None, f"Spark Connect server exited: {log.read_text()[-2000:]}"
+            assert time.monotonic() < deadline, f"Spark Connect server not up: {log.read_text()[-2000:]}"
+            time.sleep(0.5)
+        yield f"sc://localhost:{port}"
+    finally:
+        from altakit.ingestion import engine_spark
+
+        engine_spark.stop_all()  # while the server still answers
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+
+
 def test_spark_matches_local(spark_ok, tmp_path):
     path = tmp_path / "sensors.csv"
     _sensor_csv(path)
@@ -81,3 +127,18 @@ def test_spark_matches_local(spark_ok, tmp_path):
     qr = altakit.read_table("s", store=spark_store, quarantine=True).drop("_ingest").sort("_line")
     assert ql.equals(qr)
     assert pl.Series(left.get_column("value")).max() < 500
+
+
+def test_spark_connect_matches_local(spark_connect, tmp_path):
+    path = tmp_path / "sensors.csv"
+    _sensor_csv(path, n=120)
+    local_store = altakit.open_store(tmp_path / "local")
+    connect_store = altakit.open_store(tmp_path / "connect")
+    a = altakit.ingest(str(path), "s", SPEC, store=local_store)
+    spec = {**SPEC, "spark_master": spark_connect}
+    b = altakit.ingest(str(path), "s", spec, store=connect_store, engine="spark")
+    assert (b.rows_in, b.rows_written, b.rows_quarantined) == (a.rows_in, a.rows_written, a.rows_quarantined)
+    assert b.rows_quarantined == 3
+    left = altakit.read_table("s", store=local_store).sort("sensor", "ts")
+    right = altakit.read_table("s", store=connect_store).sort("sensor", "ts")
+    assert left.height == a.rows_out and left.equals(right)
