@@ -1,18 +1,31 @@
 """Checkpoint save/load through the store next to the frameworks' own local saves, in one run.
 
-- torch state (a dict of tensors): altakit Checkpointer on the local store vs
-  ``torch.save`` / ``torch.load(weights_only=True)`` on local disk (the store
-  fsyncs every version; the peer is measured with and without fsync);
-- the same checkpoint on S3 (loopback moto) vs raw boto3 ``put_object`` /
-  ``get_object`` of the same bytes;
-- a Keras model: the store checkpoint (``.keras`` into the store) vs
-  ``model.save`` / ``keras.saving.load_model`` on local disk.
+- torch state (a dict of tensors): the altakit torch Checkpointer on the local
+  store vs ``torch.save`` / ``torch.load(weights_only=True)`` on local disk. The
+  store fsyncs every version, so its save is compared with ``torch.save`` + fsync
+  (same durability) and with the crash-safe recipe (``torch.save`` to a temp file,
+  fsync, ``os.replace``: a new file each time, as the store writes), and a store
+  opened with ``fsync=False`` with plain ``torch.save``; the durable store vs plain
+  ``torch.save`` is printed too;
+- the same checkpoint on S3 (loopback moto) vs raw boto3: ``torch.save`` to memory
+  + ``upload_fileobj`` (the same work), ``upload_fileobj`` of ready bytes next to
+  ``store.put`` of the same bytes, and ``download_fileobj`` + ``torch.load``;
+- a Keras model: the KerasCheckpointer (``.keras`` streamed into the store) vs
+  ``model.save`` (± fsync) / ``keras.saving.load_model``, both ``safe_mode=True``.
+
+Every store save also commits the run's manifest and purges the checkpoint it
+replaces (``keep_last=1``); every store load verifies the SHA-256 of the bytes.
+Contenders alternate within each round, in an order rotating from round to round
+(``os.sync()`` before every call); rates are the medians of the rounds (one lucky
+round of either side does not decide), and the best-round ratio and the median CPU
+seconds per call (all threads of this process: the store's hashing thread included)
+are printed next to them.
 
 Goals: local store >= 0.8x the direct local save/load; S3 store >= 0.9x raw boto3.
 
 Usage:
-    .venv/bin/python bench/bench_checkpoint.py            # 200 MB state
-    .venv/bin/python bench/bench_checkpoint.py --quick    # 20 MB, one repeat
+    .venv/bin/python bench/bench_checkpoint.py            # 200 MB state, 5 rounds (S3: 3)
+    .venv/bin/python bench/bench_checkpoint.py --quick    # 20 MB, 2 rounds
 """
 
 from __future__ import annotations
@@ -21,13 +34,17 @@ import argparse
 import io
 import os
 import shutil
+import statistics
 import tempfile
+import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from common import MB, Row, best_of, moto_server, rate, report
+from common import MB, Row, moto_server, rate, report
 
 import altakit
 
@@ -43,31 +60,87 @@ def torch_state(size: int) -> dict:
     return {f"layer{i}.weight": torch.randn(n, generator=g) for i in range(50)}
 
 
+def rounds(contenders: dict[str, Callable[[], Any]], repeat: int) -> dict[str, list[float]]:
+    """Wall times of each contender, one call per round, the order rotating each round.
+
+    Rotating means no contender always runs right after the same other one (whose
+    freed memory or dirty pages it would inherit). The CPU seconds of this process
+    (all threads) per call are kept under ``"<name> cpu"``.
+    """
+    times: dict[str, list[float]] = {}
+    order = list(contenders.items())
+    for n in range(max(1, repeat)):
+        for name, fn in order[n % len(order) :] + order[: n % len(order)]:
+            os.sync()  # nobody pays for another's dirty pages
+            cpu, start = time.process_time(), time.perf_counter()
+            fn()
+            times.setdefault(name, []).append(time.perf_counter() - start)
+            times.setdefault(f"{name} cpu", []).append(time.process_time() - cpu)
+    return times
+
+
+def row(
+    name: str, mb: float, times: dict[str, list[float]], ours: str, peer: str, goal: float | None, note: str
+) -> Row:
+    """A Row from the median rounds, with the best-round ratio and CPU seconds in the note."""
+    best = min(times[peer]) / min(times[ours])
+    cpu = {who: statistics.median(times[f"{who} cpu"]) for who in (ours, peer)}
+    return Row(
+        name,
+        "MB/s",
+        ours,
+        rate(mb, statistics.median(times[ours])),
+        peer,
+        rate(mb, statistics.median(times[peer])),
+        goal,
+        f"{note}; best-round ratio {best:.2f}x; CPU s/op {cpu[ours]:.2f} vs {cpu[peer]:.2f}",
+        extra={
+            "best_ratio": best,
+            "seconds": {ours: times[ours], peer: times[peer]},
+            "cpu_seconds": {who: times[f"{who} cpu"] for who in (ours, peer)},
+        },
+    )
+
+
+def fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="20 MB, one repeat")
+    p.add_argument("--quick", action="store_true", help="20 MB, 2 rounds")
     p.add_argument("--size-mb", type=float, default=None)
-    p.add_argument("--repeat", type=int, default=None)
+    p.add_argument("--repeat", type=int, default=None, help="rounds for local contenders (S3: at most 3)")
+    p.add_argument("--only", default="torch,s3,keras", help="comma-separated parts")
     p.add_argument("--dir", default=None, help="scratch folder (default: system temp)")
     args = p.parse_args()
     size_mb = args.size_mb or (20 if args.quick else 200)
-    repeat = args.repeat or (1 if args.quick else 3)
+    repeat = args.repeat or (2 if args.quick else 5)
+    parts = set(args.only.split(","))
     work = Path(tempfile.mkdtemp(prefix="altakit-bench-ckpt-", dir=args.dir))
     rows: list[Row] = []
-    notes: list[str] = [f"state {size_mb:g} MB, best of {repeat}"]
+    notes: list[str] = [f"state {size_mb:g} MB; median of {repeat} alternating rounds (S3 {min(repeat, 3)})"]
     try:
-        _torch_local(work, size_mb, repeat, rows)
-        try:
-            _torch_s3(work, size_mb, repeat, rows)
-        except Exception as exc:  # moto/boto3 missing: report, do not fail
-            notes.append(f"S3 skipped: {exc!r}")
-            traceback.print_exc()
-        try:
-            _keras_local(work, size_mb, repeat, rows)
-        except ImportError as exc:
-            notes.append(f"Keras skipped: {exc!r}")
+        if "torch" in parts:
+            _torch_local(work, size_mb, repeat, rows)
+        if "s3" in parts:
+            try:
+                _torch_s3(work, size_mb, min(repeat, 3), rows)
+            except Exception as exc:  # moto/boto3 missing: report, do not fail
+                notes.append(f"S3 skipped: {exc!r}")
+                traceback.print_exc()
+        if "keras" in parts:
+            try:
+                _keras_local(work, size_mb, repeat, rows)
+            except ImportError as exc:
+                notes.append(f"Keras skipped: {exc!r}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    notes += [f"{r.name}, {r.ours} vs {r.peer}: {r.note}" for r in rows]
     report("checkpoint", rows, notes, size_mb=size_mb)
 
 
@@ -80,51 +153,57 @@ def _torch_local(work: Path, size_mb: float, repeat: int, rows: list[Row]) -> No
     mb = sum(t.numel() * 4 for t in state.values()) / MB
     path = work / "peer.pt"
 
-    def peer_save(fsync: bool) -> None:
-        with open(path, "wb") as f:
+    def peer_save(fsync: bool, atomic: bool = False) -> None:
+        target = path.with_suffix(".tmp") if atomic else path
+        with open(target, "wb") as f:
             torch.save(state, f)
             if fsync:
                 f.flush()
                 os.fsync(f.fileno())
+        if atomic:  # the usual crash-safe recipe: a new file, then rename over the old one
+            os.replace(target, path)
 
-    t_peer = best_of(lambda: peer_save(False), repeat)
-    t_peer_sync = best_of(lambda: peer_save(True), repeat)
-    t_peer_load = best_of(lambda: torch.load(path, weights_only=True), repeat)
-    store = altakit.open_store(work / "store")
-    ckpt = Checkpointer(store, "bench", keep_last=1)
-    t_ours = best_of(lambda: ckpt.save(state, step=1), repeat)
-    t_ours_load = best_of(lambda: ckpt.load("latest"), repeat)
-    note = "store: torch.save to memory + SHA-256 + write + fsync + manifest commit"
+    durable = Checkpointer(altakit.open_store(work / "store"), "bench", keep_last=1)
+    fast = Checkpointer(altakit.open_store(work / "store-nofsync", fsync=False), "bench", keep_last=1)
+    saves = rounds(
+        {
+            "torch.save+fsync": lambda: peer_save(True),
+            "torch.save atomic": lambda: peer_save(True, atomic=True),
+            "local store": lambda: durable.save(state, step=1),
+            "torch.save": lambda: peer_save(False),
+            "store fsync=False": lambda: fast.save(state, step=1),
+        },
+        repeat,
+    )
+    loads = rounds(
+        {
+            "torch.load": lambda: torch.load(path, weights_only=True),
+            "local store": lambda: durable.load("latest"),
+        },
+        repeat,
+    )
+    name = f"torch save {mb:.0f} MB"
     rows += [
-        Row(
-            f"torch save {mb:.0f} MB",
-            "MB/s",
+        row(name, mb, saves, "local store", "torch.save+fsync", GOAL_LOCAL, "both durable (fsync)"),
+        row(
+            name,
+            mb,
+            saves,
             "local store",
-            rate(mb, t_ours),
-            "torch.save",
-            rate(mb, t_peer),
+            "torch.save atomic",
             GOAL_LOCAL,
-            note,
+            "both atomic and durable: a new file, fsync, rename (a same-path save is not crash-safe)",
         ),
-        Row(
-            f"torch save {mb:.0f} MB",
-            "MB/s",
-            "local store",
-            rate(mb, t_ours),
-            "torch.save+fsync",
-            rate(mb, t_peer_sync),
-            None,
-            "same durability on both sides",
-        ),
-        Row(
+        row(name, mb, saves, "store fsync=False", "torch.save", GOAL_LOCAL, "neither fsyncs"),
+        row(name, mb, saves, "local store", "torch.save", None, "store fsyncs, peer does not"),
+        row(
             f"torch load {mb:.0f} MB",
-            "MB/s",
+            mb,
+            loads,
             "local store",
-            rate(mb, t_ours_load),
             "torch.load",
-            rate(mb, t_peer_load),
             GOAL_LOCAL,
-            "store: read + checksum + torch.load(weights_only)",
+            "store: torch.load(weights_only) from the file while SHA-256 verifies it",
         ),
     ]
 
@@ -146,39 +225,69 @@ def _torch_s3(work: Path, size_mb: float, repeat: int, rows: list[Row]) -> None:
         store = altakit.open_store("s3://bench/ckpt", endpoint_url=url)
         ckpt = Checkpointer(store, "bench", keep_last=1)
 
-        def raw_put() -> None:
-            client.upload_fileobj(io.BytesIO(data), "bench", "raw/state.pt")
+        def raw_save() -> None:
+            out = io.BytesIO()
+            torch.save(state, out)
+            out.seek(0)
+            client.upload_fileobj(out, "bench", "raw/state.pt")
 
         def raw_get() -> None:
             out = io.BytesIO()
             client.download_fileobj("bench", "raw/state.pt", out)
-            torch.load(io.BytesIO(out.getvalue()), weights_only=True)
+            out.seek(0)
+            torch.load(out, weights_only=True)
 
-        t_raw = best_of(raw_put, repeat)
-        t_raw_load = best_of(raw_get, repeat)
-        t_ours = best_of(lambda: ckpt.save(state, step=1), repeat)
-        t_ours_load = best_of(lambda: ckpt.load("latest"), repeat)
+        def put_same_bytes() -> None:
+            v = store.put("same/state.pt", data)
+            store.purge("same/state.pt", v)  # as the checkpointer purges the version it replaces
+
+        saves = rounds(
+            {
+                "boto3 torch.save+upload": raw_save,
+                "S3 store": lambda: ckpt.save(state, step=1),
+                "boto3 upload": lambda: client.upload_fileobj(io.BytesIO(data), "bench", "raw/state.pt"),
+                "store.put": put_same_bytes,
+            },
+            repeat,
+        )
+        loads = rounds({"boto3 download": raw_get, "S3 store": lambda: ckpt.load("latest")}, repeat)
         store.close()
     rows += [
-        Row(
+        row(
             f"S3 save {mb:.0f} MB",
-            "MB/s",
+            mb,
+            saves,
             "S3 store",
-            rate(mb, t_ours),
-            "boto3 upload",
-            rate(mb, t_raw),
+            "boto3 torch.save+upload",
             GOAL_S3,
-            "store includes torch.save to memory and the manifest commit; boto3 sends ready bytes",
+            "both torch.save to memory and upload; the store also commits the manifest",
         ),
-        Row(
-            f"S3 load {mb:.0f} MB",
-            "MB/s",
-            "S3 store",
-            rate(mb, t_ours_load),
-            "boto3 download",
-            rate(mb, t_raw_load),
+        row(
+            f"S3 put {mb:.0f} MB",
+            mb,
+            saves,
+            "store.put",
+            "boto3 upload",
             GOAL_S3,
-            "both sides torch.load(weights_only) the bytes",
+            "the same ready bytes; the store hashes them first (the name holds the checksum)",
+        ),
+        row(
+            f"S3 save {mb:.0f} MB",
+            mb,
+            saves,
+            "S3 store",
+            "boto3 upload",
+            None,
+            "peer sends ready bytes: no serialisation, no manifest",
+        ),
+        row(
+            f"S3 load {mb:.0f} MB",
+            mb,
+            loads,
+            "S3 store",
+            "boto3 download",
+            GOAL_S3,
+            "both torch.load(weights_only) the bytes; the store verifies SHA-256 meanwhile",
         ),
     ]
 
@@ -186,47 +295,50 @@ def _torch_s3(work: Path, size_mb: float, repeat: int, rows: list[Row]) -> None:
 def _keras_local(work: Path, size_mb: float, repeat: int, rows: list[Row]) -> None:
     import keras
 
-    from altakit.train.checkpoint import Checkpointer
-    from altakit.train.keras import restore_model
+    from altakit.train.keras import KerasCheckpointer
 
     width = 1000
     depth = max(1, int(size_mb * MB / 4 / width / width))
     model = keras.Sequential([keras.Input((width,)), *[keras.layers.Dense(width) for _ in range(depth)]])
     mb = model.count_params() * 4 / MB
     path = work / "peer.keras"
-    t_peer = best_of(lambda: model.save(path), repeat)
-    t_peer_load = best_of(lambda: keras.saving.load_model(path, safe_mode=True), repeat)
-    store = altakit.open_store(work / "kstore")
-    ckpt = Checkpointer(store, "kbench", keep_last=1)
-    ckpt.format = "keras"
-    tmp = work / "tmp.keras"
 
-    def ours() -> None:
-        model.save(tmp)
-        ckpt.save(tmp, step=1)
+    def peer_save(fsync: bool) -> None:
+        model.save(path)
+        if fsync:
+            fsync_path(path)
 
-    t_ours = best_of(ours, repeat)
-    t_ours_load = best_of(lambda: restore_model(store, "kbench"), repeat)
+    durable = KerasCheckpointer(altakit.open_store(work / "kstore"), "kbench", keep_last=1)
+    fast = KerasCheckpointer(altakit.open_store(work / "kstore-nofsync", fsync=False), "kbench", keep_last=1)
+    saves = rounds(
+        {
+            "model.save+fsync": lambda: peer_save(True),
+            "local store": lambda: durable.save(model, step=1),
+            "model.save": lambda: peer_save(False),
+            "store fsync=False": lambda: fast.save(model, step=1),
+        },
+        repeat,
+    )
+    loads = rounds(
+        {
+            "load_model": lambda: keras.saving.load_model(path, safe_mode=True),
+            "local store": lambda: durable.load("latest"),
+        },
+        repeat,
+    )
+    name = f"keras save {mb:.0f} MB"
     rows += [
-        Row(
-            f"keras save {mb:.0f} MB",
-            "MB/s",
-            "local store",
-            rate(mb, t_ours),
-            "model.save",
-            rate(mb, t_peer),
-            GOAL_LOCAL,
-            "store: model.save to temp + put (hash, copy, fsync)",
-        ),
-        Row(
+        row(name, mb, saves, "local store", "model.save+fsync", GOAL_LOCAL, "both durable (fsync)"),
+        row(name, mb, saves, "store fsync=False", "model.save", GOAL_LOCAL, "neither fsyncs"),
+        row(name, mb, saves, "local store", "model.save", None, "store fsyncs, peer does not"),
+        row(
             f"keras load {mb:.0f} MB",
-            "MB/s",
+            mb,
+            loads,
             "local store",
-            rate(mb, t_ours_load),
             "load_model",
-            rate(mb, t_peer_load),
             GOAL_LOCAL,
-            "both safe_mode=True",
+            "both safe_mode=True; the store verifies SHA-256 meanwhile",
         ),
     ]
 

@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 from altakit.errors import AccessDenied, ConfigError, NotFound
 from altakit.store.base import Source, Store, walk_nested
 from altakit.store.names import SEP
+from altakit.store.stream import FileSpool
 
 TMP = ".altakit-tmp"
 
@@ -100,6 +101,13 @@ class LocalStore(Store):
 
     def _discard(self, staged: Path) -> None:
         staged.unlink(missing_ok=True)
+
+    def _open_spool(self) -> FileSpool:
+        """Streamed writes go straight to a temp file in the store: commit only renames it."""
+        return FileSpool(self.root / TMP / uuid.uuid4().hex, fsync=self.fsync)
+
+    def _open_file(self, name: str) -> BinaryIO:
+        return self._open_raw(name, 0)
 
     def _read_range(self, name: str, start: int, stop: int) -> bytes:
         with self._open_raw(name, 0) as f:

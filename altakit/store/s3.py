@@ -329,7 +329,9 @@ class S3Store(Store):
             return
         view = memoryview(source).cast("B")
         if view.nbytes >= self.multipart_threshold:
-            self._call("upload", name, lambda: self._upload(io.BytesIO(view), key))
+            # BytesIO shares a whole bytes object but copies anything else
+            whole = view.obj if isinstance(view.obj, bytes) and len(view.obj) == view.nbytes else view
+            self._call("upload", name, lambda: self._upload(io.BytesIO(whole), key))
             return
         body = source if isinstance(source, bytes) else view.tobytes()
         self._call("put", name, lambda: self._client().put_object(Bucket=self.bucket, Key=key, Body=body))

@@ -33,11 +33,11 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, TypeVar
 
 from altakit.catalog.records import check_name
 from altakit.errors import CheckpointError, ConfigError, CorruptObject, NotFound
@@ -48,6 +48,7 @@ FORMAT = "altakit.checkpoints/1"
 #: Manifest versions kept besides the newest (older ones are history nobody reads).
 MANIFEST_HISTORY = 3
 Which = str | int
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -185,8 +186,7 @@ class Checkpointer:
         clean = _clean_metrics(metrics)
         if not self.writer:
             return None
-        data = self.encode(state)
-        version = self.store.put(self.state_key, data)
+        version = self.write_state(state)
         ckpt = Checkpoint(
             run=self.run,
             key=self.state_key,
@@ -215,6 +215,13 @@ class Checkpointer:
         self.store.put(self.manifest_key, json.dumps(body, sort_keys=True).encode())
         self._sweep({c.version for c in kept}, version)
         return ckpt
+
+    def write_state(self, state: Any) -> Version:
+        """Write ``state`` as a new version of :attr:`state_key` (subclasses stream it).
+
+        The version is orphaned until :meth:`save` commits a manifest that lists it.
+        """
+        return self.store.put(self.state_key, self.encode(state))
 
     def encode(self, state: Any) -> bytes | memoryview | Path:
         """Turn ``state`` into what the store writes (bytes or a file path)."""
@@ -284,9 +291,27 @@ class Checkpointer:
             NotFound: No such checkpoint.
             CorruptObject: The stored bytes fail their checksum (the hint names an older one).
         """
-        ckpt = self.find(which)
+        ckpt, data = self.read(which, lambda f: f.read())
+        return Restored(ckpt, data)
+
+    def read(self, which: Which | Checkpoint, reader: Callable[[BinaryIO], T]) -> tuple[Checkpoint, T]:
+        """``reader(file)`` over a checkpoint's bytes, returned only if they pass their checksum.
+
+        The checksum is verified on a second thread while ``reader`` parses (see
+        :meth:`Store.read_verified <altakit.store.base.Store.read_verified>`); the
+        checkpoint is pinned against retention, as by :meth:`restore`.
+
+        Raises:
+            NotFound: No such checkpoint, or its bytes are gone.
+            CorruptObject: The stored bytes fail their checksum (the hint names an older one).
+
+        Example:
+            >>> ckpt.read("latest", lambda f: f.read(2))  # doctest: +SKIP
+            (Checkpoint(run='digits', ...), b'PK')
+        """
+        ckpt = which if isinstance(which, Checkpoint) else self.find(which)
         try:
-            data = self.store.get(ckpt.key, version=ckpt.version)
+            result = self.store.read_verified(ckpt.key, reader, version=ckpt.version)
         except CorruptObject as exc:
             older = [c.version for c in self.checkpoints() if c.version < ckpt.version]
             raise CorruptObject(
@@ -304,19 +329,26 @@ class Checkpointer:
                 hint="restore another one from ckpt.checkpoints()",
             ) from exc
         self.pinned.add(ckpt.version)
-        return Restored(ckpt, data)
+        return ckpt, result
 
     def decode(self, restored: Restored) -> Any:
         """Turn restored bytes back into state (bytes here; subclasses decode frameworks)."""
-        if restored.checkpoint.format != self.format:
+        self.check_format(restored.checkpoint)
+        return restored.data
+
+    def check_format(self, ckpt: Checkpoint) -> None:
+        """Refuse a checkpoint another framework's checkpointer saved.
+
+        Raises:
+            CheckpointError: ``ckpt.format`` is not this checkpointer's format.
+        """
+        if ckpt.format != self.format:
             raise CheckpointError(
-                f"checkpoint {restored.checkpoint.version} is {restored.checkpoint.format!r}, "
-                f"not {self.format!r}",
+                f"checkpoint {ckpt.version} is {ckpt.format!r}, not {self.format!r}",
                 run=self.run,
-                version=restored.checkpoint.version,
+                version=ckpt.version,
                 hint="restore it with the checkpointer of the framework that saved it",
             )
-        return restored.data
 
     # ------------------------------------------------------------------ helpers
     def _manifest(self) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Keras 3: callbacks that checkpoint to the store, resume after interruptions, and stream events.
 
 - :class:`StoreCheckpoint` saves the whole model (``.keras``, optimizer included)
-  every epoch or every N steps, optionally only when a monitored metric improves.
+  every epoch or every N steps, optionally only when a monitored metric improves,
+  through a :class:`KerasCheckpointer` (the model streams into the store and back).
 - :class:`BackupAndRestore` backs up weights and optimizer state (``.weights.h5``)
   and, at the start of the next ``fit``, restores them and the epoch to continue from.
 - :class:`EventCallback` feeds an :class:`~altakit.train.events.EventStream`.
@@ -18,47 +19,99 @@ Example:
 
 from __future__ import annotations
 
+import io
 import math
 import tempfile
+import zipfile
 from collections.abc import Mapping
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import keras
 
 from altakit.errors import CheckpointError, ConfigError, NotFound
 from altakit.events import EventStream
 from altakit.store.base import Store
+from altakit.store.names import Version
 from altakit.train.checkpoint import Checkpoint, Checkpointer, Which
 
 
-def model_bytes(model: keras.Model) -> bytes:
-    """The model as a ``.keras`` file (architecture, weights, optimizer state)."""
-    with tempfile.TemporaryDirectory(prefix="altakit-keras-") as tmp:
-        path = Path(tmp) / "model.keras"
-        model.save(path)
-        return path.read_bytes()
+def _saving_lib() -> Any:
+    # keras.saving's public functions take paths only; saving_lib, which they call with
+    # ``open(path)``, takes the file itself: a store file streams with no temp file
+    from keras.src.saving import saving_lib
+
+    return saving_lib
 
 
-def load_model_bytes(data: bytes, where: str = "model", *, compile: bool = True) -> keras.Model:
-    """Load ``.keras`` bytes with ``safe_mode=True`` (no lambdas, no pickled code).
+def save_model_file(model: keras.Model, file: BinaryIO) -> None:
+    """Write the model as a ``.keras`` file (architecture, weights, optimizer state) into ``file``."""
+    _saving_lib().save_model(model, file)
+
+
+def load_model_file(file: BinaryIO, where: str = "model", *, compile: bool = True) -> keras.Model:
+    """Load a ``.keras`` file object with ``safe_mode=True`` (no lambdas, no pickled code).
 
     Raises:
         CheckpointError: Not a ``.keras`` file, or it needs unsafe deserialization.
     """
-    with tempfile.TemporaryDirectory(prefix="altakit-keras-") as tmp:
-        path = Path(tmp) / "model.keras"
-        path.write_bytes(data)
-        try:
-            return keras.saving.load_model(path, safe_mode=True, compile=compile)
-        except (ValueError, TypeError, OSError, KeyError) as exc:
-            raise CheckpointError(
-                f"{where} is not a safe .keras model: {str(exc).splitlines()[0][:300]}",
-                where=where,
-                hint="save it with model.save('x.keras') and register custom layers with "
-                "@keras.saving.register_keras_serializable",
-            ) from exc
+    try:
+        return _saving_lib().load_model(file, compile=compile, safe_mode=True)
+    except (ValueError, TypeError, OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise CheckpointError(
+            f"{where} is not a safe .keras model: {str(exc).splitlines()[0][:300]}",
+            where=where,
+            hint="save it with model.save('x.keras') and register custom layers with "
+            "@keras.saving.register_keras_serializable",
+        ) from exc
+
+
+def model_bytes(model: keras.Model) -> bytes:
+    """The model as ``.keras`` bytes (architecture, weights, optimizer state)."""
+    buf = io.BytesIO()
+    save_model_file(model, buf)
+    return buf.getvalue()
+
+
+def load_model_bytes(data: bytes, where: str = "model", *, compile: bool = True) -> keras.Model:
+    """Load ``.keras`` bytes with ``safe_mode=True`` (see :func:`load_model_file`)."""
+    return load_model_file(io.BytesIO(data), where, compile=compile)
+
+
+class KerasCheckpointer(Checkpointer):
+    """Checkpoints of whole Keras models (``.keras``) in a store, streamed in and out.
+
+    Example:
+        >>> ckpt = KerasCheckpointer(store, "digits-keras")  # doctest: +SKIP
+        >>> ckpt.save(model, step=100, metrics={"val_loss": 0.3})  # doctest: +SKIP
+        >>> model, checkpoint = ckpt.load("best")  # doctest: +SKIP
+    """
+
+    format = "keras"
+
+    def write_state(self, state: Any) -> Version:
+        """Write the model as ``.keras`` straight into a new store version."""
+        if not isinstance(state, keras.Model):
+            raise ConfigError(f"Keras checkpoints save a keras.Model, not {type(state).__name__}")
+        with self.store.open_writer(self.state_key) as f:
+            save_model_file(state, f)
+        assert f.version is not None
+        return f.version
+
+    def load(self, which: Which = "latest", *, compile: bool = True) -> tuple[keras.Model, Checkpoint]:
+        """The saved model (safe mode; checksum verified while it loads) and its listing.
+
+        Raises:
+            NotFound: No such checkpoint.
+            CorruptObject: The bytes fail their checksum.
+            CheckpointError: Not a Keras model checkpoint, or not a safe one.
+        """
+        ckpt = self.find(which)
+        self.check_format(ckpt)
+        where = f"checkpoint {ckpt.version} of run {self.run!r}"
+        ckpt, model = self.read(ckpt, lambda f: load_model_file(f, where, compile=compile))
+        return model, ckpt
 
 
 def load_weights_bytes(model: keras.Model, data: bytes, where: str = "checkpoint") -> None:
@@ -153,10 +206,9 @@ class StoreCheckpoint(_StoreCallback):
         if mode == "auto":
             mode = "max" if any(w in monitor for w in ("acc", "auc", "f1", "precision", "recall")) else "min"
         self.monitor, self.save_best_only = monitor, save_best_only
-        self.ckpt = Checkpointer(
+        self.ckpt = KerasCheckpointer(
             store, run, keep_last=keep_last, keep_best=keep_best, monitor=monitor, mode=mode
         )
-        self.ckpt.format = "keras"
         self.best = math.inf if mode == "min" else -math.inf
         self.saved: list[Checkpoint] = []
 
@@ -170,12 +222,9 @@ class StoreCheckpoint(_StoreCallback):
             if value is None or not self._improved(value):
                 return
             self.best = value
-        with tempfile.TemporaryDirectory(prefix="altakit-keras-") as tmp:
-            path = Path(tmp) / "model.keras"
-            self.model.save(path)
-            saved = self.ckpt.save(
-                path, step=self.step, epoch=epoch, metrics=metrics, meta={"keras": keras.__version__}
-            )
+        saved = self.ckpt.save(
+            self.model, step=self.step, epoch=epoch, metrics=metrics, meta={"keras": keras.__version__}
+        )
         if saved is not None:
             self.saved.append(saved)
 
@@ -280,11 +329,7 @@ class EventCallback(keras.callbacks.Callback):
 
 def restore_model(store: Store, run: str, which: Which = "latest") -> keras.Model:
     """Load a :class:`StoreCheckpoint` checkpoint as a compiled model (safe mode)."""
-    ckpt = Checkpointer(store, run)
-    ckpt.format = "keras"
-    restored = ckpt.restore(which)
-    ckpt.decode(restored)
-    return load_model_bytes(restored.data, f"checkpoint {restored.checkpoint.version} of run {run!r}")
+    return KerasCheckpointer(store, run).load(which)[0]
 
 
 def _is_number(value: Any) -> bool:

@@ -25,13 +25,14 @@ import pickle
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
 
 from altakit.errors import CheckpointError, ConfigError
 from altakit.store.base import Store
+from altakit.store.names import Version
 from altakit.train import checkpoint as _ckpt
 from altakit.train.checkpoint import Checkpoint, Which
 
@@ -89,14 +90,15 @@ def encode(state: Mapping[str, Any]) -> memoryview:
     return buf.getbuffer()
 
 
-def decode(data: bytes, *, where: str = "checkpoint", map_location: Any = "cpu") -> Any:
-    """``torch.load(weights_only=True)`` of ``data``; a payload that needs unpickling is refused.
+def decode(data: bytes | BinaryIO, *, where: str = "checkpoint", map_location: Any = "cpu") -> Any:
+    """``torch.load(weights_only=True)`` of bytes or a binary file; payloads needing unpickling are refused.
 
     Raises:
         CheckpointError: The bytes are not a torch payload, or hold code or unknown objects.
     """
+    file = io.BytesIO(data) if isinstance(data, bytes | bytearray | memoryview) else data
     try:
-        return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+        return torch.load(file, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError) as exc:
         raise CheckpointError(
             f"{where} is not a safe torch payload: {str(exc).splitlines()[0][:300]}",
@@ -200,11 +202,14 @@ class Checkpointer(_ckpt.Checkpointer):
             torch.distributed.barrier()  # every rank sees the checkpoint before going on
         return saved
 
-    def encode(self, state: Any) -> memoryview:
-        """``torch.save`` of a state dict."""
+    def write_state(self, state: Any) -> Version:
+        """``torch.save`` of a state dict straight into a new store version (no copy in memory)."""
         if not isinstance(state, Mapping):
             raise ConfigError(f"torch checkpoints save a dict, not {type(state).__name__}")
-        return encode(state)
+        with self.store.open_writer(self.state_key) as f:
+            torch.save(dict(state), f)
+        assert f.version is not None
+        return f.version
 
     def load(
         self, which: Which = "latest", *, map_location: Any = "cpu"
@@ -216,10 +221,11 @@ class Checkpointer(_ckpt.Checkpointer):
             CorruptObject: The bytes fail their checksum.
             CheckpointError: Not a torch checkpoint.
         """
-        restored = self.restore(which)
-        self.decode(restored)  # format check
-        where = f"checkpoint {restored.checkpoint.version} of run {self.run!r}"
-        return decode(restored.data, where=where, map_location=map_location), restored.checkpoint
+        ckpt = self.find(which)
+        self.check_format(ckpt)
+        where = f"checkpoint {ckpt.version} of run {self.run!r}"
+        ckpt, state = self.read(ckpt, lambda f: decode(f, where=where, map_location=map_location))
+        return state, ckpt
 
     def resume(
         self,

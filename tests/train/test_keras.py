@@ -13,8 +13,14 @@ pytest.importorskip("sklearn")
 keras = pytest.importorskip("keras")
 np = pytest.importorskip("numpy")
 
-from altakit.errors import CheckpointError  # noqa: E402
-from altakit.train.keras import BackupAndRestore, EventCallback, StoreCheckpoint, restore_model  # noqa: E402
+from altakit.errors import CheckpointError, ConfigError, CorruptObject  # noqa: E402
+from altakit.train.keras import (  # noqa: E402
+    BackupAndRestore,
+    EventCallback,
+    KerasCheckpointer,
+    StoreCheckpoint,
+    restore_model,
+)
 
 SCRIPTS = Path(__file__).parent / "scripts"
 
@@ -71,3 +77,30 @@ def test_backup_is_refused_by_a_different_model(local_store):
     other.compile(keras.optimizers.Adam(), "mse")
     with pytest.raises(CheckpointError, match="does not match"):
         other.fit(x, x[:, :1], epochs=2, verbose=0, callbacks=[BackupAndRestore(local_store, "b")])
+
+
+def test_keras_checkpointer_streams_a_plain_keras_file_and_loads_safely(local_store, tmp_path):
+    model = _model()
+    ckpt = KerasCheckpointer(local_store, "m", keep_last=2)
+    with pytest.raises(ConfigError):
+        ckpt.save(b"not a model", step=1)
+    assert local_store.list("checkpoints/") == []
+    first = ckpt.save(model, step=1)
+    loaded, got = ckpt.load()
+    assert got.version == first.version and got.format == "keras"
+    assert all(np.array_equal(a, b) for a, b in zip(loaded.get_weights(), model.get_weights(), strict=True))
+    path = tmp_path / "copy.keras"  # the stored bytes are a plain .keras file
+    path.write_bytes(local_store.get(first.key, first.version))
+    assert len(keras.saving.load_model(path).get_weights()) == len(model.get_weights())
+    # a model that needs code to load (a Lambda) is refused, not run
+    unsafe = keras.Sequential([keras.Input((4,)), keras.layers.Lambda(lambda t: t * 2)])
+    ckpt.save(unsafe, step=2)
+    with pytest.raises(CheckpointError, match=r"not a safe \.keras model"):
+        ckpt.load("latest")
+    # damaged bytes fail their checksum, and the hint names the older checkpoint
+    c = ckpt.checkpoints()[-1]
+    stored = local_store._path(local_store.resolve(c.key, c.version).name)
+    stored.write_bytes(b"PK" + stored.read_bytes()[2:-1] + b"!")
+    with pytest.raises(CorruptObject) as info:
+        ckpt.load("latest")
+    assert first.version in info.value.hint

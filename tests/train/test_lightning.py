@@ -2,7 +2,7 @@
 
 This file is also the training subprocess of the SIGKILL and DDP tests::
 
-    python test_lightning.py STORE RUN ROOT [--kill-at-step N]
+    python test_lightning.py STORE RUN ROOT [--kill-at-step N] [--ddp]
 
 It fits a tiny model for 3 epochs of 6 batches, checkpointing every 4 steps and
 at epoch ends, resuming from the run's latest checkpoint; ``--kill-at-step``

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
 import altakit  # noqa: E402
-from altakit.errors import CheckpointError  # noqa: E402
+from altakit.errors import CheckpointError, CorruptObject  # noqa: E402
 from altakit.train.torch import Checkpointer  # noqa: E402
 
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -42,7 +43,7 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("point", ["rename", "manifest"])
+@pytest.mark.parametrize("point", ["stream", "rename", "manifest"])
 def test_sigkill_during_checkpoint_write_restores_previous(tmp_path, point):
     store = tmp_path / "store"
     killed = _train(store, "r", tmp_path / "x.pt", "--kill-point", point)
@@ -52,6 +53,9 @@ def test_sigkill_during_checkpoint_write_restores_previous(tmp_path, point):
     assert [c.step for c in listed] == [7]  # the first save; the second never committed
     state, c = ckpt.load("latest")
     assert c.step == 7 and state["step"] == 7 and "0.weight" in state["model"]
+    if point == "stream":  # the half-written bytes stay in the temp folder, never a version
+        assert [f.stat().st_size > 0 for f in (store / ".altakit-tmp").iterdir()] == [True]
+        assert len(ckpt.store.versions(ckpt.state_key)) == 1
     if point == "manifest":  # the written but uncommitted version is swept on the next save
         assert len(ckpt.store.versions(ckpt.state_key)) == 2
         ckpt.save({"w": torch.zeros(1)}, step=8)
@@ -84,6 +88,27 @@ def test_mismatched_model_and_unsafe_payload_are_refused(local_store):
 
     with pytest.raises(CheckpointError, match="safe torch payload"):
         decode(buf.getvalue())
+
+
+def test_streamed_checkpoint_is_plain_torch_and_damage_fails_its_checksum(local_store):
+    ckpt = Checkpointer(local_store, "r", keep_last=2)
+    first = ckpt.save({"w": torch.ones(3)}, step=1)
+    big = {"w": torch.arange(300_000, dtype=torch.float32), "b": torch.zeros(5)}  # > one write buffer
+    c = ckpt.save(big, step=2)
+    raw = local_store.get(c.key, c.version)
+    assert c.size == len(raw)
+    plain = torch.load(io.BytesIO(raw), weights_only=True)  # any torch reads it: no altakit wrapper
+    assert torch.equal(plain["w"], big["w"]) and torch.equal(ckpt.load()[0]["b"], big["b"])
+    path = local_store._path(local_store.resolve(c.key, c.version).name)
+    for offset, byte in [(0, 0x00), (len(raw) // 2, raw[len(raw) // 2] ^ 0xFF)]:
+        damaged = bytearray(raw)
+        damaged[offset] = byte  # the zip magic (torch.load fails) / a weight (torch.load succeeds)
+        path.write_bytes(bytes(damaged))
+        with pytest.raises(CorruptObject, match="fails its checksum") as info:
+            ckpt.load("latest")
+        assert first.version in info.value.hint
+    state, older = ckpt.load(1)
+    assert older.version == first.version and torch.equal(state["w"], torch.ones(3))
 
 
 def test_resume_returns_none_without_checkpoint(local_store):

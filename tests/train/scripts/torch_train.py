@@ -1,11 +1,12 @@
 """A small PyTorch training run on scikit-learn's digits, checkpointed to a store.
 
-Usage: torch_train.py STORE RUN OUT [--kill-at-step N] [--kill-point rename|manifest] [--epochs E]
+Usage: torch_train.py STORE RUN OUT [--kill-at-step N] [--kill-point stream|rename|manifest] [--epochs E]
 
 Checkpoints every 7 steps (mid-epoch); resumes from the run's latest checkpoint.
 ``--kill-at-step`` SIGKILLs this process right after that step (mid-epoch);
-``--kill-point`` SIGKILLs it inside the second checkpoint write: before the new
-state version is renamed into place, or after it but before the manifest commit.
+``--kill-point`` SIGKILLs it inside the second checkpoint write: halfway through
+streaming the state bytes into the store, before the new state version is renamed
+into place, or after it but before the manifest commit.
 The final model weights are written to OUT with torch.save.
 """
 
@@ -108,7 +109,15 @@ def main() -> None:
 
 def _arm(point: str, ckpt: Checkpointer) -> None:
     """SIGKILL this process inside the next checkpoint write."""
-    if point == "rename":  # the state bytes are written and fsynced, not yet renamed into place
+    if point == "stream":  # half of the state bytes are in the store's temp file
+        from altakit.store.stream import FileSpool
+
+        def append(spool, view):
+            os.write(spool._fd, view[: view.nbytes // 2])
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        FileSpool._append = append
+    elif point == "rename":  # the state bytes are written and fsynced, not yet renamed into place
 
         def rename(src, dst):
             os.kill(os.getpid(), signal.SIGKILL)
