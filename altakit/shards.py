@@ -7,9 +7,8 @@ per sample, readable by ``tar`` and plain ``webdataset``) under
 sample count, byte size and checksum, and the schema. Readers pin the store
 versions named in the manifest, so a dataset version never changes.
 
-Remote shards stream through a bounded local cache (content-addressed by
-checksum, shared by DataLoader workers through a file lock), so a second epoch
-reads from local disk.
+Reading shard bytes (memory maps, verification, the remote shard cache) is
+:mod:`altakit.data.fetch`.
 
 Example:
     >>> import altakit, numpy as np
@@ -25,19 +24,14 @@ Example:
 
 from __future__ import annotations
 
-import fcntl
 import io
-import os
 import tarfile
-import tempfile
-import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-from altakit.errors import ConfigError, CorruptObject, DataError, NotFound
+from altakit.errors import ConfigError, DataError, NotFound
 from altakit.events import EventStream, TqdmProgress
 from altakit.samples import Schema, encode, schema_of
 from altakit.store.base import Store
@@ -50,7 +44,6 @@ DEFAULT_MAXCOUNT = 10_000
 DEFAULT_MAXSIZE = 256 * 1024 * 1024
 #: Samples between two ``progress`` events while writing.
 PROGRESS_EVERY = 1024
-CACHE_ENV = "ALTAKIT_SHARD_CACHE"
 
 
 # ----------------------------------------------------------------- catalog call sites
@@ -404,116 +397,3 @@ def _key(member: str) -> str:
 
 def _where(where: dict[str, Any]) -> str:
     return f"dataset {where.get('dataset')!r}, shard {where.get('shard')!r}"
-
-
-class ShardFetcher:
-    """Fetch shard bytes from a store, through a bounded local cache for remote stores.
-
-    Args:
-        store: The store.
-        cache_dir: Local cache folder; ``None`` = no cache (the default for local stores).
-        cache_bytes: Evict least recently used shards beyond this many bytes.
-        verify: Check each read against the store's checksum (else the size only; cached shards
-            are verified once, when downloaded).
-    """
-
-    def __init__(
-        self, store: Store, cache_dir: str | os.PathLike | None, cache_bytes: int, verify: bool = True
-    ) -> None:
-        self.store, self.cache_bytes, self.verify = store, cache_bytes, verify
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
-        self.downloads = 0
-        self.cache_hits = 0
-        self._lock = threading.Lock()  # shards are fetched on two threads
-
-    def fetch(self, dataset: str, entry: dict[str, Any]) -> Shard:
-        """Read and index one manifest shard entry."""
-        where = {"dataset": dataset, "shard": entry["key"]}
-        try:
-            data = self._bytes(entry)
-        except CorruptObject as exc:
-            raise DataError(f"{_where(where)}: {exc.message}", **where) from exc
-        except NotFound as exc:
-            raise DataError(
-                f"{_where(where)}: shard missing from the store ({exc.message})", **where
-            ) from exc
-        if len(data) != entry["bytes"]:
-            raise DataError(f"{_where(where)}: {len(data)} bytes, manifest says {entry['bytes']}", **where)
-        keys, starts, sizes = index_tar(data, where, int(entry["count"]))
-        if len(starts) != entry["count"]:
-            raise DataError(
-                f"{_where(where)}: {len(keys)} samples, manifest says {entry['count']}",
-                key=keys[-1] if isinstance(keys, list) and keys else None,
-                hint="the manifest disagrees with the shard; rewrite the dataset version",
-                **where,
-            )
-        return Shard(entry["key"], data, keys, starts, sizes)
-
-    def _bytes(self, entry: dict[str, Any]) -> bytes:
-        if self.cache_dir is None:
-            with self._lock:
-                self.downloads += 1
-            if self.verify:
-                return self.store.get(entry["key"], entry["version"])
-            version = self.store.resolve(entry["key"], entry["version"])
-            return self.store._read_range(version.name, 0, version.size)  # size checked by fetch()
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        path = self.cache_dir / f"{entry['checksum']}-{entry['bytes']}.tar"
-        try:  # another thread or worker may evict it between any two calls
-            os.utime(path)
-            data = path.read_bytes()
-        except FileNotFoundError:
-            pass
-        else:
-            with self._lock:
-                self.cache_hits += 1
-            return data
-        with open(self.cache_dir / f"{path.name}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # one download per shard across workers
-            try:
-                if path.exists():
-                    with self._lock:
-                        self.cache_hits += 1
-                    return path.read_bytes()
-                data = self.store.get(entry["key"], entry["version"])
-                with self._lock:
-                    self.downloads += 1
-                fd, tmp = tempfile.mkstemp(dir=self.cache_dir, suffix=".part")
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, path)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-        self._evict(keep=path)
-        return data
-
-    def _evict(self, keep: Path) -> None:
-        assert self.cache_dir is not None
-        files = []
-        for p in self.cache_dir.glob("*.tar"):
-            try:
-                st = p.stat()
-            except FileNotFoundError:  # evicted meanwhile by another thread or worker
-                continue
-            files.append((st.st_mtime, st.st_size, p))
-        total = sum(size for _, size, _ in files)
-        for _, size, p in sorted(files):
-            if total <= self.cache_bytes:
-                break
-            if p != keep:
-                p.unlink(missing_ok=True)
-                total -= size
-
-
-def default_cache_dir(store: Store) -> Path | None:
-    """No cache for local stores; ``$ALTAKIT_SHARD_CACHE`` or a temp folder for the others."""
-    if store.url.startswith("file:"):
-        return None
-    base = os.environ.get(CACHE_ENV) or os.path.join(tempfile.gettempdir(), "altakit-shard-cache")
-    return Path(base)
-
-
-def iter_shard_bytes(fetcher: ShardFetcher, dataset: str, shards: list[dict[str, Any]]) -> Iterator[Shard]:
-    """Fetch the given manifest entries in order."""
-    for entry in shards:
-        yield fetcher.fetch(dataset, entry)

@@ -13,7 +13,7 @@ width. A sample that passes parses exactly like its template, so its array
 bodies lie at known offsets in the shard buffer and its scalars can be read
 with one NumPy view per field.
 
-A batch is then one fancy-index gather per field (:meth:`ShardColumns.take`):
+A batch is then one fancy-index gather per field (:meth:`ShardColumns.take_into`):
 no per-sample Python objects (but one per sample for ``str`` / ``bytes``
 fields). Anything a template does not cover (``None``, missing or extra keys,
 ragged arrays, odd encodings, too many layouts)
@@ -22,7 +22,8 @@ sample, which finds and names any bad sample. Both paths deliver the same values
 
 Example:
     >>> cols = shard_columns(schema, shard)  # doctest: +SKIP
-    >>> cols.take("image", np.array([3, 1]))  # doctest: +SKIP
+    >>> out = cols.column("image", 2)  # doctest: +SKIP
+    >>> cols.take_into("image", np.array([3, 1]), out)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -101,34 +102,45 @@ class ShardColumns:
     specs: dict[str, tuple[str, tuple[int, ...]]]
     buffer: np.ndarray
 
-    def take_into(self, name: str, idx: np.ndarray, out: np.ndarray, rows: np.ndarray) -> None:
-        """Copy array field ``name`` of the samples ``idx`` into rows ``rows`` of ``out`` (one copy)."""
+    def take_into(self, name: str, idx: np.ndarray, out: Any, rows: np.ndarray | None = None) -> None:
+        """Copy field ``name`` of the samples ``idx`` into rows ``rows`` (default: all) of ``out``.
+
+        ``out`` is a C-contiguous array (array and numeric fields) or a list (``str`` / ``bytes``).
+        """
+        if name not in self.arrays:
+            col = self.scalars[name]
+            if isinstance(out, list):
+                targets = range(len(out)) if rows is None else rows.tolist()
+                for r, i in zip(targets, idx.tolist(), strict=True):
+                    out[r] = col[i]
+            elif rows is None:
+                np.take(col, idx, out=out)
+            else:
+                out[rows] = col[idx]
+            return
         dtype, shape, offsets = self.arrays[name]
         size = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
         if size == 0:
             return
+        if not out.flags.c_contiguous:
+            raise ValueError("take_into needs a C-contiguous output")
         flat = out.reshape(len(out), size // dtype.itemsize).view(np.uint8)
         starts = offsets[idx]
-        if size < BIG_ROW:
-            flat[rows] = self.windows[size][starts]
+        if size < BIG_ROW:  # one gather from the strided windows (np.take would copy them whole)
+            flat[slice(None) if rows is None else rows] = self.windows[size][starts]
             return
         buf = self.buffer
-        for r, a in zip(rows.tolist(), starts.tolist(), strict=True):  # big rows: memcpy each
+        targets = range(len(starts)) if rows is None else rows.tolist()
+        for r, a in zip(targets, starts.tolist(), strict=True):  # big rows: memcpy each
             flat[r] = buf[a : a + size]
 
-    def take(self, name: str, idx: np.ndarray) -> Any:
-        """Field ``name`` of the samples ``idx`` (shard order indices), as one fresh column."""
+    def column(self, name: str, n: int, empty: Any = np.empty) -> Any:
+        """An empty output column of ``n`` rows for field ``name`` (made by ``empty(shape, dtype)``)."""
         if name in self.arrays:
-            dtype, shape, offsets = self.arrays[name]
-            size = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
-            if size == 0:
-                return np.zeros((len(idx), *shape), dtype=dtype)
-            rows = self.windows[size][offsets[idx]]  # one gather: a fresh (n, size) uint8 array
-            return rows.view(dtype).reshape((len(idx), *shape))
+            dtype, shape, _ = self.arrays[name]
+            return empty((n, *shape), dtype)
         col = self.scalars[name]
-        if isinstance(col, np.ndarray):
-            return col[idx]
-        return [col[i] for i in idx.tolist()]
+        return empty((n,), col.dtype) if isinstance(col, np.ndarray) else [None] * n
 
 
 def shard_columns(schema: Schema, shard: Shard) -> ShardColumns | None:

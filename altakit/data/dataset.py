@@ -21,11 +21,12 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from altakit.data.fetch import default_cache_dir
 from altakit.data.plan import EpochPlan
 from altakit.data.reader import Batch, BatchReader, Source, collate
 from altakit.errors import ConfigError, DataError
 from altakit.samples import Schema, build_type, decode, is_sample_type, schema_of
-from altakit.shards import default_cache_dir, resolve_dataset
+from altakit.shards import resolve_dataset
 from altakit.store.base import Store
 
 Stage = tuple[str, Any]
@@ -66,8 +67,10 @@ def load_dataset(
         cache_dir: Local shard cache for remote stores (``None``: no cache).
         cache_bytes: Bound of the shard cache.
         prefetch: Shards fetched ahead on a background thread.
-        verify: Check every shard read against its SHA-256 checksum (``False``: size only, faster
-            for large samples on a trusted local disk; cached remote shards are checked once).
+        verify: Check shards against their SHA-256 checksums: a local shard version the first time
+            it is read, and again only if its file changes (see :mod:`altakit.data.fetch`); a remote
+            shard when it enters the shard cache, or on every read without a cache. ``False``: sizes
+            only.
 
     Example:
         >>> ds = load_dataset("digits@2", store=store)  # doctest: +SKIP
@@ -330,6 +333,12 @@ class Dataset:
         from altakit.data.tensorflow import tf_dataset
 
         return tf_dataset(self, batch_size, **options)
+
+    def tensorflow_loader(self, batch_size: int = 256, **options: Any) -> Any:
+        """Resumable ``tf`` batches with ``state_dict()``; see :class:`altakit.data.tensorflow.TFLoader`."""
+        from altakit.data.tensorflow import TFLoader
+
+        return TFLoader(self, batch_size, **options)
 
     def to_polars(self) -> Any:
         """Scalar fields as a polars DataFrame (array fields are left out)."""

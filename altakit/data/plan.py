@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -161,3 +162,44 @@ class EpochPlan:
     def worker_batches(self, start: int, worker: int, workers: int) -> range:
         """Local batches worker ``worker`` of ``workers`` produces, starting the epoch at ``start``."""
         return range(start + worker, self.num_batches, max(1, workers))
+
+
+#: What a resumed loader must share with the one that saved its state.
+MUST_MATCH = (
+    "batch_size",
+    "dataset",
+    "manifest_count",
+    "seed",
+    "shuffle",
+    "window",
+    "world_size",
+    "drop_last",
+)
+
+
+def loader_state(
+    dataset: Any, batch_size: int, options: dict[str, Any], epoch: int, batches: int, skipped: int
+) -> dict[str, Any]:
+    """A loader's ``state_dict()``: epoch, batches delivered, and what must match on resume.
+
+    The same for the PyTorch and the TensorFlow loader, so either resumes the other.
+    """
+    return {
+        "epoch": epoch,
+        "batches": batches,
+        "skipped": skipped,
+        "batch_size": batch_size,
+        "dataset": dataset.name,
+        "manifest_count": int(dataset.manifest["count"]),
+        **{k: options[k] for k in ("seed", "shuffle", "window", "world_size", "drop_last")},
+    }
+
+
+def check_resume(state: dict[str, Any], mine: dict[str, Any]) -> None:
+    """Refuse ``state`` if it was saved by a loader with another dataset, batch size, seed …"""
+    for k in MUST_MATCH:
+        if state.get(k) != mine[k]:
+            raise ConfigError(
+                f"cannot resume: {k} was {state.get(k)!r}, this loader has {mine[k]!r}",
+                hint="resume with the same dataset, batch size, seed and world size",
+            )

@@ -25,10 +25,11 @@ import msgpack
 import numpy as np
 
 from altakit.data.columns import shard_columns
+from altakit.data.fetch import ShardFetcher
 from altakit.data.plan import EpochPlan
 from altakit.errors import ConfigError, DataError
 from altakit.samples import Schema, column_error_index, decode_columns, unpack, unpack_views
-from altakit.shards import Shard, ShardFetcher
+from altakit.shards import Shard
 
 ON_ERROR = ("raise", "skip")
 KEY = "__key__"
@@ -63,7 +64,7 @@ class Source:
         cache_bytes: Cache bound.
         prefetch: Shards fetched ahead on a background thread.
         on_error: ``"raise"`` or ``"skip"``.
-        verify: Check every shard read against its checksum.
+        verify: Check shards against their checksums (once per unchanged version; see ``fetch``).
         threads: Fetch threads (2: two shards read and verified at once; DataLoader workers use 1,
             the workers themselves run in parallel).
     """
@@ -152,6 +153,8 @@ class BatchReader:
         keys: bool = False,
     ) -> None:
         self.source, self.plan, self.sample_fn, self.keys = source, plan, sample_fn, keys
+        #: Makes the columnar batch arrays, ``empty(shape, dtype)`` (DataLoader workers: shared memory).
+        self.empty: Callable[[tuple[int, ...], Any], np.ndarray] = np.empty
 
     def read(self, batches: Iterable[int]) -> Iterator[Batch]:
         """Yield the given local batches, in order, each exactly once."""
@@ -200,39 +203,23 @@ class BatchReader:
         return self._careful(shard_ids, sample_ids, held)
 
     def _columnar(self, shard_ids: np.ndarray, sample_ids: np.ndarray, held: dict[int, Any]) -> Batch | None:
-        """Every shard of the batch decoded columnar: one gather per field and shard."""
+        """Every shard of the batch decoded columnar: one gather per field and shard, into :attr:`empty`."""
         ids = np.unique(shard_ids)
         cols = [getattr(held[s], "columns", None) for s in ids.tolist()]
         if any(c is None for c in cols):
             return None
-        batch = Batch()
-        names = [f.name for f in self.source.schema.fields]
-        if len(cols) == 1:
-            for name in names:
-                batch[name] = cols[0].take(name, sample_ids)
-        else:
-            if any(c.specs != cols[0].specs for c in cols):
-                return None  # arrays of different dtypes or shapes: the per-sample path decides
+        if any(c.specs != cols[0].specs for c in cols):
+            return None  # arrays of different dtypes or shapes: the per-sample path decides
+        n = len(sample_ids)
+        where: list[np.ndarray | None] = [None]
+        if len(cols) > 1:
             where = [np.flatnonzero(shard_ids == s) for s in ids]
-            for name in names:
-                if name in cols[0].arrays:
-                    dtype, shape, _ = cols[0].arrays[name]
-                    out = np.empty((len(sample_ids), *shape), dtype=dtype)
-                    for c, w in zip(cols, where, strict=True):
-                        c.take_into(name, sample_ids[w], out, w)
-                    batch[name] = out
-                    continue
-                parts = [c.take(name, sample_ids[w]) for c, w in zip(cols, where, strict=True)]
-                if isinstance(parts[0], np.ndarray):
-                    out = np.empty((len(sample_ids), *parts[0].shape[1:]), dtype=parts[0].dtype)
-                    for w, part in zip(where, parts, strict=True):
-                        out[w] = part
-                else:
-                    out = [None] * len(sample_ids)
-                    for w, part in zip(where, parts, strict=True):
-                        for k, v in zip(w.tolist(), part, strict=True):
-                            out[k] = v
-                batch[name] = out
+        batch = Batch()
+        for f in self.source.schema.fields:
+            out = cols[0].column(f.name, n, self.empty)
+            for c, w in zip(cols, where, strict=True):
+                c.take_into(f.name, sample_ids if w is None else sample_ids[w], out, w)
+            batch[f.name] = out
         if self.keys:
             keys = {s: held[s].keys for s in ids.tolist()}
             batch[KEY] = [keys[s][i] for s, i in zip(shard_ids.tolist(), sample_ids.tolist(), strict=True)]

@@ -6,20 +6,29 @@ Array fields become ``(batch, *shape)`` tensors (``None`` for dimensions the
 schema leaves open), ``int`` → ``int64``, ``float`` → ``float64``, ``bool`` →
 ``bool``, ``str`` / ``bytes`` → ``string``.
 
+:class:`TFLoader` is the resumable form: each pass over it is one epoch, and
+``state_dict()`` / ``load_state_dict()`` work as on the PyTorch loader (the
+state is the same, so either resumes the other).
+
 Example:
     >>> tfds = ds.tensorflow(batch_size=256, shuffle=True, seed=0)  # doctest: +SKIP
     >>> tfds.element_spec["image"]  # doctest: +SKIP
     TensorSpec(shape=(None, 3, 32, 32), dtype=tf.uint8, name='image')
+    >>> loader = ds.tensorflow_loader(256, seed=0)  # doctest: +SKIP
+    >>> state = loader.state_dict()  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import collections
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from altakit.data.plan import check_resume, loader_state
 from altakit.errors import ConfigError, DataError
 from altakit.samples import Schema
 
@@ -61,8 +70,9 @@ def tf_dataset(
     start: int = 0,
     keys: bool = False,
     prefetch: int | None = None,
+    _log: Callable[[tuple[int, int, bool]], None] | None = None,
 ) -> tf.data.Dataset:
-    """One epoch of batches as a ``tf.data.Dataset``.
+    """One epoch of batches as a ``tf.data.Dataset`` (:class:`TFLoader` adds resumable state).
 
     Args:
         dataset: An altakit Dataset (without a ``batch()`` stage; map stages must keep the schema).
@@ -97,12 +107,103 @@ def tf_dataset(
     def generate() -> Iterator[dict[str, Any]]:
         plan = dataset.plan(batch_size, **plan_options)
         for batch in dataset.reader(plan, keys=keys).read(range(start, plan.num_batches)):
+            if _log is not None:  # (batch index, samples skipped, handed out), before it is
+                _log((batch.index, batch.skipped, batch.size > 0))
             if batch.size == 0:
                 continue
             yield {name: _column(name, batch[name], spec[name]) for name in spec}
 
     out = tf.data.Dataset.from_generator(generate, output_signature=spec)
     return out.prefetch(tf.data.AUTOTUNE if prefetch is None else prefetch)
+
+
+class TFLoader:
+    """Resumable ``tf`` batches: each pass is one epoch; it counts the batches it hands out.
+
+    Args:
+        dataset: An altakit Dataset.
+        batch_size: Samples per batch.
+        epoch: First epoch.
+        **options: ``shuffle``, ``seed``, ``window``, ``rank``, ``world_size``, ``drop_last``,
+            ``keys``, ``prefetch`` (see :func:`tf_dataset`).
+
+    Use it in a custom training loop (``for batch in loader``), or give Keras
+    :meth:`tf_data` (the rest of the current epoch as a ``tf.data.Dataset``).
+
+    Example:
+        >>> loader = TFLoader(ds, 128, seed=3)  # doctest: +SKIP
+        >>> first = next(iter(loader))  # doctest: +SKIP
+        >>> loader.state_dict()["batches"]  # doctest: +SKIP
+        1
+    """
+
+    def __init__(self, dataset: Any, batch_size: int = 256, *, epoch: int = 0, **options: Any) -> None:
+        unknown = set(options) - {
+            "shuffle",
+            "seed",
+            "window",
+            "rank",
+            "world_size",
+            "drop_last",
+            "keys",
+            "prefetch",
+        }
+        if unknown:
+            raise ConfigError(
+                f"unknown TFLoader options {sorted(unknown)}", hint="see altakit.data.tensorflow"
+            )
+        defaults = {"shuffle": True, "seed": 0, "window": 1, "rank": 0, "world_size": 1, "drop_last": False}
+        self.dataset, self.batch_size, self.options = dataset, batch_size, {**defaults, **options}
+        self.epoch, self.delivered, self.skipped = epoch, 0, 0
+        self.tf_data()  # fail early on a bad pipeline
+
+    def tf_data(self, _log: Callable[[tuple[int, int, bool]], None] | None = None) -> tf.data.Dataset:
+        """The rest of the current epoch as a ``tf.data.Dataset`` (not counted by :meth:`state_dict`)."""
+        return tf_dataset(
+            self.dataset, self.batch_size, epoch=self.epoch, start=self.delivered, _log=_log, **self.options
+        )
+
+    def __len__(self) -> int:
+        plan = self.dataset.plan(self.batch_size, epoch=self.epoch, **_plan_options(self.options))
+        return int(plan.num_batches)
+
+    def __iter__(self) -> Iterator[dict[str, tf.Tensor]]:
+        if self.delivered == 0:
+            self.skipped = 0
+        log: collections.deque[tuple[int, int, bool]] = collections.deque()
+        for batch in self.tf_data(log.append):
+            self._count(log, upto_handed_out=True)
+            yield batch
+        self._count(log, upto_handed_out=False)  # trailing batches left empty
+        if self.skipped:
+            warnings.warn(
+                f"dataset {self.dataset.name!r}, epoch {self.epoch}: skipped {self.skipped} bad samples",
+                stacklevel=2,
+            )
+        self.epoch, self.delivered = self.epoch + 1, 0
+
+    def _count(self, log: collections.deque[tuple[int, int, bool]], upto_handed_out: bool) -> None:
+        while log:
+            index, skipped, handed_out = log.popleft()
+            self.delivered, self.skipped = index + 1, self.skipped + skipped
+            if handed_out and upto_handed_out:
+                return
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where the loader stands (the same state as the PyTorch loader's)."""
+        return loader_state(
+            self.dataset, self.batch_size, self.options, self.epoch, self.delivered, self.skipped
+        )
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume after the last batch that ``state`` recorded as delivered."""
+        check_resume(state, self.state_dict())
+        self.epoch, self.delivered = int(state["epoch"]), int(state["batches"])
+        self.skipped = int(state.get("skipped", 0))
+
+
+def _plan_options(options: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if k not in ("keys", "prefetch")}
 
 
 def _column(name: str, col: Any, spec: tf.TensorSpec) -> Any:

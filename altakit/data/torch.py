@@ -1,14 +1,16 @@
 """PyTorch adapter: an IterableDataset of whole batches and a resumable DataLoader.
 
-Workers decode whole batches (see :mod:`altakit.data.reader`) and hand the
-DataLoader one dict of NumPy columns per batch (one pickle through the pipe;
-the main process wraps them with ``torch.from_numpy``; batches over
-:data:`PIPE_BYTES` go as tensors in shared memory), so samples never cross the
-process boundary one by one. With two or more workers the epoch is split by
-window of shards (:meth:`~altakit.data.plan.EpochPlan.pieces`): each shard is
-read and verified by one worker only, and the loader puts the pieces of a batch
-that straddles two windows back together, in order (an error from a worker is
-raised as soon as it arrives). Every sample is delivered exactly once per epoch
+Workers decode whole batches (see :mod:`altakit.data.reader`) straight into
+shared-memory slots (:mod:`altakit.data.slots`) and send only the slot number;
+the main process wraps the slot's columns with ``torch.from_numpy`` (no copy;
+the slot is reused once the batch is dropped). Columns that do not fit a slot
+go as NumPy through the pipe (batches over :data:`PIPE_BYTES` as tensors in
+shared memory), so samples never cross the process boundary one by one. With
+two or more workers the epoch is split by window of shards
+(:meth:`~altakit.data.plan.EpochPlan.pieces`): each shard is read and verified
+by one worker only, and the loader puts the pieces of a batch that straddles
+two windows back together, in order (an error from a worker is raised as soon
+as it arrives). Every sample is delivered exactly once per epoch
 over all ranks and workers; the order depends only on ``seed`` and the epoch (see
 :mod:`altakit.data.plan`). :meth:`Loader.state_dict` records the epoch and the
 number of batches delivered; :meth:`Loader.load_state_dict` resumes right after
@@ -24,8 +26,9 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -33,7 +36,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from altakit.data.reader import Batch
+from altakit.data.plan import check_resume, loader_state
+from altakit.data.slots import SLOT, SlotRing, slot_bytes
 from altakit.errors import AltakitError, ConfigError
 
 _ERROR = "__altakit_error__"
@@ -42,6 +46,8 @@ _ERROR = "__altakit_error__"
 PIPE_BYTES = 8 * 1024 * 1024
 #: Decoded samples the main process may hold while it puts worker pieces back in order.
 HOLD_BYTES = 512 * 1024 * 1024
+#: Shared memory for the slot rings of one loader (all workers together).
+RING_BYTES = 256 * 1024 * 1024
 _SPAN = "__span__"
 
 
@@ -53,14 +59,14 @@ def to_torch(batch: dict[str, Any]) -> dict[str, Any]:
             out[name] = col
         elif isinstance(col, np.ndarray):
             out[name] = torch.from_numpy(col if col.flags.writeable else col.copy())
-        elif col and isinstance(col[0], np.ndarray):
+        elif isinstance(col, list) and col and isinstance(col[0], np.ndarray):
             out[name] = [torch.from_numpy(a.copy()) for a in col]
         else:
             out[name] = col
     return out
 
 
-def _nbytes(batch: Batch) -> int:
+def _nbytes(batch: dict[str, Any]) -> int:
     return sum(col.nbytes for col in batch.values() if isinstance(col, np.ndarray))
 
 
@@ -84,6 +90,8 @@ class ShardIterable(IterableDataset):
         self.numpy = False
         #: Split the work by window of shards and yield pieces of batches (set by :class:`Loader`).
         self.pieces = False
+        #: One shared-memory slot ring per worker (set by :class:`Loader` before the workers start).
+        self.rings: list[SlotRing] = []
         dataset.reader(self.plan())  # fail early on a bad pipeline
 
     def plan(self) -> Any:
@@ -100,6 +108,9 @@ class ShardIterable(IterableDataset):
         if info is not None:
             self.dataset.source.threads = 1  # this worker's own copy: the workers are the parallelism
         reader = self.dataset.reader(plan, keys=self.keys)
+        ring = self.rings[worker] if info is not None and worker < len(self.rings) else None
+        if ring is not None:
+            reader.empty = ring.empty
         if self.pieces and info is not None:
             pieces = plan.pieces(self.start, worker, workers)
             batches = reader.read_pieces(pieces)
@@ -108,7 +119,9 @@ class ShardIterable(IterableDataset):
             batches = reader.read(plan.worker_batches(self.start, worker, workers))
         try:
             for n, batch in enumerate(batches):
-                out = dict(batch) if self.numpy and _nbytes(batch) <= PIPE_BYTES else to_torch(batch)
+                out = ring.seal(batch) if ring is not None else dict(batch)
+                if not self.numpy or _nbytes(out) > PIPE_BYTES:
+                    out = to_torch(out)
                 if pieces:
                     out[_SPAN] = pieces[n][1:]
                 out["__index__"] = batch.index
@@ -144,8 +157,18 @@ def _split_by_shards(iterable: ShardIterable, workers: int) -> bool:
     return (workers - 1) * biggest * int(iterable.plan_options.get("window", 1)) <= HOLD_BYTES
 
 
-def _assemble(items: Iterator[dict[str, Any]], plan: Any, start: int) -> Iterator[dict[str, Any]]:
-    """Put worker pieces back together into local batches ``start, start + 1 …``, in order."""
+def _open(rings: list[SlotRing], item: dict[str, Any]) -> dict[str, Any]:
+    """``item`` with its slot columns as arrays (views of the slot)."""
+    return rings[item[SLOT][0]].take(item) if SLOT in item else item
+
+
+def _assemble(
+    items: Iterator[dict[str, Any]], plan: Any, start: int, open_item: Callable[..., dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    """Put worker pieces back together into local batches ``start, start + 1 …``, in order.
+
+    ``open_item(item)`` turns an item's slot columns into arrays.
+    """
     waiting: dict[int, list[tuple[int, dict[str, Any]]]] = {}
     covered: dict[int, int] = {}
     j = start
@@ -155,7 +178,7 @@ def _assemble(items: Iterator[dict[str, Any]], plan: Any, start: int) -> Iterato
             return
         lo, hi = item.pop(_SPAN)
         k = item["__index__"]
-        waiting.setdefault(k, []).append((lo, item))
+        waiting.setdefault(k, []).append((lo, open_item(item)))
         covered[k] = covered.get(k, 0) + hi - lo
         while j < plan.num_batches and covered.get(j) == len(plan.batch(j)[0]):
             del covered[j]
@@ -224,12 +247,38 @@ class Loader(DataLoader):
     def __len__(self) -> int:
         return len(self.shards)
 
+    def _rings(self) -> list[SlotRing]:
+        """One slot ring per worker, when batches travel as NumPy and a slot holds a batch.
+
+        Slots cover the batches in flight, the caller's last few and, when the epoch is split by
+        window of shards, the pieces the main process holds until their turn (one window).
+        """
+        workers, batch = self.num_workers, self.shards.batch_size
+        size = slot_bytes(self.shards.dataset._current_schema(), batch)
+        if not (self.shards.numpy and workers and size):
+            return []
+        slots = (self.prefetch_factor or 2) + 4
+        if self.shards.pieces:
+            counts = [int(s["count"]) for s in self.shards.dataset.source.shards]
+            slots += -(-max(counts) * int(self.shards.plan_options.get("window", 1)) // batch) + 1
+        slots = min(slots, RING_BYTES // (workers * size))
+        return [SlotRing(slots, size, w) for w in range(workers)] if slots else []
+
     def __iter__(self) -> Iterator[dict[str, Any]]:  # type: ignore[override]
         self.shards.start = self.delivered
         if self.delivered == 0:
             self.skipped = 0
-        items = super().__iter__()
-        for batch in _assemble(items, self.shards.plan(), self.delivered) if self.shards.pieces else items:
+        self.shards.rings = rings = self._rings()  # before super().__iter__() forks the workers
+        try:
+            items = super().__iter__()
+        finally:
+            self.shards.rings = []  # made for this pass only
+        open_item = functools.partial(_open, rings)
+        if self.shards.pieces:
+            batches = _assemble(items, self.shards.plan(), self.delivered, open_item)
+        else:
+            batches = map(open_item, items)
+        for batch in batches:
             if _ERROR in batch:
                 raise batch[_ERROR]
             self.delivered = batch.pop("__index__") + 1
@@ -247,37 +296,14 @@ class Loader(DataLoader):
 
     def state_dict(self) -> dict[str, Any]:
         """Where the loader stands: epoch and batches delivered (plus what must match on resume)."""
-        return {
-            "epoch": self.shards.epoch,
-            "batches": self.delivered,
-            "skipped": self.skipped,
-            "batch_size": self.shards.batch_size,
-            "dataset": self.shards.dataset.name,
-            "manifest_count": int(self.shards.dataset.manifest["count"]),
-            **{
-                k: self.shards.plan_options[k]
-                for k in ("seed", "shuffle", "window", "world_size", "drop_last")
-            },
-        }
+        shards = self.shards
+        return loader_state(
+            shards.dataset, shards.batch_size, shards.plan_options, shards.epoch, self.delivered, self.skipped
+        )
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Resume after the last batch that ``state`` recorded as delivered (any ``num_workers``)."""
-        mine = self.state_dict()
-        for k in (
-            "batch_size",
-            "dataset",
-            "manifest_count",
-            "seed",
-            "shuffle",
-            "window",
-            "world_size",
-            "drop_last",
-        ):
-            if state.get(k) != mine[k]:
-                raise ConfigError(
-                    f"cannot resume: {k} was {state.get(k)!r}, this loader has {mine[k]!r}",
-                    hint="resume with the same dataset, batch size, seed and world size",
-                )
+        check_resume(state, self.state_dict())
         self.shards.epoch = int(state["epoch"])
         self.delivered = int(state["batches"])
         self.skipped = int(state.get("skipped", 0))

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from altakit.data.fetch import ShardFetcher
 from altakit.errors import AltakitError, DataError
 from altakit.samples import decode
-from altakit.shards import ShardFetcher
 
 
 def verify(dataset: Any) -> dict[str, Any]:
@@ -22,7 +22,7 @@ def verify(dataset: Any) -> dict[str, Any]:
         ``{"ok", "shards", "samples", "errors": [{"shard", "key", "error"}]}``; nothing is raised
         for bad data, every problem is listed.
     """
-    fetcher = ShardFetcher(dataset.store, None, 0)  # bypass the cache: read the store itself
+    fetcher = ShardFetcher(dataset.store, None, 0, trust=False)  # the store itself, every byte
     errors: list[dict[str, Any]] = []
     samples = 0
     for entry in dataset.source.shards:

@@ -37,6 +37,11 @@ def is_even(d: Digit) -> bool:
     return d.label % 2 == 0
 
 
+def from_300(d: Digit) -> bool:
+    """A filter that drops the first 300 digits."""
+    return d.idx >= 300
+
+
 def invert(d: Digit) -> Digit:
     """A map."""
     return Digit(image=(255 - d.image).astype(np.uint8), label=d.label, idx=d.idx)

@@ -135,3 +135,51 @@ def test_gloo_two_ranks_two_workers_exactly_once(digits_ds, tmp_path):
     merged = [b for pair in zip(*result["0"], strict=False) for b in pair]
     tail = result["0"][0][len(result["0"][1]) :]
     assert merged + tail == single
+
+
+def test_tensorflow_loader_resumes_exactly_after_the_last_delivered_batch(digits_ds):
+    def idx(batches) -> list[list[int]]:
+        return [b["idx"].numpy().tolist() for b in batches]
+
+    full = idx(digits_ds.tensorflow_loader(128, seed=11, epoch=4))
+    loader = digits_ds.tensorflow_loader(128, seed=11, epoch=4)
+    seen = idx(itertools.islice(loader, 6))
+    state = loader.state_dict()
+    assert state["batches"] == 6 and state["epoch"] == 4
+    resumed = digits_ds.tensorflow_loader(128, seed=11)
+    resumed.load_state_dict(state)
+    rest = idx(resumed)
+    assert seen + rest == full
+    assert sorted(i for b in seen + rest for i in b) == list(range(1797))  # one epoch, no duplicates
+    assert resumed.epoch == 5 and resumed.state_dict()["batches"] == 0
+    with pytest.raises(altakit.AltakitError, match="batch_size"):
+        digits_ds.tensorflow_loader(64, seed=11).load_state_dict(state)
+
+
+def test_tensorflow_loader_counts_batches_a_filter_left_empty(digits_ds):
+    from datakit_types import from_300
+
+    ds = digits_ds.filter(from_300)  # batches 0-2 of 100 (in order) come out empty
+    loader = ds.tensorflow_loader(100, shuffle=False)
+    seen = [b["idx"].numpy().tolist() for b in itertools.islice(loader, 2)]
+    assert seen[0][0] == 300 and loader.state_dict()["batches"] == 5
+    resumed = ds.tensorflow_loader(100, shuffle=False)
+    resumed.load_state_dict(loader.state_dict())
+    rest = [i for b in resumed for i in b["idx"].numpy().tolist()]
+    assert [i for b in seen for i in b] + rest == list(range(300, 1797))
+
+
+def test_torch_and_tensorflow_resume_each_other(digits_ds):
+    want = [dict(b) for b in digits_ds.batches(100, shuffle=True, seed=9)]
+    torch_loader = digits_ds.torch(100, seed=9, num_workers=2)
+    got = [{k: v.numpy() for k, v in b.items()} for b in itertools.islice(torch_loader, 5)]
+    tf_loader = digits_ds.tensorflow_loader(100, seed=9)
+    tf_loader.load_state_dict(torch_loader.state_dict())
+    got += [{k: v.numpy() for k, v in b.items()} for b in tf_loader]
+    assert len(got) == len(want) == 18
+    for a, b in zip(got, want, strict=True):
+        for name in ("image", "label", "idx"):
+            np.testing.assert_array_equal(a[name], b[name])
+    back = digits_ds.torch(100, seed=9)
+    back.load_state_dict(tf_loader.state_dict())
+    assert back.epoch == 1 and back.delivered == 0
