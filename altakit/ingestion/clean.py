@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from altakit.errors import ConfigError
+from altakit.ingestion.order import sort_series
 
 if TYPE_CHECKING:
     import polars as pl
@@ -54,6 +55,8 @@ DATETIME_FORMATS = (
     "%m/%d/%Y %H:%M",
     "%m/%d/%Y",
 )
+#: Values :func:`detect_formats` looks at (the first non-null ones).
+FORMAT_SAMPLE = 2000
 EPOCH_S = r"^-?\d{9,10}(\.\d+)?$"
 EPOCH_MS = r"^-?\d{12,13}$"
 
@@ -90,12 +93,20 @@ class Context:
         by: Columns that identify one series (e.g. ``["sensor"]``).
         reject: Called with ``(rows, reason)`` for rows a step removes.
         presorted: Rows are already sorted by ``by`` and ``time`` (:func:`sort_series`).
+        series: A column numbering the series of presorted rows (:func:`number_series`); per-series
+            windows use it instead of ``by`` (one integer hashes faster than the key's columns).
     """
 
     time: str | None = None
     by: list[str] = field(default_factory=list)
     reject: Callable[[pl.DataFrame, str], None] | None = None
     presorted: bool = False
+    series: str | None = None
+
+    @property
+    def groups(self) -> list[str]:
+        """The columns per-series windows group by: ``series`` if set, else ``by``."""
+        return [self.series] if self.series else list(self.by)
 
 
 # ---------------------------------------------------------------- datetimes
@@ -135,7 +146,7 @@ def detect_formats(values: pl.Series) -> tuple[list[str], bool, float]:
     """
     import polars as pl
 
-    sample = values.drop_nulls().head(2000)
+    sample = values.drop_nulls().head(FORMAT_SAMPLE)
     if sample.len() == 0:
         return [], False, 0.0
     frame = sample.to_frame("v")
@@ -192,7 +203,9 @@ def parse_datetimes(
         elif fmt:
             expr = _parse_with(col, [fmt], source_tz, epoch=False)
         else:
-            fmts, epoch, _ = detect_formats(df.get_column(name).str.strip_chars())
+            fmts, epoch, _ = detect_formats(
+                df.get_column(name).drop_nulls().head(FORMAT_SAMPLE).str.strip_chars()
+            )
             expr = _parse_with(col, fmts or list(DATETIME_FORMATS), source_tz, epoch)
         parsed = df.select(expr.dt.convert_time_zone(tz).alias(name)).to_series()
         failed = parsed.is_null() & df.get_column(name).is_not_null()
@@ -215,18 +228,30 @@ def _numeric(df: pl.DataFrame, columns: Sequence[str] | None, ctx: Context) -> l
         if missing:
             raise ConfigError(f"cleaning step names unknown columns {missing}", columns=missing)
         return list(columns)
-    skip = {ctx.time, *ctx.by}
+    skip = {ctx.time, ctx.series, *ctx.by}
     return [c for c, t in df.schema.items() if t.is_numeric() and c not in skip and not c.startswith("_")]
 
 
 def _over(expr: pl.Expr, ctx: Context) -> pl.Expr:
-    return expr.over(ctx.by) if ctx.by else expr
+    return expr.over(ctx.groups) if ctx.by else expr
 
 
-def sort_series(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
-    """Sort by series and time (once per pipeline: steps keep the order)."""
-    keys = [*ctx.by, *([ctx.time] if ctx.time else [])]
-    return df.sort(keys, maintain_order=True) if keys else df
+def number_series(df: pl.DataFrame, ctx: Context, name: str = "__series") -> pl.DataFrame:
+    """Add ``name``, numbering the series of rows sorted by series, and set ``ctx.series`` to it.
+
+    Example:
+        >>> import polars as pl
+        >>> ctx = Context(by=["s"], presorted=True)
+        >>> number_series(pl.DataFrame({"s": ["a", "a", "b"]}), ctx).get_column("__series").to_list()
+        [0, 0, 1]
+    """
+    import polars as pl
+
+    if not ctx.by or not ctx.presorted or any(c not in df.columns for c in ctx.by):
+        return df
+    ctx.series = name
+    key = pl.col(ctx.by[0]) if len(ctx.by) == 1 else pl.struct(ctx.by)
+    return df.with_columns(key.rle_id().alias(name))
 
 
 def _sorted(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
@@ -352,7 +377,7 @@ class Failures:
             x = pl.col(c)
             if self.stuck:
                 run = _over(x.rle_id(), ctx)
-                keys = [*ctx.by, "__run"]
+                keys = [*ctx.groups, "__run"]
                 size = pl.len().over(keys)
                 first = pl.int_range(pl.len()).over(keys) == 0
                 stuck = df.with_columns(run.alias("__run")).select(
@@ -415,9 +440,15 @@ class FillGaps:
             else:
                 # runs of nulls (or values) within one series: rows are sorted by series, so a run
                 # is a run of equal (series key, is null) in frame order
-                null_run = (pl.struct([*ctx.by, x.is_null()]) if ctx.by else x.is_null()).rle_id()
+                null_run = (pl.struct([*ctx.groups, x.is_null()]) if ctx.by else x.is_null()).rle_id()
                 ok = pl.len().over(null_run) <= self.max_gap
-                if self.method == "linear":
+                if self.method == "linear" and ctx.series:
+                    # series are contiguous: a value precedes (follows) in the series iff the nearest
+                    # value before (after) the row, in the whole frame, is of the same series
+                    sid = pl.col(ctx.series)
+                    nearest = pl.when(x.is_not_null()).then(sid)
+                    ok = ok & (nearest.forward_fill() == sid) & (nearest.backward_fill() == sid)
+                elif self.method == "linear":
                     inner_prev = _over(x.forward_fill().is_not_null(), ctx)
                     inner_next = _over(x.backward_fill().is_not_null(), ctx)
                     ok = ok & inner_prev & inner_next
@@ -479,13 +510,22 @@ class Resample:
         rule = self.rule.replace("min", "m")
         _duration(self.rule if self.rule[-1:].isalpha() else self.rule + "s")
         before = df.height
-        df = _sorted(df.drop(["_source", "_line"], strict=False), ctx).filter(pl.col(ctx.time).is_not_null())
+        df = _sorted(df.drop(["_source", "_line"], strict=False), ctx)
+        if df.get_column(ctx.time).null_count():
+            df = df.filter(pl.col(ctx.time).is_not_null())
         nums = _numeric(df, None, ctx)
         others = [c for c in df.columns if c not in nums and c != ctx.time and c not in ctx.by]
-        if self.how == "mean":
-            out = df.group_by_dynamic(ctx.time, every=rule, group_by=ctx.by or None).agg(
-                *(pl.col(c).mean() for c in nums), *(pl.col(c).first() for c in others)
-            )
+        dtype = df.schema[ctx.time]
+        aggs = [*(pl.col(c).mean() for c in nums), *(pl.col(c).first() for c in others)]
+        if self.how == "mean" and isinstance(dtype, pl.Datetime) and dtype.time_zone in (None, "UTC"):
+            # rows are sorted by series and time, so a window is a run of equal (series, window
+            # start); the start is the time truncated to the rule, as group_by_dynamic's in UTC
+            start = pl.col(ctx.time).dt.truncate(rule)
+            run = (pl.struct([*ctx.groups, start]) if ctx.by else start).rle_id().alias("__run")
+            keys = [*(pl.col(c).first() for c in ctx.by), start.first()]
+            out = df.group_by(run, maintain_order=True).agg(*keys, *aggs).drop("__run")
+        elif self.how == "mean":
+            out = df.group_by_dynamic(ctx.time, every=rule, group_by=ctx.by or None).agg(*aggs)
         else:
             grid = df.group_by(ctx.by or pl.lit(0).alias("__g")).agg(
                 pl.datetime_range(

@@ -7,8 +7,11 @@ numbers and quarantine as the exact one:
   ends and the delimiters per line are counted with numpy on the raw bytes;
   lines with the wrong number of fields (ragged rows, blank lines) are set
   aside and the rest is parsed by one multi-threaded ``polars.read_csv`` with
-  an explicit all-string schema. Line numbers come from the line-end offsets,
-  not from Python per row. The set-aside lines go through the **lines** path.
+  an explicit all-string schema. The counts are taken over the whole block
+  first, then, only if they are off, per piece of :data:`PIECE` bytes, and per
+  line only in the pieces that are off. Line numbers come from the line
+  counts, not from Python per row. The set-aside lines go through the
+  **lines** path.
 * **lines** (no quotes): each line is read as one string, its fields counted
   and split with polars expressions.
 * **quoted** (quotes, or invalid UTF-8): :mod:`csv`, line by line, still
@@ -39,6 +42,8 @@ if TYPE_CHECKING:
 MAX_FIELD = 256 * 1024 * 1024
 #: Above this share of odd lines (ragged, blank) in a block, the lines path reads the whole block.
 ODD_SHARE = 0.05
+#: Bytes per piece when a block's delimiter count is off and the odd lines are looked for.
+PIECE = 64 * 1024
 
 
 @dataclass
@@ -50,7 +55,9 @@ class Batch:
     blank_lines: int = 0
 
 
-def parse_block(name: str, block: bytes, lineno: int, header: list[str], delim: str) -> Batch:
+def parse_block(
+    name: str, block: bytes, lineno: int, header: list[str], delim: str, lines: int | None = None
+) -> Batch:
     """Parse one block of whole lines (ending in ``\\n``); ``lineno`` is the line number before it.
 
     Args:
@@ -59,78 +66,105 @@ def parse_block(name: str, block: bytes, lineno: int, header: list[str], delim: 
         lineno: Physical line number of the line before the block's first line.
         header: Column names.
         delim: One-character field separator.
+        lines: The block's count of ``\\n``, if the caller knows it (:func:`count`).
     """
     if not block or b'"' in block or b"\x1f" in block:
         return parse_quoted(name, block, lineno, header, delim)
     if len(header) >= 2 and delim.isascii() and delim not in "\r\n":
-        fast = parse_fields(name, block, lineno, header, delim)
+        fast = parse_fields(name, block, lineno, header, delim, lines)
         if fast is not None:
             return fast
     return parse_lines(name, block, lineno, header, delim)
 
 
-def parse_fields(name: str, block: bytes, lineno: int, header: list[str], delim: str) -> Batch | None:
+def parse_fields(
+    name: str, block: bytes, lineno: int, header: list[str], delim: str, lines: int | None = None
+) -> Batch | None:
     """The fields path (see the module docstring); ``None`` when the block needs another path."""
     import numpy as np
     import polars as pl
 
-    k = len(header)
-    raw = np.frombuffer(block, dtype=np.uint8)
-    ends = np.flatnonzero(raw == 10)
-    n = len(ends)
+    k, sep = len(header), delim.encode()
+    n = count(block, b"\n") if lines is None else lines
     if n == 0 or (
         b"\r" in block and block.count(b"\r") != block.count(b"\r\n")
     ):  # polars splits at a lone CR
         return None
     # k - 1 delimiters per line on average: every line is whole, unless one has more and one fewer,
     # which polars refuses (more fields than the schema); the per-line count then finds them
-    split: tuple[bytes, bytes, Any] | None = None
-    fields = _read_fields(block, header, delim) if block.count(delim.encode()) == (k - 1) * n else None
-    if fields is None:
-        split = _odd_lines(block, raw, ends, delim, k)
-        fields = None if split is None else _read_fields(split[0], header, delim)
-        if fields is None:
+    odd: Any = None
+    fields = _read_fields(block, header, delim) if count(block, sep) == (k - 1) * n else None
+    for piece in (PIECE, None) if fields is None else ():  # pieces; every line if counts cancel out
+        split = _odd_lines(block, sep, k, piece)
+        if split is None:
             return None
-    odd = np.empty(0, dtype=np.int64) if split is None else split[2]
-    rows = n - len(odd)
-    if fields.height != rows:
+        odd_block, odd = split[1:]
+        fields = _read_fields(split[0], header, delim)
+        if fields is not None:
+            break
+    if fields is None or fields.height != n - (0 if odd is None else len(odd)):
         return None
-    if split is None:
-        line = pl.int_range(lineno + 1, lineno + 1 + rows, dtype=pl.Int64, eager=True)
+    if odd is None:
+        line = pl.int_range(lineno + 1, lineno + 1 + n, dtype=pl.Int64, eager=True)
     else:
-        keep = np.ones(n, dtype=bool)
-        keep[odd] = False
-        line = pl.Series(np.flatnonzero(keep) + (lineno + 1), dtype=pl.Int64)
+        line = pl.Series(
+            np.delete(np.arange(lineno + 1, lineno + 1 + n, dtype=np.int64), odd), dtype=pl.Int64
+        )
     data = fields.select(pl.lit(name).alias("_source"), line.alias("_line"), pl.all())
-    if not len(odd):
+    if odd is None:
         return Batch(data, pl.DataFrame(schema=quarantine.schema()), 0)
-    assert split is not None
-    rest = _lines(name, split[1], header, delim, numbers=odd + (lineno + 1))
+    rest = _lines(name, odd_block, header, delim, numbers=odd + (lineno + 1))
     if rest is None or rest.data.height:  # an odd line cannot be a good row; be exact if it is
         return None
     return Batch(data, rest.bad, rest.blank_lines)
 
 
-def _odd_lines(block: bytes, raw: Any, ends: Any, delim: str, k: int) -> tuple[bytes, bytes, Any] | None:
-    """Split a block by delimiters per line: ``(whole lines, odd lines, indices of the odd ones)``.
+def count(block: bytes, byte: bytes) -> int:
+    """How often one byte occurs in ``block`` (numpy: faster than ``bytes.count`` on large blocks).
 
-    ``None`` when more than :data:`ODD_SHARE` of the lines are odd.
+    Example:
+        >>> count(b"a,b\\nc,d\\n", b"\\n")
+        2
     """
     import numpy as np
 
-    n = len(ends)
-    per_line = np.diff(np.searchsorted(np.flatnonzero(raw == ord(delim)), ends), prepend=0)
-    odd = np.flatnonzero(per_line != k - 1)
-    if len(odd) > ODD_SHARE * n:
+    return int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == byte[0]))
+
+
+def _odd_lines(block: bytes, sep: bytes, k: int, piece: int | None) -> tuple[bytes, bytes, Any] | None:
+    """Split a block by delimiters per line: ``(whole lines, odd lines, indices of the odd ones)``.
+
+    The block is scanned in pieces of ``piece`` bytes; only the pieces whose delimiter count is
+    off are looked at line by line (every line with ``piece=None``: one line with a field too
+    many and one with a field too few cancel out in a count). ``None`` when more than
+    :data:`ODD_SHARE` of the lines are odd.
+    """
+    import numpy as np
+
+    odd: list[Any] = []
+    spans: list[tuple[int, int]] = []  # byte ranges of the odd lines
+    pos = line = 0
+    while pos < len(block):
+        end = len(block) if piece is None else block.find(b"\n", min(pos + piece, len(block)) - 1) + 1
+        lines = block.count(b"\n", pos, end)
+        if piece is None or block.count(sep, pos, end) != (k - 1) * lines:
+            raw = np.frombuffer(block, dtype=np.uint8, count=end - pos, offset=pos)
+            ends = np.flatnonzero(raw == 10)
+            per_line = np.diff(np.searchsorted(np.flatnonzero(raw == sep[0]), ends), prepend=0)
+            bad = np.flatnonzero(per_line != k - 1)
+            starts = np.concatenate(([0], ends[:-1] + 1))
+            odd.append(bad + line)
+            spans += zip((starts[bad] + pos).tolist(), (ends[bad] + pos + 1).tolist(), strict=True)
+        pos, line = end, line + lines
+    found = np.concatenate(odd) if odd else np.empty(0, dtype=np.int64)
+    if len(found) > ODD_SHARE * line:
         return None
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    pieces, pos = [], 0
-    for i in odd.tolist():  # the runs of whole lines in between the odd ones
-        pieces.append(block[pos : int(starts[i])])
-        pos = int(ends[i]) + 1
-    pieces.append(block[pos:])
-    odd_block = b"".join(block[int(starts[i]) : int(ends[i]) + 1] for i in odd.tolist())
-    return b"".join(pieces), odd_block, odd
+    pieces, at = [], 0
+    for a, b in spans:  # the runs of whole lines in between the odd ones
+        pieces.append(block[at:a])
+        at = b
+    pieces.append(block[at:])
+    return b"".join(pieces), b"".join(block[a:b] for a, b in spans), found
 
 
 def _read_fields(block: bytes, header: list[str], delim: str) -> pl.DataFrame | None:

@@ -5,13 +5,17 @@ Each source file is read in blocks (:mod:`.readers`); every block is typed by a
 appears, and the schema policy is decided then), so later blocks are cast
 without looking back. Rows that fail to read or to cast go to quarantine.
 Cleaning (:mod:`.clean`) looks along whole series (resampling, outliers, gaps),
-so: a small input is cleaned as one frame in memory; an input over
-:data:`SPILL_BYTES` with a series key (``by``) is first spilled to Parquet
-buckets on disk by a hash of that key (one series never spans two buckets, and
-more input means more buckets), then each bucket is cleaned alone and the
-cleaned buckets stream into the Delta commit. Peak memory then follows the
-block size and the largest bucket, not the input. Without a series key the
-whole input is one series and is cleaned in memory.
+so the typed rows are held in memory and cleaned as one frame, as long as they
+fit a share of the memory budget (:data:`MEMORY_BUDGET` / :data:`COPIES`,
+measured on the typed blocks, not guessed from the input's size); they wait in
+series order (:class:`~.order.SeriesBlocks`), so no whole-input sort is needed.
+Past the budget, with a series key (``by``), they spill to disk in series
+buckets (:mod:`.spill`; one series never spans two buckets, and the bucket
+count follows the estimated input so that a bucket fits the same share), then
+each bucket is cleaned alone and the cleaned buckets stream into the Delta
+commit. Peak memory then follows the budget, not the input, as long as one
+series fits it. Without a series key the whole input is one series and is
+cleaned in memory.
 
 :class:`Typing` and :func:`clean_frame` are shared with the Spark engine, so
 both engines produce the same table.
@@ -24,7 +28,6 @@ Example:
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +35,9 @@ from typing import TYPE_CHECKING, Any
 
 from altakit.errors import IngestError
 from altakit.ingestion import clean, fastcast, quarantine, readers
+from altakit.ingestion.order import SeriesBlocks
 from altakit.ingestion.schema import RESCUED, Field, Plan, Schema, cast, infer, normalize_nulls
+from altakit.ingestion.spill import Spill
 
 if TYPE_CHECKING:
     import polars as pl
@@ -41,10 +46,13 @@ if TYPE_CHECKING:
 
 #: Called with the observed schema; returns the policy's plan (or raises to stop the ingest).
 Decide = Callable[[Schema], Plan]
-#: Inputs larger than this, with a series key, are typed into per-series buckets on disk first.
-SPILL_BYTES = 256 * 1024 * 1024
-#: Input bytes per bucket: more input, more buckets, so one bucket stays small.
-BUCKET_BYTES = 64 * 1024 * 1024
+#: Memory the local engine aims to stay within (bytes); beyond it, typed rows spill to disk.
+MEMORY_BUDGET = 1024**3
+#: Cleaning holds up to about this many copies of the typed rows (sorting, steps): the rows held
+#: in memory are at most ``MEMORY_BUDGET / COPIES``, and so is each spilled bucket (with room).
+COPIES = 4
+#: At most this many spill buckets (files open at once).
+MAX_BUCKETS = 256
 _SAFE = {
     ("int64", "float64"),
     ("int32", "int64"),
@@ -98,7 +106,7 @@ class Processed:
         return ds.dataset([str(p) for p in self.spilled], format="parquet").scanner().to_reader()
 
     def close(self) -> None:
-        """Remove spill files."""
+        """Remove the spill files."""
         if self.spill is not None:
             self.spill.cleanup()
             self.spill = None
@@ -182,22 +190,32 @@ def _string() -> Any:
 
 
 def clean_frame(
-    frame: pl.DataFrame, spec: IngestSpec, reject: Callable[[pl.DataFrame, str], None]
+    frame: pl.DataFrame,
+    spec: IngestSpec,
+    reject: Callable[[pl.DataFrame, str], None],
+    *,
+    presorted: bool = False,
 ) -> tuple[pl.DataFrame, list[clean.StepReport]]:
-    """Run the spec's cleaning steps over typed rows."""
+    """Run the spec's cleaning steps over typed rows (``presorted``: in series order already)."""
     ctx = clean.Context(time=spec.time, by=list(spec.by), reject=reject)
     for col in [spec.time, *spec.by]:
         if col and col not in frame.columns and frame.height:
             raise IngestError(f"the spec names column {col!r}, which the input lacks", column=col)
     reports = []
     if spec.steps:
-        frame = clean.sort_series(frame, ctx)
+        frame = frame if presorted else clean.sort_series(frame, ctx)
         ctx.presorted = True
+        frame = clean.number_series(frame, ctx)
     for step_spec in spec.steps:
         step = clean.build_step(step_spec)
         frame, report = step.apply(frame, ctx)
         reports.append(report)
-    return frame, reports
+    return frame.drop(ctx.series) if ctx.series else frame, reports
+
+
+def _series_blocks(spec: IngestSpec) -> SeriesBlocks:
+    """Where typed blocks wait: put into series order when there are steps to clean them."""
+    return SeriesBlocks(clean.Context(time=spec.time, by=list(spec.by)) if spec.steps else clean.Context())
 
 
 def conform(frame: pl.DataFrame, target: Schema) -> pl.DataFrame:
@@ -216,47 +234,53 @@ def process(
     decide: Decide,
     approved: Schema | None,
     *,
-    spill_bytes: int | None = None,
+    memory_budget: int | None = None,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> Processed:
     """Read, type and clean ``files`` (see the module docstring).
 
-    ``progress(rows_read, estimated_total_rows)`` is called after every block read.
+    ``memory_budget`` (bytes, default :data:`MEMORY_BUDGET`) bounds the typed rows held in memory
+    (a :data:`COPIES` th of it); ``progress(rows_read, estimated_total_rows)`` is called after every
+    block read.
     """
-    import polars as pl
-
     q = quarantine.Quarantine()
     typing = Typing(spec, approved, decide)
-    parts: list[pl.DataFrame] = []
-    rows_in = blank = 0
+    blocks = _series_blocks(spec)
+    rows_in = blank = held = 0
     options = spec.read_options()
     # where a row came from matters only to steps that may still quarantine it; otherwise free it early
     keep_position = any(step.get("action") == "quarantine" for step in spec.steps)
     total = sum(f.path.stat().st_size for f in files)
-    limit = SPILL_BYTES if spill_bytes is None else spill_bytes
-    spill = tempfile.TemporaryDirectory(prefix="altakit-spill-") if spec.by and total > limit else None
-    n_batch = 0
+    limit = (MEMORY_BUDGET if memory_budget is None else memory_budget) // COPIES
+    spill: Spill | None = None
     per_byte: float | None = None  # rows per input byte, from the first block: the estimate's basis
-    for src in files:
-        for batch in readers.read_file(src, options):
-            rows_in += batch.data.height + batch.bad.height
-            if progress is not None:
-                if per_byte is None and rows_in:
-                    per_byte = rows_in / max(1, min(options.block_bytes, src.path.stat().st_size))
-                progress(rows_in, max(rows_in, round(total * per_byte)) if per_byte else None)
-            blank += batch.blank_lines
-            q.add(batch.bad)
-            if batch.data.height == 0 and not batch.data.columns[2:]:
-                continue
-            typed, bad = typing.apply(batch.data)
-            q.add(bad)
-            typed = typed if keep_position else typed.drop("_source", "_line")
-            if spill is not None:
-                _spill(typed, spec.by, Path(spill.name), n_batch, max(16, -(-total // BUCKET_BYTES)))
-                n_batch += 1
-            else:
-                parts.append(typed)
+    for src, batch in readers.read_ahead(files, options):
+        rows_in += batch.data.height + batch.bad.height
+        if per_byte is None and rows_in:
+            per_byte = rows_in / max(1, min(options.block_bytes, src.path.stat().st_size))
+        estimate = max(rows_in, round(total * per_byte)) if per_byte else rows_in
+        if progress is not None:
+            progress(rows_in, estimate if per_byte else None)
+        blank += batch.blank_lines
+        q.add(batch.bad)
+        if batch.data.height == 0 and not batch.data.columns[2:]:
+            continue
+        typed, bad = typing.apply(batch.data)
+        q.add(bad)
+        typed = typed if keep_position else typed.drop("_source", "_line")
+        held += typed.estimated_size()
+        if spill is None and spec.by and held > limit:
+            # over the budget: bucket by series on disk, so each bucket cleans within it
+            spill = Spill(spec.by, min(MAX_BUCKETS, -(-2 * held * estimate // max(1, rows_in * limit))))
+            for part in blocks.take():
+                spill.add(part)
+        if spill is not None:
+            spill.add(typed)
+        else:
+            blocks.add(typed)
     if typing.plan is None:
+        if spill is not None:
+            spill.cleanup()
         raise IngestError("the input holds no columns", hint="check the file and its format")
     data_cols = [c for c in typing.types if not c.startswith("_")]
 
@@ -265,13 +289,12 @@ def process(
 
     target = typing.plan.target
     if spill is None:
-        frame = pl.concat(parts, how="diagonal_relaxed", rechunk=False) if parts else pl.DataFrame()
-        parts.clear()
+        frame = blocks.frame()
         rows_typed = frame.height
-        frame, steps = clean_frame(frame, spec, reject)
+        frame, steps = clean_frame(frame, spec, reject, presorted=True)
         out = Processed(conform(frame, target), q, rows_in, 0, blank, steps, typing.plan, dict(typing.types))
     else:
-        rows_typed, steps, cleaned = _clean_spilled(Path(spill.name), spec, target, reject)
+        rows_typed, steps, cleaned = _clean_spilled(spill, spec, target, reject)
         out = Processed(None, q, rows_in, 0, blank, steps, typing.plan, dict(typing.types), cleaned, spill)
     out.rows_written = rows_typed - sum(int(s.detail.get("rows_quarantined", 0)) for s in steps)
     if rows_in != out.rows_written + q.count:
@@ -283,36 +306,21 @@ def process(
     return out
 
 
-def _spill(typed: pl.DataFrame, by: Sequence[str], folder: Path, n: int, buckets: int) -> None:
-    """Append typed rows to per-series-bucket Parquet files (a series never spans two buckets)."""
-    import polars as pl
-
-    bucket = (pl.struct(list(by)).hash(seed=0) % buckets).alias("__bucket")
-    for (k,), part in typed.with_columns(bucket).partition_by("__bucket", as_dict=True).items():
-        path = folder / f"typed-{k}"
-        path.mkdir(exist_ok=True)
-        part.drop("__bucket").write_parquet(path / f"{n:08d}.parquet", compression="lz4")
-
-
 def _clean_spilled(
-    folder: Path, spec: IngestSpec, target: Schema, reject: Callable[[pl.DataFrame, str], None]
+    spill: Spill, spec: IngestSpec, target: Schema, reject: Callable[[pl.DataFrame, str], None]
 ) -> tuple[int, list[clean.StepReport], list[Path]]:
     """Clean each bucket alone; memory is bounded by the largest bucket, not the input."""
-    import polars as pl
-
     rows, reports, outputs = 0, [], []
-    for path in sorted(folder.glob("typed-*"), key=lambda p: int(p.name.split("-")[1])):
-        k = path.name.split("-")[1]
-        chunks = [pl.read_parquet(f) for f in sorted(path.iterdir())]
-        frame = pl.concat(chunks, how="diagonal_relaxed")
-        chunks.clear()
+    ctx = clean.Context(time=spec.time, by=list(spec.by))
+    for k, bucket in enumerate(spill.buckets()):
+        keys = all(c in bucket.columns for c in [spec.time, *spec.by] if c)
+        frame = clean.sort_series(bucket, ctx) if spec.steps and keys else bucket
+        del bucket
         rows += frame.height
-        frame, steps = clean_frame(frame, spec, reject)
+        frame, steps = clean_frame(frame, spec, reject, presorted=True)
         reports.append(steps)
-        out = folder / f"clean-{k}.parquet"
+        out = Path(spill.folder.name) / f"clean-{k}.parquet"
         conform(frame, target).write_parquet(out, compression="lz4")
         outputs.append(out)
         del frame
-        for f in path.iterdir():
-            f.unlink()
     return rows, clean.merge_reports(reports), outputs

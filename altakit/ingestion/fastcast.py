@@ -5,9 +5,10 @@
 against the null tokens and parses it. Most values of a clean CSV need none of
 that care: ``"21.503"`` casts to a float, ``"2024-01-01T00:00:00Z"`` parses
 with one of the block's formats. :func:`fast_cast` types the whole block with
-one fused polars ``select`` and no stripping, marks the rows whose result the
-plain cast cannot vouch for (a null from a non-null text, a float ``NaN`` that
-may be a null token), and sends only those rows through the exact path, whose
+one fused polars ``select`` and no stripping (a value that is exactly a null
+token becomes null), marks the rows whose result the plain cast cannot vouch
+for (a null from any other text, a float ``NaN``), and sends only those rows
+through the exact path, whose
 results are put back in place. Rows that cast cleanly get the value the exact
 path would give them (stripping and null tokens change nothing for them), so
 the output is the exact path's, row for row.
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from altakit.ingestion.clean import _parse_with, detect_formats
+from altakit.ingestion.clean import FORMAT_SAMPLE, _parse_with, detect_formats
 from altakit.ingestion.schema import _INTS, NULL_TOKENS, cast, dtype_of, normalize_nulls
 
 if TYPE_CHECKING:
@@ -70,8 +71,11 @@ def fast_cast(
 
     exprs: list[pl.Expr] = []
     doubt: list[pl.Expr] = []
+    tokens = list(NULL_TOKENS)
     for c in df.columns:
         col, tname = pl.col(c), types.get(c, "string")
+        # a value that is exactly a null token is null on the exact path: no doubt about it
+        token = col.is_in(tokens)
         if c.startswith("_"):
             exprs.append(col)
         elif c in datetimes and tname.startswith("datetime["):
@@ -84,27 +88,29 @@ def fast_cast(
             elif fmt:
                 parsed = _parse_with(col, [fmt], source_tz, epoch=False)
             else:
-                fmts, epoch, _ = detect_formats(df.get_column(c).str.strip_chars())
+                fmts, epoch, _ = detect_formats(
+                    df.get_column(c).drop_nulls().head(FORMAT_SAMPLE).str.strip_chars()
+                )
                 if not fmts and not epoch:
                     return _exact(df, types, datetimes, tz, source_tz)
                 parsed = _parse_with(col, fmts, source_tz, epoch)
-            exprs.append(parsed.dt.convert_time_zone(tz).alias(c))
-            doubt.append(parsed.is_null() & col.is_not_null())
+            exprs.append(pl.when(token).then(None).otherwise(parsed.dt.convert_time_zone(tz)).alias(c))
+            doubt.append(parsed.is_null() & col.is_not_null() & ~token)
         elif tname == "float64":
             parsed = col.cast(pl.Float64, strict=False)
-            exprs.append(parsed.alias(c))
-            doubt.append((parsed.is_null() | parsed.is_nan()) & col.is_not_null())
+            exprs.append(pl.when(token).then(None).otherwise(parsed).alias(c))
+            doubt.append((parsed.is_null() | parsed.is_nan()) & col.is_not_null() & ~token)
         elif tname in _INTS:
             parsed = pl.when(col.str.contains(r"^[+-]?\d+$")).then(col).otherwise(None)
             parsed = parsed.cast(dtype_of(tname), strict=False)
             exprs.append(parsed.alias(c))
-            doubt.append(parsed.is_null() & col.is_not_null())
+            doubt.append(parsed.is_null() & col.is_not_null() & ~token)
         else:  # text stays text: nulls for the null tokens, as normalize_nulls does
-            token = col.str.strip_chars().is_in(list(NULL_TOKENS))
-            exprs.append(pl.when(token).then(None).otherwise(col).alias(c))
+            exprs.append(pl.when(col.str.strip_chars().is_in(tokens)).then(None).otherwise(col).alias(c))
     if not doubt:
         return _exact(df, types, datetimes, tz, source_tz)
-    out = df.select(*exprs, pl.any_horizontal(doubt).alias(_ROW))
+    # lazily, so each parse that both the value and its doubt use runs once (common subexpressions)
+    out = df.lazy().select(*exprs, pl.any_horizontal(doubt).alias(_ROW)).collect()
     flag = out.get_column(_ROW)
     out = out.drop(_ROW)
     if not flag.any():

@@ -18,15 +18,17 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from altakit.errors import ConfigError, SchemaChangePending, SchemaError
+from altakit.errors import ConfigError, Conflict, NotFound, SchemaChangePending, SchemaError
 from altakit.ingestion import readers, tables
 from altakit.ingestion.review import SchemaRegistry
 from altakit.ingestion.schema import POLICIES, Plan, Schema, plan
@@ -34,6 +36,11 @@ from altakit.ingestion.schema import POLICIES, Plan, Schema, plan
 if TYPE_CHECKING:
     from altakit.events import EventStream
     from altakit.store.base import Store
+
+#: Store prefix of the claims ingests take on source files before committing them.
+CLAIMS = "_altakit/ingest/claims"
+#: A claim this old whose file is not in the catalog was left by an ingest that died.
+CLAIM_STALE = timedelta(hours=1)
 
 
 @dataclass
@@ -245,16 +252,16 @@ class IngestJob:
         report = IngestReport(self.dataset)
         with tempfile.TemporaryDirectory(prefix="altakit-ingest-") as work:
             files = readers.resolve_sources(self.source, Path(work), self.store)
-            seen = self._ingested_checksums() if self.spec.incremental else set()
-            todo = [f for f in files if f.checksum not in seen]
+            seen = self._ingested() if self.spec.incremental else {}
+            # a file of a size never ingested is new: no need to wait for its checksum
+            todo = [f for f in files if f.size not in seen.values() or f.checksum not in seen]
             report.sources = [
-                {"name": f.name, "sha256": f.checksum, "bytes": f.size, "skipped": f.checksum in seen}
-                for f in files
+                {"name": f.name, "sha256": f, "bytes": f.size, "skipped": f not in todo} for f in files
             ]
             if not todo:
                 report.status = "unchanged"
                 report.seconds = time.perf_counter() - started
-                return report
+                return self._checksums(report)
             approved = self.registry.approved(self.dataset)
             out = self._engine().process(
                 todo,
@@ -263,6 +270,7 @@ class IngestJob:
                 approved[0] if approved else None,
                 progress=self._progress,
             )
+            self._checksums(report)
             report.rows_in, report.rows_written = out.rows_in, out.rows_written
             report.rows_quarantined, report.rows_out = out.quarantine.count, out.rows_out
             report.blank_lines = out.blank_lines
@@ -272,7 +280,18 @@ class IngestJob:
             if self.events is not None:
                 self.events.progress(out.rows_in, out.rows_in, stage="write")
             try:
-                self._write(report, out, approved)
+                claims = self._claim(todo) if self.spec.incremental and out.rows_in else []
+                if claims is None:  # another ingest wrote these very files meanwhile: nothing to add
+                    report.status = "unchanged"
+                    for s in report.sources:
+                        s["skipped"] = True
+                    report.seconds = time.perf_counter() - started
+                    return report
+                try:
+                    self._write(report, out, approved)
+                except BaseException:
+                    self._release(claims)
+                    raise
             finally:
                 out.close()
         report.seconds = time.perf_counter() - started
@@ -292,12 +311,61 @@ class IngestJob:
 
         return engine_local
 
-    def _ingested_checksums(self) -> set[str]:
+    def _ingested(self) -> dict[str, int]:
+        """Checksum → size of the source files already in the dataset."""
         return {
-            s["sha256"]
+            s["sha256"]: s["bytes"]
             for rec in self.catalog.versions(tables.TABLE, self.dataset)
             for s in rec.doc["sources"]
         }
+
+    @staticmethod
+    def _checksums(report: IngestReport) -> IngestReport:
+        """Put the (by now computed) checksums into the report's sources."""
+        for s in report.sources:
+            if isinstance(s["sha256"], readers.SourceFile):
+                s["sha256"] = s["sha256"].checksum
+        return report
+
+    def _claim(self, files: list[readers.SourceFile]) -> list[tuple[str, Any]] | None:
+        """Claim ``files`` for this dataset before committing them, so two ingests never both do.
+
+        Each file has a claim key; the store keeps its versions in write order, so the first live
+        claim wins (a claim older than :data:`CLAIM_STALE` that never reached the catalog is from
+        an ingest that died, and is passed over). Returns this ingest's claims, or ``None`` when
+        every file was committed by another ingest meanwhile (so this one adds nothing).
+
+        Raises:
+            Conflict: Another ingest holds (or committed) some of the files; nothing was written.
+        """
+        # one claim per checksum (the members of an archive share theirs)
+        keys = {f"{CLAIMS}/{self.dataset}/{f.checksum}": f.checksum for f in files}
+        mine = [(key, self.store.put(key, self.writer.encode())) for key in keys]
+        seen = self._ingested()
+        now = datetime.now(UTC)
+        lost_sums = set()
+        for key, version in mine:
+            live = [v for v in self.store.versions(key) if not v.deleted]
+            first = next(v for v in live if v.id == version.id or now - v.timestamp < CLAIM_STALE)
+            if keys[key] in seen or first.id != version.id:
+                lost_sums.add(keys[key])
+        if not lost_sums:
+            return mine
+        self._release(mine)
+        lost = [f for f in files if f.checksum in lost_sums]
+        if len(lost) == len(files) and lost_sums <= seen.keys():
+            return None
+        raise Conflict(
+            f"another ingest into {self.dataset!r} is writing or wrote {', '.join(f.name for f in lost)}",
+            dataset=self.dataset,
+            sources=[f.name for f in lost],
+            hint="re-run when it is done: files already ingested are skipped",
+        )
+
+    def _release(self, claims: list[tuple[str, Any]]) -> None:
+        for key, version in claims:
+            with contextlib.suppress(NotFound):
+                self.store.purge(key, version)
 
     def _decide(self, approved: tuple[Schema, int] | None) -> Any:
         def decide(observed: Schema) -> Plan:

@@ -32,15 +32,17 @@ import json
 import lzma
 import os
 import shutil
+import threading
 import zipfile
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from altakit.errors import ConfigError, IngestError, MissingDependency, NotFound
 from altakit.ingestion import quarantine
-from altakit.ingestion.csv_blocks import Batch, parse_block
+from altakit.ingestion.csv_blocks import Batch, count, parse_block
 
 if TYPE_CHECKING:
     import polars as pl
@@ -49,6 +51,8 @@ if TYPE_CHECKING:
 
 FORMATS = ("csv", "parquet", "json", "ndjson", "excel")
 BLOCK = 16 * 1024 * 1024
+#: Batches :func:`read_ahead` reads before they are asked for.
+AHEAD = 1
 SAMPLE = 64 * 1024
 _DELIMS = (",", ";", "\t", "|")
 _EXT = {
@@ -72,14 +76,21 @@ class SourceFile:
     Attributes:
         name: Name recorded in the catalog and quarantine (path, key or ``archive.zip/member``).
         path: Local file with the (decompressed) bytes.
-        checksum: SHA-256 hex digest of the bytes as received (before decompression).
+        digest: SHA-256 hex digest of the bytes as received (before decompression), or a
+            :class:`~concurrent.futures.Future` of it while a plain file is hashed on a thread
+            (reading can start meanwhile); :attr:`checksum` waits for it.
         size: Bytes as received.
     """
 
     name: str
     path: Path
-    checksum: str
+    digest: str | Future[str]
     size: int
+
+    @property
+    def checksum(self) -> str:
+        """SHA-256 hex digest of the bytes as received (waits for the hashing thread)."""
+        return self.digest if isinstance(self.digest, str) else self.digest.result()
 
 
 @dataclass
@@ -163,10 +174,27 @@ def _digest(path: Path) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
+def _hash_later(path: Path) -> Future[str]:
+    """The digest of ``path``, computed on a plain thread (hashlib releases the GIL)."""
+    done: Future[str] = Future()
+
+    def run() -> None:
+        try:
+            done.set_result(_digest(path)[0])
+        except BaseException as exc:  # handed to whoever asks for the checksum
+            done.set_exception(exc)
+
+    threading.Thread(target=run, name="altakit-hash", daemon=True).start()
+    return done
+
+
 def _unpack(name: str, path: Path, workdir: Path) -> list[SourceFile]:
-    digest, size = _digest(path)
     with open(path, "rb") as f:
         magic = f.read(8)
+    plain = not any(magic.startswith(m) for m in (b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"PK\x03\x04"))
+    if plain:
+        return [SourceFile(name, path, _hash_later(path), path.stat().st_size)]
+    digest, size = _digest(path)
     opener = {b"\x1f\x8b": gzip.open, b"BZ": bz2.open, b"\xfd7zXZ": lzma.open}
     for prefix, open_ in opener.items():
         if magic.startswith(prefix) and not (prefix == b"BZ" and magic[2:3] != b"h"):
@@ -309,6 +337,51 @@ def read_file(src: SourceFile, options: ReadOptions, fmt: str | None = None) -> 
         raise ConfigError(f"unknown format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
 
 
+def read_ahead(files: Sequence[SourceFile], options: ReadOptions) -> Iterator[tuple[SourceFile, Batch]]:
+    """``(file, batch)`` for every batch of ``files`` in order, the next ones read on a thread meanwhile.
+
+    Parsing (polars, numpy) releases the GIL, so reading the next block overlaps typing
+    and cleaning this one; at most :data:`AHEAD` batches wait. A reader's error is raised here.
+    """
+    import queue
+
+    ready: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=AHEAD)
+    stop, end = threading.Event(), object()
+
+    def put(item: Any, error: BaseException | None = None) -> None:
+        while not stop.is_set():
+            try:
+                ready.put((item, error), timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def run() -> None:
+        try:
+            for src in files:
+                for batch in read_file(src, options):
+                    put((src, batch))
+                    if stop.is_set():
+                        return
+            put(end)
+        except BaseException as exc:  # handed to the consumer
+            put(end, exc)
+
+    thread = threading.Thread(target=run, name="altakit-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = ready.get()
+            if error is not None:
+                raise error
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _to_utf8(src: SourceFile, encoding: str) -> Path:
     out = src.path.with_name(src.path.name + ".utf8")
     try:
@@ -347,21 +420,22 @@ def read_csv(src: SourceFile, options: ReadOptions) -> Iterator[Batch]:
         carry, any_rows = b"", False
         while True:
             chunk = f.read(options.block_bytes)
-            block = carry + chunk
             if not chunk:
-                if block:
-                    yield parse_block(src.name, block + b"\n", lineno, header, delim)
+                if carry:
+                    yield parse_block(src.name, carry + b"\n", lineno, header, delim)
                 elif not any_rows:
                     yield parse_block(src.name, b"", lineno, header, delim)
                 return
             any_rows = True
-            cut = block.rfind(b"\n")
+            cut = chunk.rfind(b"\n")
             if cut < 0:
-                carry = block
+                carry += chunk
                 continue
-            carry = block[cut + 1 :]
-            yield parse_block(src.name, block[: cut + 1], lineno, header, delim)
-            lineno += block.count(b"\n", 0, cut + 1)
+            block = b"".join((carry, memoryview(chunk)[: cut + 1]))  # one copy
+            carry = chunk[cut + 1 :]
+            lines = count(block, b"\n")
+            yield parse_block(src.name, block, lineno, header, delim, lines)
+            lineno += lines
 
 
 def _header(name: str, line: str, delim: str) -> list[str]:

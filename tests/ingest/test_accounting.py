@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -86,7 +87,7 @@ def test_spilled_buckets_give_the_same_table(tmp_path, monkeypatch):
     }
     a_store, b_store = altakit.open_store(tmp_path / "a"), altakit.open_store(tmp_path / "b")
     a = altakit.ingest(str(path), "s", spec, store=a_store)
-    monkeypatch.setattr(engine_local, "SPILL_BYTES", 0)
+    monkeypatch.setattr(engine_local, "MEMORY_BUDGET", 0)
     b = altakit.ingest(str(path), "s", spec, store=b_store)
     assert (a.rows_in, a.rows_written, a.rows_quarantined, a.rows_out) == (
         b.rows_in,
@@ -99,3 +100,44 @@ def test_spilled_buckets_give_the_same_table(tmp_path, monkeypatch):
     left = altakit.read_table("s", store=a_store).sort("sensor", "ts")
     right = altakit.read_table("s", store=b_store).sort("sensor", "ts")
     assert left.equals(right)
+
+
+def test_spill_keeps_each_series_whole_and_in_order():
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    from altakit.ingestion.spill import Spill
+
+    first = pl.DataFrame({"s": ["a", "b", "c", "a"], "v": [1, 2, 3, 4]})
+    later = pl.DataFrame({"s": ["b", "a"], "v": [5, 6], "extra": ["x", "y"]})  # a column appears later
+    spill = Spill(["s"], buckets=2)
+    try:
+        spill.add(first)
+        spill.add(later)
+        buckets = list(spill.buckets())
+        assert not list(Path(spill.folder.name).glob("*.arrow"))  # each bucket's files go once read
+    finally:
+        spill.cleanup()
+    assert sum(b.height for b in buckets) == 6
+    for bucket in buckets:  # every series in one bucket, its rows in the order they came
+        for (key,), rows in bucket.partition_by("s", as_dict=True).items():
+            want = pl.concat([first, later], how="diagonal").filter(pl.col("s") == key)
+            assert_frame_equal(rows.select("s", "v"), want.select("s", "v"))
+            if "extra" in rows.columns:
+                assert rows["extra"].to_list() == want["extra"].to_list()
+    assert len(buckets) <= 2
+
+
+def test_spill_gives_large_series_a_bucket_each():
+    import polars as pl
+
+    from altakit.ingestion.spill import Spill
+
+    spill = Spill(["s"], buckets=4)  # a hash of 4 keys into 4 buckets would likely pile some up
+    try:
+        for _ in range(3):
+            spill.add(pl.DataFrame({"s": [f"sensor{k}" for k in range(4)] * 5, "v": list(range(20))}))
+        sizes = sorted(b.get_column("s").n_unique() for b in spill.buckets())
+    finally:
+        spill.cleanup()
+    assert sizes == [1, 1, 1, 1]

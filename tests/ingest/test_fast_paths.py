@@ -165,7 +165,89 @@ def test_fill_gaps_matches_per_series_reference(values, series, max_gap):
     out, report = clean.FillGaps(max_gap=max_gap).apply(df, ctx)
     ref = _fill_gaps_reference(clean.sort_series(df, ctx), ["sensor"], "ts", max_gap)
     assert_frame_equal(out, ref)
+    numbered = clean.Context(time="ts", by=["sensor"], presorted=True)  # as clean_frame runs it
+    out2, report2 = clean.FillGaps(max_gap=max_gap).apply(
+        clean.number_series(clean.sort_series(df, ctx), numbered), numbered
+    )
+    assert_frame_equal(out2.drop("__series"), ref, check_exact=True)
+    assert report2 == report
     changed = int(
         (ref.get_column("value").is_not_null() & clean.sort_series(df, ctx)["value"].is_null()).sum()
     )
     assert report.changed == {"value": changed}
+
+
+KEY = st.one_of(st.none(), st.sampled_from(["a", "b", "c"]))
+MINUTE = st.one_of(st.none(), st.integers(0, 40))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(st.tuples(KEY, st.integers(0, 2), MINUTE), max_size=60),
+    ordered=st.sampled_from(["none", "time", "series"]),
+    block=st.integers(1, 25),
+)
+def test_series_order_matches_a_stable_sort(rows, ordered, block):
+    from datetime import datetime, timedelta
+
+    import polars as pl
+
+    from altakit.ingestion import clean, order
+
+    if ordered == "time":  # the common layout: series interleaved, time ascending
+        rows = sorted(rows, key=lambda r: (r[2] is not None, r[2] or 0))
+    elif ordered == "series":
+        rows = sorted(rows, key=lambda r: (r[0] is not None, r[0] or "", r[1]))
+    t0 = datetime(2024, 1, 1)
+    df = pl.DataFrame(
+        {
+            "s": [r[0] for r in rows],
+            "k": [r[1] for r in rows],
+            "ts": [None if r[2] is None else t0 + timedelta(minutes=r[2]) for r in rows],
+            "n": list(range(len(rows))),  # tells equal rows apart
+        },
+        schema={"s": pl.String, "k": pl.Int64, "ts": pl.Datetime("us"), "n": pl.Int64},
+    )
+    for by in (["s"], ["s", "k"], []):
+        ctx = clean.Context(time="ts", by=by)
+        want = df.sort([*by, "ts"], maintain_order=True)
+        assert_frame_equal(order.sort_series(df, ctx), want)
+        blocks = order.SeriesBlocks(ctx, max_pieces=40)
+        for i in range(0, max(1, df.height), block):
+            blocks.add(df.slice(i, block))
+        assert_frame_equal(blocks.frame(), want)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    minutes=st.lists(st.integers(0, 300), min_size=1, max_size=60),
+    series=st.lists(st.sampled_from(["a", "b"]), min_size=60, max_size=60),
+    values=st.lists(st.one_of(st.none(), st.floats(-100, 100)), min_size=60, max_size=60),
+    rule=st.sampled_from(["15min", "1h", "7m", "1d", "90s"]),
+)
+def test_resample_mean_matches_group_by_dynamic(minutes, series, values, rule):
+    from datetime import datetime, timedelta
+
+    import polars as pl
+
+    from altakit.ingestion import clean
+
+    n = len(minutes)
+    df = pl.DataFrame(
+        {
+            "ts": [datetime(2024, 1, 1, 0, 3) + timedelta(minutes=m, seconds=m % 7) for m in minutes],
+            "sensor": series[:n],
+            "value": values[:n],
+            "site": [f"x{m % 3}" for m in minutes],
+        },
+        schema={"ts": pl.Datetime("us", "UTC"), "sensor": pl.String, "value": pl.Float64, "site": pl.String},
+    )
+    ctx = clean.Context(time="ts", by=["sensor"])
+    out, _ = clean.Resample(rule=rule).apply(df, ctx)
+    ref = (
+        clean.sort_series(df, ctx)
+        .group_by_dynamic("ts", every=rule.replace("min", "m"), group_by=["sensor"])
+        .agg(pl.col("value").mean(), pl.col("site").first())
+        .select(df.columns)
+    )
+    assert_frame_equal(out.sort("sensor", "ts"), ref.sort("sensor", "ts"))

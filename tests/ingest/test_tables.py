@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import altakit
-from altakit.errors import ConfigError, NotFound
+from altakit.errors import ConfigError, Conflict, NotFound
 from altakit.ingestion import tables
 
 
@@ -95,6 +95,47 @@ def test_concurrent_ingests_both_land(kind, request):
     assert sorted(r.version for r in reports) == [2, 3, 4]
     assert len({r.delta_version for r in reports}) == 3
     assert altakit.read_table("t", store=local_store).height == 32
+
+
+@pytest.mark.parametrize("kind", ["local_store", "s3_store"])
+def test_concurrent_ingests_of_one_file_write_it_once(kind, request):
+    store = request.getfixturevalue(kind)
+    altakit.ingest(("seed.csv", _csv(0, 2)), "t", SPEC, store=store)
+    outcomes: list[object] = []
+
+    def run() -> None:
+        try:
+            outcomes.append(altakit.ingest(("same.csv", _csv(100, 10)), "t", SPEC, store=store).status)
+        except Conflict as exc:  # the other ingest held the file: a clear conflict, nothing written
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(outcomes) == 3 and outcomes.count("written") == 1
+    assert all(o == "unchanged" or isinstance(o, Conflict) for o in outcomes if o != "written")
+    assert altakit.read_table("t", store=store).height == 12
+    assert len(store.catalog.versions("table", "t")) == 2
+
+
+def test_a_claimed_file_is_a_conflict_then_a_noop(local_store, tmp_path):
+    from altakit.ingestion.job import IngestJob
+    from altakit.ingestion.readers import resolve_sources
+
+    path = tmp_path / "day1.csv"
+    path.write_bytes(_csv(0, 10))
+    first, second = (IngestJob(str(path), "t", SPEC, store=local_store) for _ in range(2))
+    held = first._claim(resolve_sources(str(path), tmp_path))  # first is about to commit
+    with pytest.raises(Conflict) as caught:
+        second.run()
+    assert caught.value.hint and tables.delta_version(tables.location(local_store, "t")) is None
+    first._release(held)
+    assert first.run().status == "written"
+    late = second._claim(resolve_sources(str(path), tmp_path))  # read the catalog before first committed
+    assert late is None and second.run().status == "unchanged"
+    assert altakit.read_table("t", store=local_store).height == 10
 
 
 def test_profile_and_drift(local_store):
