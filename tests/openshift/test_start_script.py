@@ -89,7 +89,7 @@ def test_voila_dashboard_renders_in_chromium(uid_env, server, chromium_path, art
         try:
             page = browser.new_page()
             page.goto(f"{url}?prefix=raw/", timeout=120_000)
-            page.get_by_text("1 key,").wait_for(timeout=120_000)
+            page.locator("b", has_text="1 key,").wait_for(timeout=120_000)  # the panel, not the printed line
             page.get_by_text("raw/sensors.csv").first.click()
             page.get_by_text("raw/sensors.csv: 2 versions").wait_for(timeout=30_000)
             page.screenshot(path=str(Path(artifacts_dir) / "openshift-voila-store.png"), full_page=True)
