@@ -11,7 +11,8 @@
   + ``upload_fileobj`` (the same work), ``upload_fileobj`` of ready bytes next to
   ``store.put`` of the same bytes, and ``download_fileobj`` + ``torch.load``;
 - a Keras model: the KerasCheckpointer (``.keras`` streamed into the store) vs
-  ``model.save`` (± fsync) / ``keras.saving.load_model``, both ``safe_mode=True``.
+  ``model.save`` (± fsync, and the same crash-safe recipe) / ``keras.saving.load_model``,
+  both ``safe_mode=True``.
 
 Every store save also commits the run's manifest and purges the checkpoint it
 replaces (``keep_last=1``); every store load verifies the SHA-256 of the bytes.
@@ -303,16 +304,20 @@ def _keras_local(work: Path, size_mb: float, repeat: int, rows: list[Row]) -> No
     mb = model.count_params() * 4 / MB
     path = work / "peer.keras"
 
-    def peer_save(fsync: bool) -> None:
-        model.save(path)
+    def peer_save(fsync: bool, atomic: bool = False) -> None:
+        target = work / "peer.tmp.keras" if atomic else path
+        model.save(target)
         if fsync:
-            fsync_path(path)
+            fsync_path(target)
+        if atomic:
+            os.replace(target, path)
 
     durable = KerasCheckpointer(altakit.open_store(work / "kstore"), "kbench", keep_last=1)
     fast = KerasCheckpointer(altakit.open_store(work / "kstore-nofsync", fsync=False), "kbench", keep_last=1)
     saves = rounds(
         {
             "model.save+fsync": lambda: peer_save(True),
+            "model.save atomic": lambda: peer_save(True, atomic=True),
             "local store": lambda: durable.save(model, step=1),
             "model.save": lambda: peer_save(False),
             "store fsync=False": lambda: fast.save(model, step=1),
@@ -329,6 +334,15 @@ def _keras_local(work: Path, size_mb: float, repeat: int, rows: list[Row]) -> No
     name = f"keras save {mb:.0f} MB"
     rows += [
         row(name, mb, saves, "local store", "model.save+fsync", GOAL_LOCAL, "both durable (fsync)"),
+        row(
+            name,
+            mb,
+            saves,
+            "local store",
+            "model.save atomic",
+            GOAL_LOCAL,
+            "both atomic and durable: a new file, fsync, rename (a same-path save is not crash-safe)",
+        ),
         row(name, mb, saves, "store fsync=False", "model.save", GOAL_LOCAL, "neither fsyncs"),
         row(name, mb, saves, "local store", "model.save", None, "store fsyncs, peer does not"),
         row(
