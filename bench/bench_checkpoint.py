@@ -145,6 +145,56 @@ def main() -> None:
     report("checkpoint", rows, notes, size_mb=size_mb)
 
 
+def local_rows(
+    framework: str,
+    mb: float,
+    repeat: int,
+    peer: tuple[str, Callable[[Path], None], str, Callable[[], Any]],
+    stores: tuple[Any, Any],
+    obj: Any,
+    path: Path,
+    load_note: str,
+) -> list[Row]:
+    """Save and load rounds of a framework's own local save vs the durable and ``fsync=False`` stores.
+
+    ``peer`` is ``(save name, save(path), load name, load())``; the peer's save runs plain,
+    with fsync, and as the crash-safe recipe (a temp file, fsync, ``os.replace`` over the old
+    one: a new file each time, as the store writes).
+    """
+    name, save, load_name, load = peer
+    tmp = path.with_name(f"tmp-{path.name}")
+
+    def peer_save(fsync: bool, atomic: bool = False) -> None:
+        target = tmp if atomic else path
+        save(target)
+        if fsync:
+            fsync_path(target)
+        if atomic:
+            os.replace(target, path)
+
+    durable, fast = stores
+    saves = rounds(
+        {
+            f"{name}+fsync": lambda: peer_save(True),
+            f"{name} atomic": lambda: peer_save(True, atomic=True),
+            "local store": lambda: durable.save(obj, step=1),
+            name: lambda: peer_save(False),
+            "store fsync=False": lambda: fast.save(obj, step=1),
+        },
+        repeat,
+    )
+    loads = rounds({load_name: load, "local store": lambda: durable.load("latest")}, repeat)
+    label = f"{framework} save {mb:.0f} MB"
+    atomic = "both atomic and durable: a new file, fsync, rename (a same-path save is not crash-safe)"
+    return [
+        row(label, mb, saves, "local store", f"{name}+fsync", GOAL_LOCAL, "both durable (fsync)"),
+        row(label, mb, saves, "local store", f"{name} atomic", GOAL_LOCAL, atomic),
+        row(label, mb, saves, "store fsync=False", name, GOAL_LOCAL, "neither fsyncs"),
+        row(label, mb, saves, "local store", name, None, "store fsyncs, peer does not"),
+        row(f"{framework} load {mb:.0f} MB", mb, loads, "local store", load_name, GOAL_LOCAL, load_note),
+    ]
+
+
 def _torch_local(work: Path, size_mb: float, repeat: int, rows: list[Row]) -> None:
     import torch
 
@@ -153,60 +203,18 @@ def _torch_local(work: Path, size_mb: float, repeat: int, rows: list[Row]) -> No
     state = torch_state(int(size_mb * MB))
     mb = sum(t.numel() * 4 for t in state.values()) / MB
     path = work / "peer.pt"
-
-    def peer_save(fsync: bool, atomic: bool = False) -> None:
-        target = path.with_suffix(".tmp") if atomic else path
-        with open(target, "wb") as f:
-            torch.save(state, f)
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        if atomic:  # the usual crash-safe recipe: a new file, then rename over the old one
-            os.replace(target, path)
-
-    durable = Checkpointer(altakit.open_store(work / "store"), "bench", keep_last=1)
-    fast = Checkpointer(altakit.open_store(work / "store-nofsync", fsync=False), "bench", keep_last=1)
-    saves = rounds(
-        {
-            "torch.save+fsync": lambda: peer_save(True),
-            "torch.save atomic": lambda: peer_save(True, atomic=True),
-            "local store": lambda: durable.save(state, step=1),
-            "torch.save": lambda: peer_save(False),
-            "store fsync=False": lambda: fast.save(state, step=1),
-        },
-        repeat,
+    stores = (
+        Checkpointer(altakit.open_store(work / "store"), "bench", keep_last=1),
+        Checkpointer(altakit.open_store(work / "store-nofsync", fsync=False), "bench", keep_last=1),
     )
-    loads = rounds(
-        {
-            "torch.load": lambda: torch.load(path, weights_only=True),
-            "local store": lambda: durable.load("latest"),
-        },
-        repeat,
+    peer = (
+        "torch.save",
+        lambda p: torch.save(state, p),
+        "torch.load",
+        lambda: torch.load(path, weights_only=True),
     )
-    name = f"torch save {mb:.0f} MB"
-    rows += [
-        row(name, mb, saves, "local store", "torch.save+fsync", GOAL_LOCAL, "both durable (fsync)"),
-        row(
-            name,
-            mb,
-            saves,
-            "local store",
-            "torch.save atomic",
-            GOAL_LOCAL,
-            "both atomic and durable: a new file, fsync, rename (a same-path save is not crash-safe)",
-        ),
-        row(name, mb, saves, "store fsync=False", "torch.save", GOAL_LOCAL, "neither fsyncs"),
-        row(name, mb, saves, "local store", "torch.save", None, "store fsyncs, peer does not"),
-        row(
-            f"torch load {mb:.0f} MB",
-            mb,
-            loads,
-            "local store",
-            "torch.load",
-            GOAL_LOCAL,
-            "store: torch.load(weights_only) from the file while SHA-256 verifies it",
-        ),
-    ]
+    note = "store: torch.load(weights_only) from the file while SHA-256 verifies it"
+    rows += local_rows("torch", mb, repeat, peer, stores, state, path, note)
 
 
 def _torch_s3(work: Path, size_mb: float, repeat: int, rows: list[Row]) -> None:
@@ -303,58 +311,13 @@ def _keras_local(work: Path, size_mb: float, repeat: int, rows: list[Row]) -> No
     model = keras.Sequential([keras.Input((width,)), *[keras.layers.Dense(width) for _ in range(depth)]])
     mb = model.count_params() * 4 / MB
     path = work / "peer.keras"
-
-    def peer_save(fsync: bool, atomic: bool = False) -> None:
-        target = work / "peer.tmp.keras" if atomic else path
-        model.save(target)
-        if fsync:
-            fsync_path(target)
-        if atomic:
-            os.replace(target, path)
-
-    durable = KerasCheckpointer(altakit.open_store(work / "kstore"), "kbench", keep_last=1)
-    fast = KerasCheckpointer(altakit.open_store(work / "kstore-nofsync", fsync=False), "kbench", keep_last=1)
-    saves = rounds(
-        {
-            "model.save+fsync": lambda: peer_save(True),
-            "model.save atomic": lambda: peer_save(True, atomic=True),
-            "local store": lambda: durable.save(model, step=1),
-            "model.save": lambda: peer_save(False),
-            "store fsync=False": lambda: fast.save(model, step=1),
-        },
-        repeat,
+    stores = (
+        KerasCheckpointer(altakit.open_store(work / "kstore"), "kbench", keep_last=1),
+        KerasCheckpointer(altakit.open_store(work / "kstore-nofsync", fsync=False), "kbench", keep_last=1),
     )
-    loads = rounds(
-        {
-            "load_model": lambda: keras.saving.load_model(path, safe_mode=True),
-            "local store": lambda: durable.load("latest"),
-        },
-        repeat,
-    )
-    name = f"keras save {mb:.0f} MB"
-    rows += [
-        row(name, mb, saves, "local store", "model.save+fsync", GOAL_LOCAL, "both durable (fsync)"),
-        row(
-            name,
-            mb,
-            saves,
-            "local store",
-            "model.save atomic",
-            GOAL_LOCAL,
-            "both atomic and durable: a new file, fsync, rename (a same-path save is not crash-safe)",
-        ),
-        row(name, mb, saves, "store fsync=False", "model.save", GOAL_LOCAL, "neither fsyncs"),
-        row(name, mb, saves, "local store", "model.save", None, "store fsyncs, peer does not"),
-        row(
-            f"keras load {mb:.0f} MB",
-            mb,
-            loads,
-            "local store",
-            "load_model",
-            GOAL_LOCAL,
-            "both safe_mode=True; the store verifies SHA-256 meanwhile",
-        ),
-    ]
+    peer = ("model.save", model.save, "load_model", lambda: keras.saving.load_model(path, safe_mode=True))
+    note = "both safe_mode=True; the store verifies SHA-256 meanwhile"
+    rows += local_rows("keras", mb, repeat, peer, stores, model, path, note)
 
 
 if __name__ == "__main__":
