@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from altakit.ingestion.clean import FORMAT_SAMPLE, _parse_with, detect_formats
+from altakit.ingestion.datetimes import FORMAT_SAMPLE, detect_formats, parse_with
 from altakit.ingestion.schema import _INTS, NULL_TOKENS, cast, dtype_of, normalize_nulls
 
 if TYPE_CHECKING:
@@ -86,14 +86,14 @@ def fast_cast(
                     pl.Datetime("us", "UTC")
                 )
             elif fmt:
-                parsed = _parse_with(col, [fmt], source_tz, epoch=False)
+                parsed = parse_with(col, [fmt], source_tz, epoch=False)
             else:
                 fmts, epoch, _ = detect_formats(
                     df.get_column(c).drop_nulls().head(FORMAT_SAMPLE).str.strip_chars()
                 )
                 if not fmts and not epoch:
                     return _exact(df, types, datetimes, tz, source_tz)
-                parsed = _parse_with(col, fmts, source_tz, epoch)
+                parsed = parse_with(col, fmts, source_tz, epoch)
             exprs.append(pl.when(token).then(None).otherwise(parsed.dt.convert_time_zone(tz)).alias(c))
             doubt.append(parsed.is_null() & col.is_not_null() & ~token)
         elif tname == "float64":

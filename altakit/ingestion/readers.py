@@ -32,13 +32,14 @@ import json
 import lzma
 import os
 import shutil
+import tempfile
 import threading
 import zipfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from altakit.errors import ConfigError, IngestError, MissingDependency, NotFound
 from altakit.ingestion import quarantine
@@ -124,7 +125,7 @@ def resolve_sources(source: Any, workdir: Path, store: Store | None = None) -> l
         return [f for item in source for f in resolve_sources(item, workdir, store)]
     if isinstance(source, bytes | bytearray | memoryview) or _is_named_bytes(source):
         name, data = source if _is_named_bytes(source) else ("upload", source)
-        path = workdir / f"upload-{len(os.listdir(workdir))}"
+        path = _new_file(workdir, "upload")
         path.write_bytes(bytes(data))
         return _unpack(str(name), path, workdir)
     text = str(source)
@@ -157,9 +158,8 @@ def _from_store(key: str, workdir: Path, store: Store | None) -> list[SourceFile
         raise NotFound(f"no keys under {key!r} in {store.url}", key=key)
     out = []
     for k in keys:
-        path = workdir / f"store-{len(os.listdir(workdir))}"
-        with store.open(k) as src, open(path, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1024 * 1024)
+        with store.open(k) as src:
+            path = _copy_in(src, workdir, "store")
         out.extend(_unpack(k, path, workdir))
     return out
 
@@ -188,6 +188,21 @@ def _hash_later(path: Path) -> Future[str]:
     return done
 
 
+def _new_file(workdir: Path, kind: str) -> Path:
+    """A new, empty file in ``workdir`` named after what it holds."""
+    fd, name = tempfile.mkstemp(prefix=f"{kind}-", dir=workdir)
+    os.close(fd)
+    return Path(name)
+
+
+def _copy_in(src: BinaryIO, workdir: Path, kind: str) -> Path:
+    """Copy a stream into a new file in ``workdir``."""
+    path = _new_file(workdir, kind)
+    with open(path, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1024 * 1024)
+    return path
+
+
 def _unpack(name: str, path: Path, workdir: Path) -> list[SourceFile]:
     with open(path, "rb") as f:
         magic = f.read(8)
@@ -198,10 +213,9 @@ def _unpack(name: str, path: Path, workdir: Path) -> list[SourceFile]:
     opener = {b"\x1f\x8b": gzip.open, b"BZ": bz2.open, b"\xfd7zXZ": lzma.open}
     for prefix, open_ in opener.items():
         if magic.startswith(prefix) and not (prefix == b"BZ" and magic[2:3] != b"h"):
-            out = workdir / f"unpacked-{len(os.listdir(workdir))}"
             try:
-                with open_(path, "rb") as src, open(out, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1024 * 1024)
+                with open_(path, "rb") as src:
+                    out = _copy_in(src, workdir, "unpacked")
             except (EOFError, OSError, lzma.LZMAError, ValueError) as exc:
                 raise IngestError(
                     f"{name}: compressed data is damaged or truncated ({exc})",
@@ -227,9 +241,8 @@ def _unzip(name: str, path: Path, workdir: Path, digest: str, size: int) -> list
                 raise IngestError(f"{name}: the zip archive holds no files", source=name)
             out = []
             for info in members:
-                target = workdir / f"unzipped-{len(os.listdir(workdir))}"
-                with archive.open(info) as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1024 * 1024)
+                with archive.open(info) as src:
+                    target = _copy_in(src, workdir, "unzipped")
                 out.append(SourceFile(f"{name}/{info.filename}", target, digest, size))
             return out
     except (zipfile.BadZipFile, EOFError, OSError) as exc:

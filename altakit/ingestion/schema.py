@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from altakit.errors import ConfigError, SchemaError
 from altakit.ingestion import quarantine
-from altakit.ingestion.clean import detect_formats, parse_datetimes
+from altakit.ingestion.datetimes import detect_formats, parse_datetimes
 
 if TYPE_CHECKING:
     import polars as pl

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from altakit.errors import ConfigError
-from altakit.ingestion import clean
+from altakit.ingestion import clean, datetimes
 
 
 def _series(values, sensor="s1", start=datetime(2024, 1, 1, tzinfo=UTC), step=timedelta(minutes=5)):
@@ -40,14 +40,14 @@ CTX = clean.Context(time="ts", by=["sensor"])
 )
 def test_datetime_formats(text, expected):
     df = pl.DataFrame({"ts": [text]})
-    out, bad, failures = clean.parse_datetimes(df, {"ts": None})
+    out, bad, failures = datetimes.parse_datetimes(df, {"ts": None})
     assert out.get_column("ts").to_list() == [expected]
     assert failures == {"ts": 0} and not bad.any()
 
 
 def test_mixed_formats_in_one_column_and_failures():
     df = pl.DataFrame({"ts": ["2024-03-01T10:15:00Z", "02.03.2024 10:15", "03/03/2024", "never", None]})
-    out, bad, failures = clean.parse_datetimes(df, {"ts": None})
+    out, bad, failures = datetimes.parse_datetimes(df, {"ts": None})
     days = [d.day if d else None for d in out.get_column("ts").to_list()]
     assert days == [1, 2, 3, None, None]
     assert bad.to_list() == [False, False, False, True, False]
@@ -56,9 +56,9 @@ def test_mixed_formats_in_one_column_and_failures():
 
 def test_datetime_override_and_time_zones():
     df = pl.DataFrame({"ts": ["01/03/2024 10:15"]})  # day-first, as the override says
-    out, _, _ = clean.parse_datetimes(df, {"ts": "%d/%m/%Y %H:%M"}, source_tz="Europe/Berlin", tz="UTC")
+    out, _, _ = datetimes.parse_datetimes(df, {"ts": "%d/%m/%Y %H:%M"}, source_tz="Europe/Berlin", tz="UTC")
     assert out.get_column("ts").to_list() == [datetime(2024, 3, 1, 9, 15, tzinfo=UTC)]
-    out, _, _ = clean.parse_datetimes(df, {"ts": "%d/%m/%Y %H:%M"}, tz="Asia/Tokyo")
+    out, _, _ = datetimes.parse_datetimes(df, {"ts": "%d/%m/%Y %H:%M"}, tz="Asia/Tokyo")
     assert out.schema["ts"] == pl.Datetime("us", "Asia/Tokyo")
     assert out.get_column("ts").dt.hour().to_list() == [19]
 

@@ -72,7 +72,7 @@ def preview(source: Any, spec: Any = None, *, store: Store | None = None, rows: 
     """
     from altakit.errors import IngestError
     from altakit.ingestion import IngestSpec
-    from altakit.ingestion.clean import detect_formats
+    from altakit.ingestion.datetimes import detect_formats
     from altakit.ingestion.readers import ReadOptions, read_file, resolve_sources
     from altakit.ingestion.schema import infer, normalize_nulls
 
