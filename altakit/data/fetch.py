@@ -1,14 +1,15 @@
 """Fetch shard bytes: local shards memory-mapped, verified once per unchanged version.
 
-A shard on a local store is mapped read-only (no copy: the batch gathers read
-the page cache directly). With ``verify=True`` its SHA-256 is checked the first
-time a version is read and then trusted while the file is unchanged: the check
-is recorded under the version name and the file's identity (device, inode,
-size, mtime, ctime), in this process and as an empty marker file in a private
-folder next to the shard cache, so DataLoader workers and later runs share it.
-Any change to the file (a rewrite, a damaged byte written in place) changes
-its ctime and the shard is verified again. ``altakit dataset verify`` reads
-with ``trust=False`` and re-checks every byte.
+A shard the store holds as a local file (``Store._open_file``: the local store)
+is mapped read-only (no copy: the batch gathers read the page cache directly).
+With ``verify=True`` its SHA-256 is checked the first time a version is read and
+then trusted while the file is unchanged: the check is recorded under the
+version name and the file's identity (device, inode, size, mtime, ctime), in
+this process and as an empty marker file in a private folder next to the shard
+cache, so DataLoader workers and later runs share it. Any change to the file (a
+rewrite, a damaged byte written in place) changes its ctime and the shard is
+verified again. ``altakit dataset verify`` reads with ``trust=False`` and
+re-checks every byte.
 
 Remote shards stream through a bounded local cache (content-addressed by
 checksum, shared by DataLoader workers through a file lock), verified when
@@ -35,7 +36,6 @@ from typing import Any
 from altakit.errors import CorruptObject, DataError, NotFound
 from altakit.shards import Shard, _where, index_tar
 from altakit.store.base import Store
-from altakit.store.local import LocalStore
 from altakit.store.names import checksum
 
 CACHE_ENV = "ALTAKIT_SHARD_CACHE"
@@ -153,8 +153,9 @@ class ShardFetcher:
         with self._lock:
             self.downloads += 1
         version = self.store.resolve(entry["key"], entry["version"])
-        if isinstance(self.store, LocalStore):
-            with self.store._open_raw(version.name, version.size) as f:
+        file = self.store._open_file(version.name)  # a local file (local store): map it, no copy
+        if file is not None:
+            with file as f:
                 data, st = map_file(f)
                 if st.st_size == version.size:  # else fetch() names the size mismatch
                     self._check(version.name, version.checksum, data, f)
