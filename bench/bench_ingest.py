@@ -9,6 +9,10 @@ its own:
 * ``altakit``: ``altakit.ingest`` with the full pipeline (datetimes, failures,
   z-score outliers, gap interpolation, 15-minute means per sensor), quarantine,
   accounting, Delta commit and catalog record;
+* ``polars-clean``: the straightforward polars cleaning pipeline the issue describes
+  (both datetime formats, range and z-score outliers, interpolation, 15-minute
+  means per sensor) with no gap limit, quarantine, line numbers or accounting:
+  ragged and unparseable rows are dropped silently;
 * ``pandas``: the same steps in pandas, written to Parquet;
 * ``spark`` (with ``--spark``): ``altakit.ingest(..., engine="spark")`` for reference.
 
@@ -95,6 +99,33 @@ def run_altakit(src: str, work: str, engine: str = "local") -> dict:
     return {"rows_out": report.rows_out, "rows_quarantined": report.rows_quarantined}
 
 
+def run_polars_clean(src: str, work: str) -> dict:
+    """The issue's straightforward polars pipeline: no gap limit, quarantine or accounting."""
+    import polars as pl
+
+    ts, v = pl.col("ts"), pl.col("value")
+    parsed = pl.coalesce(
+        ts.str.to_datetime("%Y-%m-%dT%H:%M:%SZ", strict=False, time_zone="UTC"),
+        ts.str.to_datetime("%d.%m.%Y %H:%M", strict=False).dt.replace_time_zone("UTC"),
+    )
+    schema = {"ts": pl.String, "sensor": pl.String, "value": pl.Float64}
+    z = (v - v.mean().over("sensor")).abs() / v.std().over("sensor")
+    out = (
+        pl.scan_csv(src, schema=schema, truncate_ragged_lines=True, ignore_errors=True)
+        .with_columns(parsed.alias("ts"))
+        .drop_nulls("ts")
+        .sort("sensor", "ts")
+        .with_columns(pl.when(v.is_between(-100, 200)).then(v).alias("value"))
+        .with_columns(pl.when(z > 4).then(None).otherwise(v).alias("value"))
+        .with_columns(v.interpolate_by("ts").over("sensor").alias("value"))
+        .group_by_dynamic("ts", every="15m", group_by="sensor")
+        .agg(v.mean())
+        .collect()
+    )
+    out.write_parquet(os.path.join(work, "polars-clean.parquet"))
+    return {"rows_out": out.height}
+
+
 def run_pandas(src: str, work: str) -> dict:
     import numpy as np
     import pandas as pd
@@ -125,6 +156,8 @@ def child(which: str, src: str) -> None:
             info = run_polars_bare(src, work)
         elif which == "pandas":
             info = run_pandas(src, work)
+        elif which == "polars-clean":
+            info = run_polars_clean(src, work)
         elif which == "spark":
             info = run_altakit(src, work, engine="spark")
         else:
@@ -158,7 +191,7 @@ def main() -> None:
         with open(src, "rb") as f:  # warm the page cache for everyone alike
             while f.read(64 * 1024 * 1024):
                 pass
-        contenders = ["polars-bare", "altakit", "pandas"] + (["spark"] if args.spark else [])
+        contenders = ["polars-bare", "polars-clean", "altakit", "pandas"] + (["spark"] if args.spark else [])
         results = {}
         for name in contenders:
             proc = subprocess.run(
@@ -180,8 +213,11 @@ def main() -> None:
             a, b, p = (results[k]["seconds"] for k in ("altakit", "polars-bare", "pandas"))
             print(
                 f"\naltakit / bare polars rate: {b / a:.2f}x (goal >= 0.7x); "
-                f"altakit / pandas rate: {p / a:.2f}x"
+                f"altakit / pandas rate: {p / a:.2f}x (goal >= 3.5x)"
             )
+        if {"altakit", "polars-clean"} <= set(results):
+            c, a = results["polars-clean"]["seconds"], results["altakit"]["seconds"]
+            print(f"altakit / straightforward polars cleaning rate: {c / a:.2f}x")
 
 
 if __name__ == "__main__":

@@ -59,6 +59,10 @@ class StepReport:
         return asdict(self)
 
 
+#: The column numbering the series of presorted rows (:func:`number_series`).
+SERIES = "__series"
+
+
 @dataclass
 class Context:
     """What steps share: the time column, the series key, and where rejected rows go.
@@ -99,7 +103,7 @@ def _over(expr: pl.Expr, ctx: Context) -> pl.Expr:
     return expr.over(ctx.groups) if ctx.by else expr
 
 
-def number_series(df: pl.DataFrame, ctx: Context, name: str = "__series") -> pl.DataFrame:
+def number_series(df: pl.DataFrame, ctx: Context, name: str = SERIES) -> pl.DataFrame:
     """Add ``name``, numbering the series of rows sorted by series, and set ``ctx.series`` to it.
 
     Example:
@@ -113,6 +117,8 @@ def number_series(df: pl.DataFrame, ctx: Context, name: str = "__series") -> pl.
     if not ctx.by or not ctx.presorted or any(c not in df.columns for c in ctx.by):
         return df
     ctx.series = name
+    if name in df.columns:  # numbered as the rows were put in order (SeriesBlocks.frame)
+        return df
     key = pl.col(ctx.by[0]) if len(ctx.by) == 1 else pl.struct(ctx.by)
     return df.with_columns(key.rle_id().alias(name))
 
@@ -225,6 +231,7 @@ class Failures:
         report = StepReport("failures", rows_before=df.height, rows_after=df.height)
         kinds: dict[str, dict[str, int]] = {"range": {}, "stuck": {}, "spike": {}}
         masks: dict[str, pl.Expr] = {}
+        checked = _numeric(df, self.columns, ctx)  # the columns stuck and spike look at
         for c, bounds in self.ranges.items():
             if c not in df.columns:
                 raise ConfigError(f"range names unknown column {c!r}", column=c)
@@ -235,8 +242,9 @@ class Failures:
             if hi is not None:
                 mask = mask | (pl.col(c) > hi)
             masks[c] = mask
-            kinds["range"][c] = int(df.select(mask.fill_null(False).sum()).item())
-        for c in _numeric(df, self.columns, ctx):
+            if c in checked and (self.stuck or self.spike is not None):  # else counted with the others
+                kinds["range"][c] = int(df.select(mask.fill_null(False).sum()).item())
+        for c in checked:
             x = pl.col(c)
             if self.stuck:
                 run = _over(x.rle_id(), ctx)
@@ -256,6 +264,8 @@ class Failures:
                 kinds["spike"][c] = int(df.select(spike.fill_null(False).sum()).item())
                 masks[c] = masks.get(c, pl.lit(False)) | spike
         df, report.changed = _null_where(df, masks)
+        for c in self.ranges:
+            kinds["range"].setdefault(c, report.changed[c])
         report.detail = {k: v for k, v in kinds.items() if v}
         return df, report
 
@@ -282,39 +292,19 @@ class FillGaps:
 
         if self.method not in ("linear", "forward"):
             raise ConfigError(f"unknown gap method {self.method!r}", hint="linear or forward")
+        if isinstance(self.max_gap, str) and not ctx.time:
+            raise ConfigError("a duration max_gap needs a time column", hint="set time: in the spec")
         df = _sorted(df, ctx)
         report = StepReport("fill_gaps", rows_before=df.height, rows_after=df.height)
         marks = []
         columns = _numeric(df, self.columns, ctx)
+        # numbered (contiguous) series and a complete time column: no per-series windows needed
+        between = self.method == "linear" and bool(
+            ctx.series and ctx.time and not df.get_column(ctx.time).null_count()
+        )
         for i, c in enumerate(columns):
             x = pl.col(c)
-            if self.method == "linear":
-                filled = x.interpolate_by(ctx.time) if ctx.time else x.cast(pl.Float64).interpolate()
-            else:
-                filled = x.forward_fill()
-            filled = _over(filled, ctx)
-            if isinstance(self.max_gap, str):
-                if not ctx.time:
-                    raise ConfigError("a duration max_gap needs a time column", hint="set time: in the spec")
-                t = pl.col(ctx.time)
-                prev_t = _over(pl.when(x.is_not_null()).then(t).forward_fill(), ctx)
-                next_t = _over(pl.when(x.is_not_null()).then(t).backward_fill(), ctx)
-                ok = (next_t - prev_t) <= pl.duration(**_duration(self.max_gap))
-            else:
-                # runs of nulls (or values) within one series: rows are sorted by series, so a run
-                # is a run of equal (series key, is null) in frame order
-                null_run = (pl.struct([*ctx.groups, x.is_null()]) if ctx.by else x.is_null()).rle_id()
-                ok = pl.len().over(null_run) <= self.max_gap
-                if self.method == "linear" and ctx.series:
-                    # series are contiguous: a value precedes (follows) in the series iff the nearest
-                    # value before (after) the row, in the whole frame, is of the same series
-                    sid = pl.col(ctx.series)
-                    nearest = pl.when(x.is_not_null()).then(sid)
-                    ok = ok & (nearest.forward_fill() == sid) & (nearest.backward_fill() == sid)
-                elif self.method == "linear":
-                    inner_prev = _over(x.forward_fill().is_not_null(), ctx)
-                    inner_next = _over(x.backward_fill().is_not_null(), ctx)
-                    ok = ok & inner_prev & inner_next
+            filled, ok = self._between(x, ctx) if between else self._per_series(x, ctx)
             fill = x.is_null() & ok.fill_null(False) & filled.is_not_null()
             marks += [fill.alias(f"__fill{i}"), filled.cast(df.schema[c]).alias(f"__value{i}")]
         if marks:  # masks and values computed once, then counted and applied
@@ -329,6 +319,54 @@ class FillGaps:
                 for i, c in enumerate(columns)
             )
         return df, report
+
+    def _between(self, x: pl.Expr, ctx: Context) -> tuple[pl.Expr, pl.Expr]:
+        """Linear fill from the nearest values before and after each row in the whole frame.
+
+        Series are contiguous and numbered (:func:`number_series`), so a null lies inside its series
+        iff the nearest values before and after it are of the same series. The value is
+        ``interpolate_by``'s, bit for bit.
+        """
+        import polars as pl
+
+        have, sid, time = x.is_not_null(), pl.col(str(ctx.series)), pl.col(str(ctx.time))
+        near = pl.when(have).then(sid)
+        ok = (near.forward_fill() == sid) & (near.backward_fill() == sid)
+        t = time.to_physical().cast(pl.Float64)
+        t0, t1 = pl.when(have).then(t).forward_fill(), pl.when(have).then(t).backward_fill()
+        y = x.cast(pl.Float64)
+        y0, y1 = y.forward_fill(), y.backward_fill()
+        filled = pl.when(have).then(y).otherwise(y0 + (t - t0) * ((y1 - y0) / (t1 - t0)))
+        if isinstance(self.max_gap, str):
+            prev_t, next_t = pl.when(have).then(time).forward_fill(), pl.when(have).then(time).backward_fill()
+            return filled, ok & ((next_t - prev_t) <= pl.duration(**_duration(self.max_gap)))
+        rows = pl.int_range(pl.len())
+        run = pl.when(have).then(rows).backward_fill() - pl.when(have).then(rows).forward_fill() - 1
+        return filled, ok & (run <= self.max_gap)
+
+    def _per_series(self, x: pl.Expr, ctx: Context) -> tuple[pl.Expr, pl.Expr]:
+        """The fill and where it applies, with windows over each series."""
+        import polars as pl
+
+        if self.method == "linear":
+            filled = x.interpolate_by(ctx.time) if ctx.time else x.cast(pl.Float64).interpolate()
+        else:
+            filled = x.forward_fill()
+        filled = _over(filled, ctx)
+        if isinstance(self.max_gap, str):
+            t = pl.col(str(ctx.time))
+            prev_t = _over(pl.when(x.is_not_null()).then(t).forward_fill(), ctx)
+            next_t = _over(pl.when(x.is_not_null()).then(t).backward_fill(), ctx)
+            return filled, (next_t - prev_t) <= pl.duration(**_duration(self.max_gap))
+        # runs of nulls (or values) within one series: rows are sorted by series, so a run
+        # is a run of equal (series key, is null) in frame order
+        null_run = (pl.struct([*ctx.groups, x.is_null()]) if ctx.by else x.is_null()).rle_id()
+        ok = pl.len().over(null_run) <= self.max_gap
+        if self.method == "linear":
+            inner_prev = _over(x.forward_fill().is_not_null(), ctx)
+            inner_next = _over(x.backward_fill().is_not_null(), ctx)
+            ok = ok & inner_prev & inner_next
+        return filled, ok
 
 
 def _duration(text: str) -> dict[str, int]:

@@ -3,15 +3,14 @@
 :func:`parse_block` picks the fastest path that gives the same rows, line
 numbers and quarantine as the exact one:
 
-* **fields** (no quotes, at least two columns, an ASCII delimiter): the line
-  ends and the delimiters per line are counted with numpy on the raw bytes;
-  lines with the wrong number of fields (ragged rows, blank lines) are set
-  aside and the rest is parsed by one multi-threaded ``polars.read_csv`` with
-  an explicit all-string schema. The counts are taken over the whole block
-  first, then, only if they are off, per piece of :data:`PIECE` bytes, and per
-  line only in the pieces that are off. Line numbers come from the line
-  counts, not from Python per row. The set-aside lines go through the
-  **lines** path.
+* **fields** (no quotes, at least two columns, an ASCII delimiter): one
+  multi-threaded ``polars.read_csv`` with an explicit all-string schema reads
+  every line as a row. Lines with the wrong number of fields (ragged rows,
+  blank lines), which polars pads, are found by counting line ends and
+  delimiters on the raw bytes per piece of :data:`PIECE` bytes, and per line
+  (numpy) only in the pieces whose counts are off.
+  Their rows are dropped and their text goes through the **lines** path for
+  quarantine. Line numbers are row numbers, not computed in Python per row.
 * **lines** (no quotes): each line is read as one string, its fields counted
   and split with polars expressions.
 * **quoted** (quotes, or invalid UTF-8): :mod:`csv`, line by line, still
@@ -42,7 +41,7 @@ if TYPE_CHECKING:
 MAX_FIELD = 256 * 1024 * 1024
 #: Above this share of odd lines (ragged, blank) in a block, the lines path reads the whole block.
 ODD_SHARE = 0.05
-#: Bytes per piece when a block's delimiter count is off and the odd lines are looked for.
+#: Bytes per piece in which line ends and delimiters are counted to find odd lines.
 PIECE = 64 * 1024
 
 
@@ -53,11 +52,10 @@ class Batch:
     data: pl.DataFrame
     bad: pl.DataFrame
     blank_lines: int = 0
+    lines: int | None = None  # physical lines read, where the path counted them
 
 
-def parse_block(
-    name: str, block: bytes, lineno: int, header: list[str], delim: str, lines: int | None = None
-) -> Batch:
+def parse_block(name: str, block: bytes, lineno: int, header: list[str], delim: str) -> Batch:
     """Parse one block of whole lines (ending in ``\\n``); ``lineno`` is the line number before it.
 
     Args:
@@ -66,75 +64,52 @@ def parse_block(
         lineno: Physical line number of the line before the block's first line.
         header: Column names.
         delim: One-character field separator.
-        lines: The block's count of ``\\n``, if the caller knows it (:func:`count`).
     """
     if not block or b'"' in block or b"\x1f" in block:
         return parse_quoted(name, block, lineno, header, delim)
     if len(header) >= 2 and delim.isascii() and delim not in "\r\n":
-        fast = parse_fields(name, block, lineno, header, delim, lines)
+        fast = parse_fields(name, block, lineno, header, delim)
         if fast is not None:
             return fast
     return parse_lines(name, block, lineno, header, delim)
 
 
-def parse_fields(
-    name: str, block: bytes, lineno: int, header: list[str], delim: str, lines: int | None = None
-) -> Batch | None:
+def parse_fields(name: str, block: bytes, lineno: int, header: list[str], delim: str) -> Batch | None:
     """The fields path (see the module docstring); ``None`` when the block needs another path."""
     import numpy as np
     import polars as pl
 
     k, sep = len(header), delim.encode()
-    n = count(block, b"\n") if lines is None else lines
-    if n == 0 or (
-        b"\r" in block and block.count(b"\r") != block.count(b"\r\n")
-    ):  # polars splits at a lone CR
+    if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):  # polars splits at a lone CR
         return None
-    # k - 1 delimiters per line on average: every line is whole, unless one has more and one fewer,
-    # which polars refuses (more fields than the schema); the per-line count then finds them
-    odd: Any = None
-    fields = _read_fields(block, header, delim) if count(block, sep) == (k - 1) * n else None
-    for piece in (PIECE, None) if fields is None else ():  # pieces; every line if counts cancel out
-        split = _odd_lines(block, sep, k, piece)
-        if split is None:
-            return None
-        odd_block, odd = split[1:]
-        fields = _read_fields(split[0], header, delim)
-        if fields is not None:
-            break
-    if fields is None or fields.height != n - (0 if odd is None else len(odd)):
+    # polars reads every line as one row (blank and short lines padded with "", longer lines refused
+    # unless truncated); the odd lines are found by pieces, or line by line if polars refused a
+    # longer line, which may hide a shorter one in a piece's count
+    fields = _read_fields(block, header, delim)
+    split = _odd_lines(block, sep, k, PIECE if fields is not None else None)
+    if split is None:
         return None
-    if odd is None:
-        line = pl.int_range(lineno + 1, lineno + 1 + n, dtype=pl.Int64, eager=True)
-    else:
-        line = pl.Series(
-            np.delete(np.arange(lineno + 1, lineno + 1 + n, dtype=np.int64), odd), dtype=pl.Int64
-        )
+    odd_block, odd, n = split
+    if n and fields is None:
+        fields = _read_fields(block, header, delim, truncate=True)
+    if not n or fields is None or fields.height != n:
+        return None
+    line = pl.int_range(lineno + 1, lineno + 1 + n, dtype=pl.Int64, eager=True)
     data = fields.select(pl.lit(name).alias("_source"), line.alias("_line"), pl.all())
-    if odd is None:
-        return Batch(data, pl.DataFrame(schema=quarantine.schema()), 0)
+    if not len(odd):
+        return Batch(data, pl.DataFrame(schema=quarantine.schema()), 0, n)
+    keep = np.ones(n, dtype=bool)
+    keep[odd] = False
     rest = _lines(name, odd_block, header, delim, numbers=odd + (lineno + 1))
     if rest is None or rest.data.height:  # an odd line cannot be a good row; be exact if it is
         return None
-    return Batch(data, rest.bad, rest.blank_lines)
+    return Batch(data.filter(pl.Series(keep)), rest.bad, rest.blank_lines, n)
 
 
-def count(block: bytes, byte: bytes) -> int:
-    """How often one byte occurs in ``block`` (numpy: faster than ``bytes.count`` on large blocks).
+def _odd_lines(block: bytes, sep: bytes, k: int, piece: int | None) -> tuple[bytes, Any, int] | None:
+    """The lines of a block without ``k - 1`` delimiters: ``(their text, their indices, all lines)``.
 
-    Example:
-        >>> count(b"a,b\\nc,d\\n", b"\\n")
-        2
-    """
-    import numpy as np
-
-    return int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == byte[0]))
-
-
-def _odd_lines(block: bytes, sep: bytes, k: int, piece: int | None) -> tuple[bytes, bytes, Any] | None:
-    """Split a block by delimiters per line: ``(whole lines, odd lines, indices of the odd ones)``.
-
-    The block is scanned in pieces of ``piece`` bytes; only the pieces whose delimiter count is
+    The block is counted in pieces of ``piece`` bytes; only the pieces whose delimiter count is
     off are looked at line by line (every line with ``piece=None``: one line with a field too
     many and one with a field too few cancel out in a count). ``None`` when more than
     :data:`ODD_SHARE` of the lines are odd.
@@ -146,6 +121,7 @@ def _odd_lines(block: bytes, sep: bytes, k: int, piece: int | None) -> tuple[byt
     pos = line = 0
     while pos < len(block):
         end = len(block) if piece is None else block.find(b"\n", min(pos + piece, len(block)) - 1) + 1
+        end = end or len(block)
         lines = block.count(b"\n", pos, end)
         if piece is None or block.count(sep, pos, end) != (k - 1) * lines:
             raw = np.frombuffer(block, dtype=np.uint8, count=end - pos, offset=pos)
@@ -159,16 +135,15 @@ def _odd_lines(block: bytes, sep: bytes, k: int, piece: int | None) -> tuple[byt
     found = np.concatenate(odd) if odd else np.empty(0, dtype=np.int64)
     if len(found) > ODD_SHARE * line:
         return None
-    pieces, at = [], 0
-    for a, b in spans:  # the runs of whole lines in between the odd ones
-        pieces.append(block[at:a])
-        at = b
-    pieces.append(block[at:])
-    return b"".join(pieces), b"".join(block[a:b] for a, b in spans), found
+    return b"".join(block[a:b] for a, b in spans), found, line
 
 
-def _read_fields(block: bytes, header: list[str], delim: str) -> pl.DataFrame | None:
-    """One multi-threaded polars parse into string columns; ``None`` if polars refuses the block."""
+def _read_fields(block: bytes, header: list[str], delim: str, truncate: bool = False) -> pl.DataFrame | None:
+    """One multi-threaded polars parse into string columns, a row per line.
+
+    ``None`` if polars refuses the block: a line with more fields than ``header`` (unless
+    ``truncate``) or invalid UTF-8.
+    """
     import polars as pl
 
     try:
@@ -181,8 +156,10 @@ def _read_fields(block: bytes, header: list[str], delim: str) -> pl.DataFrame | 
             empty_string_is_null=False,
             encoding="utf8",
             raise_if_empty=False,
+            truncate_ragged_lines=truncate,
+            extra_columns="ignore" if truncate else "raise",
         )
-    except pl.exceptions.PolarsError:  # more fields than the header on some line, or invalid UTF-8
+    except pl.exceptions.PolarsError:
         return None
 
 

@@ -138,6 +138,7 @@ class Typing:
         self.types: dict[str, str] = {}
         self.nullable: dict[str, bool] = {}
         self.datetimes: dict[str, str | None] = {}
+        self.formats: dict[str, tuple[list[str], bool]] = {}  # detected datetime formats, for fast_cast
         self.plan: Plan | None = None
 
     def learn(self, df: pl.DataFrame) -> None:
@@ -177,7 +178,9 @@ class Typing:
         dts = {c: self.datetimes.get(c) for c, t in types.items() if t.startswith("datetime")}
         rescue = [c for c in plan.rescue if c in df.columns] if plan.target.get(RESCUED) else None
         if known and rescue is None and fastcast.supported(df, types, dts):
-            return fastcast.fast_cast(df, types, dts, tz=self.spec.tz, source_tz=self.spec.source_tz)
+            return fastcast.fast_cast(
+                df, types, dts, tz=self.spec.tz, source_tz=self.spec.source_tz, formats=self.formats
+            )
         if known:
             df = normalize_nulls(df)
         return cast(df, types, datetimes=dts, tz=self.spec.tz, source_tz=self.spec.source_tz, rescue=rescue)
@@ -211,6 +214,51 @@ def clean_frame(
         frame, report = step.apply(frame, ctx)
         reports.append(report)
     return frame.drop(ctx.series) if ctx.series else frame, reports
+
+
+def clean_in_parts(
+    frame: pl.DataFrame,
+    spec: IngestSpec,
+    reject: Callable[[pl.DataFrame, str], None],
+    *,
+    parts: int = 2,
+    min_rows: int = 1_000_000,
+) -> tuple[pl.DataFrame, list[clean.StepReport]]:
+    """:func:`clean_frame` over series-ordered rows, cut into ``parts`` runs of whole series, on threads.
+
+    Every step looks within one series only, so cleaning runs of whole series apart and joining
+    them in order gives the same rows; reports are added up and rejected rows handed on in order.
+    Rows need the :data:`~altakit.ingestion.clean.SERIES` numbering (:meth:`.SeriesBlocks.frame`);
+    without it, or below ``min_rows``, the frame is cleaned in one piece.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import polars as pl
+
+    if not spec.steps or clean.SERIES not in frame.columns or frame.height < max(2, min_rows):
+        return clean_frame(frame, spec, reject, presorted=True)
+    sid = frame.get_column(clean.SERIES)
+    cuts = sorted(
+        {int(sid.search_sorted(sid[frame.height * k // parts], side="left")) for k in range(1, parts)} - {0}
+    )
+    if not cuts:
+        return clean_frame(frame, spec, reject, presorted=True)
+    bounds = list(zip([0, *cuts], [*cuts, frame.height], strict=True))
+    rejected: list[list[tuple[pl.DataFrame, str]]] = [[] for _ in bounds]
+
+    def run(k: int) -> tuple[pl.DataFrame, list[clean.StepReport]]:
+        a, b = bounds[k]
+        return clean_frame(
+            frame.slice(a, b - a), spec, lambda rows, why: rejected[k].append((rows, why)), presorted=True
+        )
+
+    with ThreadPoolExecutor(len(bounds), thread_name_prefix="altakit-clean") as pool:
+        done = list(pool.map(run, range(len(bounds))))
+    for rows_why in rejected:
+        for rows, why in rows_why:
+            reject(rows, why)
+    out = pl.concat([f for f, _ in done], how="vertical_relaxed", rechunk=False)
+    return out, clean.merge_reports([steps for _, steps in done])
 
 
 def _series_blocks(spec: IngestSpec) -> SeriesBlocks:
@@ -289,9 +337,9 @@ def process(
 
     target = typing.plan.target
     if spill is None:
-        frame = blocks.frame()
+        frame = blocks.frame(number=clean.SERIES)
         rows_typed = frame.height
-        frame, steps = clean_frame(frame, spec, reject, presorted=True)
+        frame, steps = clean_in_parts(frame, spec, reject)
         out = Processed(conform(frame, target), q, rows_in, 0, blank, steps, typing.plan, dict(typing.types))
     else:
         rows_typed, steps, cleaned = _clean_spilled(spill, spec, target, reject)

@@ -54,6 +54,7 @@ def fast_cast(
     *,
     tz: str = "UTC",
     source_tz: str = "UTC",
+    formats: dict[str, tuple[list[str], bool]] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``normalize_nulls`` then ``cast`` (no rescue), fast; see the module docstring.
 
@@ -63,6 +64,9 @@ def fast_cast(
         datetimes: Text columns to parse as datetimes (format, or ``None`` to detect).
         tz: Time zone of parsed datetimes.
         source_tz: Time zone of naive datetime text.
+        formats: Formats detected per datetime column in earlier blocks, read and updated. They
+            are kept while blocks have no doubtful value, and detected again after one that has
+            (its doubtful values take the exact path, which tries every format).
 
     Returns:
         ``(typed rows, quarantine rows)``, as the exact path gives them.
@@ -88,12 +92,16 @@ def fast_cast(
             elif fmt:
                 parsed = parse_with(col, [fmt], source_tz, epoch=False)
             else:
-                fmts, epoch, _ = detect_formats(
-                    df.get_column(c).drop_nulls().head(FORMAT_SAMPLE).str.strip_chars()
-                )
+                known = formats.get(c) if formats is not None else None
+                if known is None:
+                    sample = df.get_column(c).drop_nulls().head(FORMAT_SAMPLE).str.strip_chars()
+                    known = detect_formats(sample)[:2]
+                fmts, epoch = known
                 if not fmts and not epoch:
                     return _exact(df, types, datetimes, tz, source_tz)
                 parsed = parse_with(col, fmts, source_tz, epoch)
+                if formats is not None:
+                    formats[c] = known
             exprs.append(pl.when(token).then(None).otherwise(parsed.dt.convert_time_zone(tz)).alias(c))
             doubt.append(parsed.is_null() & col.is_not_null() & ~token)
         elif tname == "float64":
@@ -115,6 +123,8 @@ def fast_cast(
     out = out.drop(_ROW)
     if not flag.any():
         return out, _empty_quarantine()
+    if formats is not None:  # a value in doubt may be a format not seen yet: detect again next block
+        formats.clear()
     # the doubtful rows, through the exact path; their typed values go back in place
     rows = flag.arg_true()
     sub = df.filter(flag).with_columns(rows.alias(_ROW))

@@ -49,17 +49,19 @@ def sort_series(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
         return df
     if ctx.by and all(df.schema[c].is_integer() or df.schema[c] in (pl.String, pl.Boolean) for c in ctx.by):
         rows = df.select(ctx.by).with_row_index("__i").group_by(ctx.by).agg("__i").sort(ctx.by)["__i"]
-        out, sizes = df[rows.explode()], rows.list.len()
-        if not ctx.time:
-            return out
-        first = pl.repeat(False, df.height, eager=True).scatter(
-            (sizes.cum_sum() - sizes).cast(pl.Int64), True
-        )
-        t = out.get_column(ctx.time)
-        back = (t < t.shift(1)).fill_null(False) | (t.is_null() & t.shift(1).is_not_null())
-        if not (back & ~first).any():
+        out = df[rows.explode()]
+        if not ctx.time or _time_in_order(out.get_column(ctx.time), rows.list.len()):
             return out
     return df.sort(keys, maintain_order=True)
+
+
+def _time_in_order(t: pl.Series, sizes: pl.Series) -> bool:
+    """Whether ``t`` is sorted (nulls first) within each run of ``sizes`` rows (one series each)."""
+    import polars as pl
+
+    first = pl.repeat(False, t.len(), eager=True).scatter((sizes.cum_sum() - sizes).cast(pl.Int64), True)
+    back = (t < t.shift(1)).fill_null(False) | (t.is_null() & t.shift(1).is_not_null())
+    return not (back & ~first).any()
 
 
 def _in_order(df: pl.DataFrame, keys: list[str]) -> bool:
@@ -130,21 +132,34 @@ class SeriesBlocks:
         self.blocks, self.pieces = [], 0
         return out
 
-    def frame(self) -> pl.DataFrame:
-        """All rows in series order; the blocks are let go."""
+    def frame(self, number: str | None = None) -> pl.DataFrame:
+        """All rows in series order; the blocks are let go.
+
+        Args:
+            number: When the rows come in series order as collected (not sorted again), add this
+                column numbering the series 0, 1, … (as :func:`~altakit.ingestion.clean.number_series`).
+        """
         import polars as pl
 
         keys = [*self.ctx.by, *([self.ctx.time] if self.ctx.time else [])]
         if self.series:
             order = pl.DataFrame(list(self.series), schema=self.ctx.by, orient="row").with_row_index("__i")
             names = list(self.series)
-            pieces = [p for i in order.sort(self.ctx.by)["__i"] for p in self.series[names[i]]] + self.blocks
-            self.series, self.blocks = {}, []
-            out = pl.concat(pieces, how="diagonal_relaxed", rechunk=False)
-            del pieces
-            if _in_order(out, keys):
+            ranked = [self.series[names[i]] for i in order.sort(self.ctx.by)["__i"]]
+            sizes = pl.Series([sum(p.height for p in pieces) for pieces in ranked], dtype=pl.Int64)
+            numbered = [
+                p.with_columns(pl.lit(i, pl.UInt32).alias(number)) if number else p
+                for i, pieces in enumerate(ranked)
+                for p in pieces
+            ]
+            self.series = {}
+            out = pl.concat([*numbered, *self.blocks], how="diagonal_relaxed", rechunk=False)
+            self.blocks = []
+            del numbered, ranked
+            # series in key order by construction; only time within each series needs a look
+            if sizes.sum() == out.height and _time_in_order(out.get_column(self.ctx.time), sizes):
                 return out
-            self.blocks = [out]
+            self.blocks = [out.drop(number) if number else out]
         out = pl.concat(self.blocks, how="diagonal_relaxed", rechunk=False) if self.blocks else pl.DataFrame()
         self.blocks = []
         if not keys or any(c not in out.columns for c in keys):

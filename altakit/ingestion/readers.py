@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from altakit.errors import ConfigError, IngestError, MissingDependency, NotFound
 from altakit.ingestion import quarantine
-from altakit.ingestion.csv_blocks import Batch, count, parse_block
+from altakit.ingestion.csv_blocks import Batch, parse_block
 
 if TYPE_CHECKING:
     import polars as pl
@@ -446,9 +446,9 @@ def read_csv(src: SourceFile, options: ReadOptions) -> Iterator[Batch]:
                 continue
             block = b"".join((carry, memoryview(chunk)[: cut + 1]))  # one copy
             carry = chunk[cut + 1 :]
-            lines = count(block, b"\n")
-            yield parse_block(src.name, block, lineno, header, delim, lines)
-            lineno += lines
+            batch = parse_block(src.name, block, lineno, header, delim)
+            yield batch
+            lineno += block.count(b"\n") if batch.lines is None else batch.lines
 
 
 def _header(name: str, line: str, delim: str) -> list[str]:

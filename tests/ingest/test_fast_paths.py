@@ -126,6 +126,34 @@ def test_fast_cast_matches_exact_cast(rows):
         assert_frame_equal(fast_bad, exact_bad)
 
 
+def test_fast_cast_formats_carry_over_blocks_and_adapt():
+    """Formats detected in one block are reused; a block with a new format is still parsed exactly."""
+    import polars as pl
+
+    from altakit.ingestion import fastcast
+    from altakit.ingestion.schema import cast, normalize_nulls
+
+    def block(stamps):
+        return pl.DataFrame(
+            {"_source": ["f"] * len(stamps), "_line": list(range(len(stamps))), "ts": stamps},
+            schema={"_source": pl.String, "_line": pl.Int64, "ts": pl.String},
+        )
+
+    types, dts, formats = {"ts": "datetime[us, UTC]"}, {"ts": None}, {}
+    iso = block(["2024-01-01T00:15:00Z", "2024-01-01T00:30:00Z"])
+    fastcast.fast_cast(iso, types, dts, formats=formats)
+    assert formats == {"ts": (["%Y-%m-%dT%H:%M:%S%.f%#z"], False)}
+    dotted = block(["01.01.2024 00:45", "2024-01-01T01:00:00Z", "soon"])
+    fast, bad = fastcast.fast_cast(dotted, types, dts, formats=formats)
+    exact, exact_bad = cast(normalize_nulls(dotted), types, datetimes=dts)
+    assert_frame_equal(fast, exact)
+    assert_frame_equal(bad, exact_bad)
+    assert fast.height == 2 and bad.height == 1
+    assert formats == {}  # detected again with the next block
+    fastcast.fast_cast(dotted.head(2), types, dts, formats=formats)
+    assert formats["ts"][0] == ["%Y-%m-%dT%H:%M:%S%.f%#z", "%d.%m.%Y %H:%M"]
+
+
 def _fill_gaps_reference(df, by, time, max_gap):
     """The per-series formulation FillGaps had before (window keys by series and null run)."""
     import polars as pl
@@ -175,6 +203,13 @@ def test_fill_gaps_matches_per_series_reference(values, series, max_gap):
         (ref.get_column("value").is_not_null() & clean.sort_series(df, ctx)["value"].is_null()).sum()
     )
     assert report.changed == {"value": changed}
+    for gap in ("15min", "1h"):  # a duration gap: the windowed and the frame-wide formulations agree
+        windowed, r1 = clean.FillGaps(max_gap=gap).apply(df, ctx)
+        framed, r2 = clean.FillGaps(max_gap=gap).apply(
+            clean.number_series(clean.sort_series(df, ctx), numbered), numbered
+        )
+        assert_frame_equal(framed.drop("__series"), windowed, check_exact=True)
+        assert r1 == r2
 
 
 KEY = st.one_of(st.none(), st.sampled_from(["a", "b", "c"]))
@@ -212,10 +247,16 @@ def test_series_order_matches_a_stable_sort(rows, ordered, block):
         ctx = clean.Context(time="ts", by=by)
         want = df.sort([*by, "ts"], maintain_order=True)
         assert_frame_equal(order.sort_series(df, ctx), want)
-        blocks = order.SeriesBlocks(ctx, max_pieces=40)
-        for i in range(0, max(1, df.height), block):
-            blocks.add(df.slice(i, block))
-        assert_frame_equal(blocks.frame(), want)
+        for number in (None, "__n"):
+            blocks = order.SeriesBlocks(ctx, max_pieces=40)
+            for i in range(0, max(1, df.height), block):
+                blocks.add(df.slice(i, block))
+            got = blocks.frame(number=number)
+            if number in got.columns:  # numbered as collected: the series in order, 0, 1, …
+                key = pl.col(by[0]) if len(by) == 1 else pl.struct(by)
+                assert got.get_column(number).to_list() == want.select(key.rle_id()).to_series().to_list()
+                got = got.drop(number)
+            assert_frame_equal(got, want)
 
 
 @settings(max_examples=100, deadline=None)
@@ -251,3 +292,79 @@ def test_resample_mean_matches_group_by_dynamic(minutes, series, values, rule):
         .select(df.columns)
     )
     assert_frame_equal(out.sort("sensor", "ts"), ref.sort("sensor", "ts"))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 40), min_size=1, max_size=6),
+    parts=st.integers(2, 4),
+    seed=st.integers(0, 1000),
+)
+def test_cleaning_in_parts_matches_one_piece(sizes, parts, seed):
+    """Runs of whole series cleaned on threads give the rows, reports and rejects of one piece."""
+    import random
+    from datetime import datetime, timedelta
+
+    import polars as pl
+
+    from altakit.ingestion import clean, engine_local, order
+    from altakit.ingestion.job import IngestSpec
+
+    rnd = random.Random(seed)
+    rows = [
+        (
+            f"s{s}",
+            datetime(2024, 1, 1) + timedelta(minutes=7 * i),
+            None if rnd.random() < 0.2 else rnd.gauss(0, 5),
+        )
+        for s, n in enumerate(sizes)
+        for i in range(n)
+    ]
+    rnd.shuffle(rows)
+    rows.sort(key=lambda r: r[1])  # series interleaved, time ascending: the rows arrive numbered
+    df = pl.DataFrame(
+        {
+            "_source": "f",
+            "_line": range(len(rows)),
+            "sensor": [r[0] for r in rows],
+            "ts": [r[1] for r in rows],
+        }
+        | {"value": [r[2] for r in rows]},
+        schema_overrides={"value": pl.Float64},
+    )
+    spec = IngestSpec.load(
+        {
+            "time": "ts",
+            "by": ["sensor"],
+            "steps": [
+                {"step": "failures", "ranges": {"value": [-8, 8]}},
+                {"step": "outliers", "method": "zscore", "threshold": 1.5, "action": "quarantine"},
+                {"step": "fill_gaps", "max_gap": 2},
+                {"step": "resample", "rule": "15min"},
+            ],
+        }
+    )
+
+    def collected():
+        blocks = order.SeriesBlocks(clean.Context(time="ts", by=["sensor"]))
+        for i in range(0, df.height, 17):
+            blocks.add(df.slice(i, 17))
+        return blocks.frame(number=clean.SERIES)
+
+    assert clean.SERIES in collected().columns
+    whole_rejects, part_rejects = [], []
+    whole, whole_steps = engine_local.clean_frame(
+        collected(), spec, lambda r, why: whole_rejects.append((r, why)), presorted=True
+    )
+    parted, part_steps = engine_local.clean_in_parts(
+        collected(), spec, lambda r, why: part_rejects.append((r, why)), parts=parts, min_rows=0
+    )
+    assert_frame_equal(parted, whole)
+    assert [s.to_dict() for s in part_steps] == [s.to_dict() for s in whole_steps]
+    key = ["_source", "_line"]
+    got = pl.concat([r for r, _ in part_rejects]) if part_rejects else None
+    want = pl.concat([r for r, _ in whole_rejects]) if whole_rejects else None
+    if want is None:
+        assert got is None
+    else:
+        assert_frame_equal(got.sort(key), want.sort(key))
