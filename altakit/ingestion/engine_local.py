@@ -8,7 +8,8 @@ Cleaning (:mod:`.clean`) looks along whole series (resampling, outliers, gaps),
 so the typed rows are held in memory and cleaned as one frame, as long as they
 fit a share of the memory budget (:data:`MEMORY_BUDGET` / :data:`COPIES`,
 measured on the typed blocks, not guessed from the input's size); they wait in
-series order (:class:`~.order.SeriesBlocks`), so no whole-input sort is needed.
+series order (:class:`~.order.SeriesBlocks`), so no whole-input sort is needed,
+and two runs of whole series are cleaned on two threads (:func:`clean_in_parts`).
 Past the budget, with a series key (``by``), they spill to disk in series
 buckets (:mod:`.spill`; one series never spans two buckets, and the bucket
 count follows the estimated input so that a bucket fits the same share), then
