@@ -1,8 +1,10 @@
 """Versioned objects in an S3 bucket (AWS, MinIO, Ceph RGW, moto …).
 
 Each version is one object ``<prefix>/<key>✹<id>~…`` written by a single PUT,
-or for large files by a multipart upload that becomes visible only when it
-completes, so a reader never sees a partial version. Listing the versions of a
+or for large objects by a multipart upload that becomes visible only when it
+completes (and is aborted on failure), so a reader never sees a partial version.
+Streamed writes (``open_writer``) gather in part-sized buffers and upload them in
+parallel on commit (:mod:`altakit.store.s3_parts`). Listing the versions of a
 key is one prefix listing. Reads use Range GETs; :meth:`S3Store.open` streams
 one GET from the current position and reopens it after a seek or a dropped
 connection. Transient faults (5xx, throttling, connection resets) are retried
@@ -24,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import random
@@ -57,6 +58,7 @@ from altakit.store.s3_faults import (
     read_credentials_dir,
     translate,
 )
+from altakit.store.s3_parts import PartSpool, StagedParts, upload_parts
 
 __all__ = ["S3Store"]
 
@@ -84,7 +86,8 @@ class S3Store(Store):
         backoff: First retry delay in seconds, doubled per retry (with jitter).
         max_backoff: Longest retry delay in seconds.
         multipart_threshold: Files and buffers this large upload in parts (default 16 MiB).
-        part_size: Part size for multipart uploads and parallel ranged reads (default 16 MiB).
+        part_size: Part size for multipart uploads and parallel ranged reads (default 16 MiB);
+            a streamed write holds its bytes in buffers this large until each part is sent.
         max_concurrency: Parallel requests for one large upload, copy or read (default 10).
         connect_timeout: Seconds to wait for a connection.
         read_timeout: Seconds to wait for data on an open connection.
@@ -328,13 +331,25 @@ class S3Store(Store):
             self._call("put", name, put_file)
             return
         view = memoryview(source).cast("B")
-        if view.nbytes >= self.multipart_threshold:
-            # BytesIO shares a whole bytes object but copies anything else
-            whole = view.obj if isinstance(view.obj, bytes) and len(view.obj) == view.nbytes else view
-            self._call("upload", name, lambda: self._upload(io.BytesIO(whole), key))
+        if view.nbytes >= self.multipart_threshold:  # parts cut from memory, uploaded in parallel
+            upload_parts(self, name, StagedParts.of_view(view, self.part_size))
             return
         body = source if isinstance(source, bytes) else view.tobytes()
         self._call("put", name, lambda: self._client().put_object(Bucket=self.bucket, Key=key, Body=body))
+
+    def _open_spool(self) -> PartSpool:
+        """Streamed writes gather in part-sized buffers, uploaded as they are on commit."""
+        return PartSpool(self.part_size)
+
+    def _commit(self, staged: Any, name: str) -> None:
+        if isinstance(staged, StagedParts):
+            upload_parts(self, name, staged)
+        else:
+            self._write(name, staged)
+
+    def _discard(self, staged: Any) -> None:
+        if isinstance(staged, StagedParts):
+            staged.release()
 
     def _upload(self, source: str | BinaryIO, key: str) -> None:
         if not isinstance(source, str):

@@ -5,10 +5,11 @@ Also the hashing helpers :mod:`altakit.store.base` shares (:class:`Background`, 
 :meth:`Store.open_writer <altakit.store.base.Store.open_writer>` returns a
 :class:`VersionWriter`, a write-only file for producers that write a stream
 (``torch.save``, ``zipfile`` …). Its bytes collect in a :class:`Spool` where no
-reader sees them (a file in the local store's temp folder; memory for other
-backends) while a second thread hashes them, so the checksum is ready when the
-producer finishes. Closing the writer names the version by size and checksum and
-commits it atomically; a writer that fails, is aborted or is killed commits nothing.
+reader sees them (a file in the local store's temp folder; part-sized buffers for
+S3, see :mod:`altakit.store.s3_parts`; memory for other backends) while a second
+thread hashes them, so the checksum is ready when the producer finishes. Closing
+the writer names the version by size and checksum and commits it atomically; a
+writer that fails, is aborted or is killed commits nothing.
 
 Example:
     >>> import tempfile, altakit
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 
 #: The hashing thread catches up in steps this large: few GIL hand-offs with the producer.
 HASH_STEP = 16 * 1024 * 1024
+#: A large write is hashed from the caller's memory in pieces this large (its wait on return).
+JOB_STEP = 4 * 1024 * 1024
 #: Writes smaller than this are gathered first (fewer syscalls and copies).
 SMALL_WRITE = 64 * 1024
 
@@ -82,14 +85,18 @@ class Spool(abc.ABC):
     makes the next bytes. Subclasses say where the bytes go (:meth:`_append`),
     how to hash a span of them (:meth:`_hash_span`) and what commit gets (:meth:`finish`).
     A write of :data:`HASH_STEP` bytes or more is hashed from the caller's memory
-    while it is appended, so even one huge write costs no second pass.
+    while it is appended, so even one huge write costs no second pass; once it is
+    appended the write returns at the next :data:`JOB_STEP` and the hashing thread
+    goes on from the spool's own copy, so what the producer does next (or an fsync)
+    overlaps the rest of the hash.
     """
 
     def __init__(self) -> None:
         self.size = 0
-        self._hashed = 0
+        self._hashed = 0  # written by the hashing thread only
         self._hash = hashlib.sha256()
-        self._job: memoryview | None = None  # a large write, hashed from memory
+        self._job: memoryview | None = None  # a large write, hashed from the caller's memory
+        self._job_stored = False  # the large write is appended: its memory must be let go
         self._done = False
         self._error: BaseException | None = None
         self._cv = threading.Condition()
@@ -99,24 +106,31 @@ class Spool(abc.ABC):
     def write(self, view: memoryview) -> None:
         """Append bytes (copied or written before this returns)."""
         if view.nbytes < HASH_STEP:
-            self._append(view)
+            self._append_or_fail(view)
             with self._cv:
                 self.size += view.nbytes
                 if self.size - self._hashed >= HASH_STEP:
                     self._cv.notify()
             return
         with self._cv:
-            self._job = view
+            self._job, self._job_stored = view, False
             self._cv.notify()
         try:
-            self._append(view)
+            self._append_or_fail(view)
         finally:
             with self._cv:
+                self._job_stored = True
                 while self._job is not None:  # the caller's memory is only ours until we return
                     self._cv.wait()
         with self._cv:
             self.size += view.nbytes
-            self._hashed = self.size
+
+    def _append_or_fail(self, view: memoryview) -> None:
+        try:
+            self._append(view)
+        except BaseException as exc:  # part of it may be stored: this spool can never commit
+            self._error = exc
+            raise
 
     def checksum(self) -> str:
         """The checksum of everything written (waits for the hashing thread)."""
@@ -137,7 +151,8 @@ class Spool(abc.ABC):
     def _append(self, view: memoryview) -> None: ...
 
     @abc.abstractmethod
-    def _hash_span(self, start: int, stop: int) -> None: ...
+    def _hash_span(self, start: int, stop: int) -> None:
+        """Hash bytes ``[start, stop)`` of what was appended (any offsets)."""
 
     def _end(self) -> None:
         """No more bytes: let the hashing thread do the rest without waiting for it."""
@@ -155,20 +170,33 @@ class Spool(abc.ABC):
                 while not self._done and self._job is None and self.size - self._hashed < HASH_STEP:
                     self._cv.wait()
                 stop, done, job = self.size, self._done, self._job
+            extra = 0  # bytes of a large write hashed from the caller's memory
             try:
                 if stop > self._hashed and self._error is None:
                     self._hash_span(self._hashed, stop)
                 if job is not None and self._error is None:
-                    self._hash.update(job)  # the bytes after ``stop``, being appended meanwhile
+                    extra = self._hash_job(job)  # the bytes after ``stop``, being appended meanwhile
             except BaseException as exc:  # raised by checksum()
                 self._error = exc
             with self._cv:
-                self._hashed = stop
+                self._hashed = stop + extra
                 if job is not None:
                     self._job = None
                     self._cv.notify_all()
             if done:
                 return
+
+    def _hash_job(self, job: memoryview) -> int:
+        """Hash a large write from the caller's memory until it is appended; returns bytes hashed."""
+        pos = 0
+        while pos < job.nbytes:
+            with self._cv:
+                if self._job_stored:
+                    break  # the rest is hashed from the spool's copy, after the writer returns
+            with job[pos : pos + JOB_STEP] as piece:
+                self._hash.update(piece)
+            pos += min(JOB_STEP, job.nbytes - pos)
+        return pos
 
 
 class MemorySpool(Spool):
@@ -191,13 +219,15 @@ class MemorySpool(Spool):
         self._chunks.append(view.tobytes())
 
     def _hash_span(self, start: int, stop: int) -> None:
-        # spans start and end on chunk boundaries; chunks before ``start`` were hashed as large writes
+        # ``stop`` ends a chunk; ``start`` may fall inside one (a large write hashed in part)
         while self._pos < stop:
             chunk = self._chunks[self._next]
-            if self._pos >= start:
-                self._hash.update(chunk)
+            end = self._pos + len(chunk)
+            if end > start:
+                with memoryview(chunk) as whole, whole[max(0, start - self._pos) :] as rest:
+                    self._hash.update(rest)
             self._next += 1
-            self._pos += len(chunk)
+            self._pos = end
 
 
 class FileSpool(Spool):

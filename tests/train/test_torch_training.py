@@ -111,6 +111,32 @@ def test_streamed_checkpoint_is_plain_torch_and_damage_fails_its_checksum(local_
     assert older.version == first.version and torch.equal(state["w"], torch.ones(3))
 
 
+@pytest.mark.s3
+def test_streamed_s3_checkpoint_is_multipart_and_damage_fails_its_checksum(s3_server, s3_bucket):
+    store = altakit.open_store(
+        f"s3://{s3_bucket}/ck", endpoint_url=s3_server.url, part_size=5 << 20, multipart_threshold=5 << 20
+    )
+    ckpt = Checkpointer(store, "r", keep_last=2)
+    first = ckpt.save({"w": torch.ones(3)}, step=1)
+    big = {"w": torch.arange(3_000_000, dtype=torch.float32), "b": torch.zeros(5)}  # 12 MB: three parts
+    c = ckpt.save(big, step=2)
+    key = store._key(store.resolve(c.key, c.version).name)
+    client = store._client()
+    assert client.head_object(Bucket=s3_bucket, Key=key)["ETag"].strip('"').endswith("-3")
+    state, _ = ckpt.load()
+    assert torch.equal(state["w"], big["w"]) and torch.equal(state["b"], big["b"])
+    raw = store.get(c.key, c.version)
+    damaged = bytearray(raw)
+    damaged[len(raw) // 2] ^= 0xFF  # a weight: torch.load alone would not notice
+    client.put_object(Bucket=s3_bucket, Key=key, Body=bytes(damaged))
+    with pytest.raises(CorruptObject, match="fails its checksum") as info:
+        ckpt.load("latest")
+    assert first.version in info.value.hint
+    state, older = ckpt.load(1)
+    assert older.version == first.version and torch.equal(state["w"], torch.ones(3))
+    store.close()
+
+
 def test_resume_returns_none_without_checkpoint(local_store):
     assert Checkpointer(local_store, "nothing").resume(model=torch.nn.Linear(1, 1)) is None
 
