@@ -73,7 +73,11 @@ class AccessDenied(AltakitError, PermissionError):
     """Credentials are missing, wrong, or lack a permission."""
 
 
-class StoreUnavailable(AltakitError, ConnectionError):
+class ServiceUnavailable(AltakitError, ConnectionError):
+    """A server altakit works through (a store's, Spark Connect) cannot be reached (after retries)."""
+
+
+class StoreUnavailable(ServiceUnavailable):
     """A store's server or gateway cannot be reached (after retries)."""
 
 

@@ -1,7 +1,8 @@
 """The Spark engine produces the same table as the local engine for the same input.
 
 Both in Spark's local mode (``local[2]``) and through a real Spark Connect server
-(``sc://``), started here from pyspark's own jars the way a cluster runs one.
+(``sc://``), started here from pyspark's own jars the way a cluster runs one; a
+Connect URL where nothing answers is a typed error within seconds.
 """
 
 from __future__ import annotations
@@ -142,3 +143,28 @@ def test_spark_connect_matches_local(spark_connect, tmp_path):
     left = altakit.read_table("s", store=local_store).sort("sensor", "ts")
     right = altakit.read_table("s", store=connect_store).sort("sensor", "ts")
     assert left.height == a.rows_out and left.equals(right)
+
+
+def test_dead_spark_connect_server_is_a_clear_error(spark_ok, tmp_path):
+    """Nothing answers at the URL: a typed error within seconds, not pyspark's ten minutes of retries."""
+    need(
+        all(importlib.util.find_spec(m) for m in ("grpc_status", "zstandard")),
+        "Spark Connect's client is not installed (pip install 'altakit[spark]')",
+    )
+    from altakit.errors import ServiceUnavailable
+
+    path = tmp_path / "sensors.csv"
+    _sensor_csv(path, n=20)
+    store = altakit.open_store(tmp_path / "store")
+    url = f"sc://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(ServiceUnavailable, match="cannot be reached") as info:
+        altakit.ingest(str(path), "s", {**SPEC, "spark_master": url}, store=store, engine="spark")
+    assert time.monotonic() - started < 90  # no hang
+    assert info.value.fields["url"] == url
+    assert "spark_master" in str(info.value)
+    with pytest.raises(altakit.errors.NotFound):
+        altakit.read_table("s", store=store)  # nothing was written
+    # the process is not stuck in Connect mode: local Spark still runs the same ingest
+    report = altakit.ingest(str(path), "s", SPEC, store=store, engine="spark")
+    assert report.rows_in == report.rows_written + report.rows_quarantined == 43
