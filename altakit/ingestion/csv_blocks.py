@@ -83,16 +83,17 @@ def parse_fields(name: str, block: bytes, lineno: int, header: list[str], delim:
     if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):  # polars splits at a lone CR
         return None
     # polars reads every line as one row (blank and short lines padded with "", longer lines refused
-    # unless truncated); the odd lines are found by pieces, or line by line if polars refused a
-    # longer line, which may hide a shorter one in a piece's count
+    # unless truncated); the odd lines are found by pieces, or line by line if there is a longer
+    # line, which may hide a shorter one in a piece's count
     fields = _read_fields(block, header, delim)
-    split = _odd_lines(block, sep, k, PIECE if fields is not None else None)
+    longer = fields is None
+    if longer and (fields := _read_fields(block, header, delim, truncate=True)) is None:
+        return None  # invalid UTF-8: no count needed to know that
+    split = _odd_lines(block, sep, k, None if longer else PIECE)
     if split is None:
         return None
     odd_block, odd, n = split
-    if n and fields is None:
-        fields = _read_fields(block, header, delim, truncate=True)
-    if not n or fields is None or fields.height != n:
+    if not n or fields.height != n:
         return None
     line = pl.int_range(lineno + 1, lineno + 1 + n, dtype=pl.Int64, eager=True)
     data = fields.select(pl.lit(name).alias("_source"), line.alias("_line"), pl.all())
