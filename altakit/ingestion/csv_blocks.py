@@ -5,12 +5,15 @@ numbers and quarantine as the exact one:
 
 * **fields** (no quotes, at least two columns, an ASCII delimiter): one
   multi-threaded ``polars.read_csv`` with an explicit all-string schema reads
-  every line as a row. Lines with the wrong number of fields (ragged rows,
-  blank lines), which polars pads, are found by counting line ends and
-  delimiters on the raw bytes per piece of :data:`PIECE` bytes, and per line
-  (numpy) only in the pieces whose counts are off.
-  Their rows are dropped and their text goes through the **lines** path for
-  quarantine. Line numbers are row numbers, not computed in Python per row.
+  every line as a row. Lines with too few fields (ragged rows, blank lines),
+  which polars pads with ``""``, are found from the fields' lengths: a full
+  line is as long as its fields plus one byte per column, so only lines whose
+  last field is empty are looked at, each at its byte offset. Blocks with CR
+  line ends, or with a line polars refuses as too long (read again truncated),
+  are counted instead: line ends and delimiters per piece of :data:`PIECE`
+  bytes (every line when one is too long), per line only where a count is off.
+  Their rows are dropped and their text goes to quarantine with its line
+  number. Line numbers are row numbers, not computed in Python per row.
 * **lines** (no quotes): each line is read as one string, its fields counted
   and split with polars expressions.
 * **quoted** (quotes, or invalid UTF-8): :mod:`csv`, line by line, still
@@ -80,19 +83,22 @@ def parse_fields(name: str, block: bytes, lineno: int, header: list[str], delim:
     import polars as pl
 
     k, sep = len(header), delim.encode()
-    if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):  # polars splits at a lone CR
+    cr = b"\r" in block
+    if cr and block.count(b"\r") != block.count(b"\r\n"):  # polars splits at a lone CR
         return None
     # polars reads every line as one row (blank and short lines padded with "", longer lines refused
-    # unless truncated); the odd lines are found by pieces, or line by line if there is a longer
-    # line, which may hide a shorter one in a piece's count
+    # unless truncated); short lines are found from the field lengths, or by counting delimiters
+    # (line by line if there is a longer line, which may hide a shorter one in a piece's count)
     fields = _read_fields(block, header, delim)
     longer = fields is None
     if longer and (fields := _read_fields(block, header, delim, truncate=True)) is None:
         return None  # invalid UTF-8: no count needed to know that
-    split = _odd_lines(block, sep, k, None if longer else PIECE)
+    split = None if longer or cr else _short_lines(block, fields)
+    if split is None:
+        split = _odd_lines(block, sep, k, None if longer else PIECE)
     if split is None:
         return None
-    odd_block, odd, n = split
+    spans, odd, n = split
     if not n or fields.height != n:
         return None
     line = pl.int_range(lineno + 1, lineno + 1 + n, dtype=pl.Int64, eager=True)
@@ -101,14 +107,53 @@ def parse_fields(name: str, block: bytes, lineno: int, header: list[str], delim:
         return Batch(data, pl.DataFrame(schema=quarantine.schema()), 0, n)
     keep = np.ones(n, dtype=bool)
     keep[odd] = False
-    rest = _lines(name, odd_block, header, delim, numbers=odd + (lineno + 1))
-    if rest is None or rest.data.height:  # an odd line cannot be a good row; be exact if it is
+    bad, blank = _odd_rows(name, [block[a:b] for a, b in spans], (odd + (lineno + 1)).tolist(), k, delim)
+    return Batch(data.filter(pl.Series(keep)), bad, blank, n)
+
+
+def _short_lines(block: bytes, fields: pl.DataFrame) -> tuple[list[tuple[int, int]], Any, int] | None:
+    """The lines polars padded, exactly, from the lengths of the fields it read.
+
+    For a block without CR that polars read without truncating, no line has more fields than
+    the header, and a line is full exactly when its length is its fields' bytes plus one byte per
+    column (delimiters and the line end). Only a line whose last field is empty can be short;
+    those are checked in order, each at its true offset (the bytes the short lines before it
+    lack are known by then). ``(byte spans, row indices, lines)`` like :func:`_odd_lines`;
+    ``None`` if the lengths do not add up to the block.
+    """
+    import numpy as np
+    import polars as pl
+
+    if not fields.height:
         return None
-    return Batch(data.filter(pl.Series(keep)), rest.bad, rest.blank_lines, n)
+    k = fields.width
+    full = fields.select(pl.sum_horizontal(pl.all().str.len_bytes()) + k).to_series().to_numpy()
+    maybe = np.flatnonzero(fields.get_column(fields.columns[-1]).str.len_bytes().to_numpy() == 0)
+    if not len(maybe):
+        return ([], maybe, fields.height) if int(full.sum(dtype=np.int64)) == len(block) else None
+    # byte offsets of the maybe-short lines if every line were full: the sums between them
+    before = int(full[: maybe[0]].sum(dtype=np.int64))
+    between = np.add.reduceat(full, maybe, dtype=np.int64)
+    starts = (before + np.cumsum(between) - between).tolist()
+    odd, spans, lacking = [], [], 0
+    for i, start, length in zip(maybe.tolist(), starts, full[maybe].tolist(), strict=True):
+        start -= lacking
+        nl = block.find(b"\n", start, start + length)
+        if nl != start + length - 1:  # a line end before its full length: a short line
+            if nl < 0:
+                return None
+            odd.append(i)
+            spans.append((start, nl + 1))
+            lacking += start + length - 1 - nl
+    if before + int(between.sum()) - lacking != len(block):
+        return None
+    return spans, np.array(odd, dtype=np.int64), fields.height
 
 
-def _odd_lines(block: bytes, sep: bytes, k: int, piece: int | None) -> tuple[bytes, Any, int] | None:
-    """The lines of a block without ``k - 1`` delimiters: ``(their text, their indices, all lines)``.
+def _odd_lines(
+    block: bytes, sep: bytes, k: int, piece: int | None
+) -> tuple[list[tuple[int, int]], Any, int] | None:
+    """The lines of a block without ``k - 1`` delimiters: ``(their byte spans, their indices, all lines)``.
 
     The block is counted in pieces of ``piece`` bytes; only the pieces whose delimiter count is
     off are looked at line by line (every line with ``piece=None``: one line with a field too
@@ -118,7 +163,7 @@ def _odd_lines(block: bytes, sep: bytes, k: int, piece: int | None) -> tuple[byt
     import numpy as np
 
     odd: list[Any] = []
-    spans: list[tuple[int, int]] = []  # byte ranges of the odd lines
+    spans: list[tuple[int, int]] = []
     pos = line = 0
     while pos < len(block):
         end = len(block) if piece is None else block.find(b"\n", min(pos + piece, len(block)) - 1) + 1
@@ -136,7 +181,25 @@ def _odd_lines(block: bytes, sep: bytes, k: int, piece: int | None) -> tuple[byt
     found = np.concatenate(odd) if odd else np.empty(0, dtype=np.int64)
     if len(found) > ODD_SHARE * line:
         return None
-    return b"".join(block[a:b] for a, b in spans), found, line
+    return spans, found, line
+
+
+def _odd_rows(
+    name: str, lines: list[bytes], numbers: list[int], k: int, delim: str
+) -> tuple[pl.DataFrame, int]:
+    """Quarantine rows for lines without ``k`` fields, as the lines path words them, and the blank count.
+
+    A line is blank as :func:`_lines` sees it: nothing but Unicode white space (Python's ``strip``
+    also strips the separators ``\\x1c``-``\\x1e``, which polars keeps).
+    """
+    bad, blank = [], 0
+    for raw, number in zip(lines, numbers, strict=True):
+        text = raw.decode("utf-8").removesuffix("\n").removesuffix("\r")
+        if not text.strip() and not any(c in text for c in "\x1c\x1d\x1e"):
+            blank += 1
+        else:
+            bad.append((number, f"ragged row: {text.count(delim) + 1} fields, expected {k}", text))
+    return quarantine.rows(name, bad), blank
 
 
 def _read_fields(block: bytes, header: list[str], delim: str, truncate: bool = False) -> pl.DataFrame | None:
@@ -166,13 +229,11 @@ def _read_fields(block: bytes, header: list[str], delim: str, truncate: bool = F
 
 def parse_lines(name: str, block: bytes, lineno: int, header: list[str], delim: str) -> Batch:
     """The lines path (see the module docstring); blocks with invalid UTF-8 take the quoted path."""
-    out = _lines(name, block, header, delim, first=lineno + 1)
+    out = _lines(name, block, header, delim, lineno + 1)
     return out if out is not None else parse_quoted(name, block, lineno, header, delim)
 
 
-def _lines(
-    name: str, block: bytes, header: list[str], delim: str, *, first: int = 1, numbers: Any = None
-) -> Batch | None:
+def _lines(name: str, block: bytes, header: list[str], delim: str, first: int) -> Batch | None:
     """Read each line as one string, then count and split its fields; ``None`` on invalid UTF-8.
 
     Args:
@@ -181,7 +242,6 @@ def _lines(
         header: Column names.
         delim: Field separator.
         first: Line number of the block's first line.
-        numbers: Line numbers of the block's lines (a numpy array), when they are not contiguous.
     """
     import polars as pl
 
@@ -196,12 +256,7 @@ def _lines(
         )
     except pl.exceptions.PolarsError:  # invalid UTF-8 somewhere in the block
         return None
-    if numbers is None:
-        lines = lines.with_row_index("_line", offset=first).with_columns(pl.col("_line").cast(pl.Int64))
-    elif lines.height == len(numbers):
-        lines = lines.with_columns(pl.Series("_line", numbers, dtype=pl.Int64)).select("_line", "_raw")
-    else:
-        return None
+    lines = lines.with_row_index("_line", offset=first).with_columns(pl.col("_line").cast(pl.Int64))
     blank = lines.filter(pl.col("_raw").is_null() | (pl.col("_raw").str.strip_chars() == ""))
     lines = lines.filter(pl.col("_raw").is_not_null() & (pl.col("_raw").str.strip_chars() != ""))
     nfields = pl.col("_raw").str.count_matches(delim, literal=True) + 1

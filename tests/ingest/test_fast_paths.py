@@ -35,6 +35,34 @@ def test_fields_path_matches_lines_path(lines, lineno):
     _same(("\n".join(lines) + "\n").encode(), lineno)
 
 
+LF_FIELD = st.text(alphabet="ab1.- \t\xe9\xa0\x1c\u3000", max_size=6)
+LF_ODD = st.one_of(
+    st.lists(LF_FIELD, min_size=0, max_size=6).map(",".join),
+    st.sampled_from(["", " ", "\xa0", "\x1c", "x", "1,2", "1,", ",", "1,2,3,4"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(
+        st.one_of(*[st.lists(LF_FIELD, min_size=3, max_size=3).map(",".join)] * 8, LF_ODD),
+        min_size=1,
+        max_size=80,
+    ),
+    lineno=st.integers(0, 10_000),
+)
+def test_lengths_find_short_lines_exactly(lines, lineno):
+    """Without CR, short lines are found from the field lengths; still exactly the lines path."""
+    block = ("\n".join(lines) + "\n").encode()
+    _same(block, lineno)
+    fields = csv_blocks._read_fields(block, HEADER, ",")
+    if fields is not None:  # no line with too many fields: the lengths find what counting finds
+        spans, odd, n = csv_blocks._short_lines(block, fields)
+        counted = csv_blocks._odd_lines(block, b",", 3, None)
+        if counted is not None:
+            assert (spans, odd.tolist(), n) == (counted[0], counted[1].tolist(), counted[2])
+
+
 @settings(max_examples=100, deadline=None)
 @given(lines=st.lists(PLAIN_LINE, min_size=1, max_size=50), bad_at=st.lists(st.integers(0, 49), max_size=2))
 def test_few_ragged_lines_keep_their_numbers(lines, bad_at):
