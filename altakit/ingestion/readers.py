@@ -275,7 +275,7 @@ def detect_encoding(sample: bytes) -> str:
         IngestError: The sample looks like binary data, not text.
 
     Example:
-        >>> detect_encoding("Grüße".encode("latin-1"))
+        >>> detect_encoding("Grüße aus Köln".encode("latin-1"))
         'cp1252'
     """
     if sample.startswith(b"\xef\xbb\xbf"):
