@@ -2,11 +2,13 @@
 
 Both in Spark's local mode (``local[2]``) and through a real Spark Connect server
 (``sc://``), started here from pyspark's own jars the way a cluster runs one; a
-Connect URL where nothing answers is a typed error within seconds.
+Connect URL where nothing answers, or a server that dies mid-run, is a typed error
+within seconds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import random
@@ -68,9 +70,9 @@ SPEC = {
 }
 
 
-@pytest.fixture(scope="module")
-def spark_connect(spark_ok, tmp_path_factory):
-    """``sc://localhost:PORT`` of a Spark Connect server (local[2]) started from pyspark's jars."""
+@contextlib.contextmanager
+def _connect_server(folder):
+    """``(sc://localhost:PORT, process)`` of a Spark Connect server (local[2]) started from pyspark's jars."""
     need(
         all(importlib.util.find_spec(m) for m in ("grpc_status", "zstandard")),
         "Spark Connect's client is not installed (pip install 'altakit[spark]')",
@@ -78,7 +80,7 @@ def spark_connect(spark_ok, tmp_path_factory):
     import pyspark
 
     home, port = os.path.dirname(pyspark.__file__), free_port()
-    log = tmp_path_factory.mktemp("spark-connect") / "server.log"
+    log = folder / "server.log"
     env = {**os.environ, "SPARK_HOME": home, "PYSPARK_PYTHON": sys.executable}
     cmd = [
         f"{home}/bin/spark-submit",
@@ -95,13 +97,21 @@ def spark_connect(spark_ok, tmp_path_factory):
             assert server.poll() is None, f"Spark Connect server exited: {log.read_text()[-2000:]}"
             assert time.monotonic() < deadline, f"Spark Connect server not up: {log.read_text()[-2000:]}"
             time.sleep(0.5)
-        yield f"sc://localhost:{port}"
+        yield f"sc://localhost:{port}", server
     finally:
         from altakit.ingestion import engine_spark
 
-        engine_spark.stop_all()  # while the server still answers
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
+        engine_spark.stop_all()  # while the server still answers, if it does
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def spark_connect(spark_ok, tmp_path_factory):
+    """``sc://localhost:PORT`` of a Spark Connect server shared by this module's tests."""
+    with _connect_server(tmp_path_factory.mktemp("spark-connect")) as (url, _):
+        yield url
 
 
 def test_spark_matches_local(spark_ok, tmp_path):
@@ -168,3 +178,34 @@ def test_dead_spark_connect_server_is_a_clear_error(spark_ok, tmp_path):
     # the process is not stuck in Connect mode: local Spark still runs the same ingest
     report = altakit.ingest(str(path), "s", SPEC, store=store, engine="spark")
     assert report.rows_in == report.rows_written + report.rows_quarantined == 43
+
+
+@pytest.mark.slow
+def test_spark_connect_server_dying_mid_run_is_a_clear_error(spark_ok, tmp_path, monkeypatch):
+    """The server dies once the session is made: the ingest's next call fails typed, writes nothing."""
+    from altakit.errors import ServiceUnavailable
+    from altakit.ingestion import engine_spark
+
+    path = tmp_path / "sensors.csv"
+    _sensor_csv(path, n=120)
+    store = altakit.open_store(tmp_path / "store")
+    (tmp_path / "server").mkdir()
+    with _connect_server(tmp_path / "server") as (url, server):
+        made = engine_spark.session
+
+        def made_then_killed(master=None):
+            spark = made(master)
+            os.killpg(server.pid, signal.SIGKILL)  # the server dies between two calls of the ingest
+            server.wait(timeout=60)
+            return spark
+
+        monkeypatch.setattr(engine_spark, "session", made_then_killed)
+        started = time.monotonic()
+        with pytest.raises(ServiceUnavailable, match="cannot be reached"):
+            altakit.ingest(str(path), "s", {**SPEC, "spark_master": url}, store=store, engine="spark")
+        assert time.monotonic() - started < 90  # bounded retries, no hang
+        monkeypatch.undo()
+    with pytest.raises(altakit.errors.NotFound):
+        altakit.read_table("s", store=store)  # nothing was written
+    report = altakit.ingest(str(path), "s", SPEC, store=store, engine="spark")  # local Spark still runs
+    assert report.rows_in == report.rows_written + report.rows_quarantined == 243
