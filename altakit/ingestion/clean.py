@@ -296,17 +296,18 @@ class FillGaps:
             raise ConfigError("a duration max_gap needs a time column", hint="set time: in the spec")
         df = _sorted(df, ctx)
         report = StepReport("fill_gaps", rows_before=df.height, rows_after=df.height)
-        marks = []
         columns = _numeric(df, self.columns, ctx)
-        # numbered (contiguous) series and a complete time column: no per-series windows needed
-        between = self.method == "linear" and bool(
-            ctx.series and ctx.time and not df.get_column(ctx.time).null_count()
-        )
+        # numbered (contiguous) series and a complete time column: only the null rows need a look
+        if self.method == "linear" and ctx.series and ctx.time and not df.get_column(ctx.time).null_count():
+            filled = [self._between(df, c, ctx) for c in columns]
+            report.changed = {c: n for c, (_, n) in zip(columns, filled, strict=True)}
+            return df.with_columns(col for col, n in filled if n), report
+        marks = []
         for i, c in enumerate(columns):
             x = pl.col(c)
-            filled, ok = self._between(x, ctx) if between else self._per_series(x, ctx)
-            fill = x.is_null() & ok.fill_null(False) & filled.is_not_null()
-            marks += [fill.alias(f"__fill{i}"), filled.cast(df.schema[c]).alias(f"__value{i}")]
+            values, ok = self._per_series(x, ctx)
+            fill = x.is_null() & ok.fill_null(False) & values.is_not_null()
+            marks += [fill.alias(f"__fill{i}"), values.cast(df.schema[c]).alias(f"__value{i}")]
         if marks:  # masks and values computed once, then counted and applied
             flags = df.select(marks)
             for i, c in enumerate(columns):
@@ -320,29 +321,46 @@ class FillGaps:
             )
         return df, report
 
-    def _between(self, x: pl.Expr, ctx: Context) -> tuple[pl.Expr, pl.Expr]:
-        """Linear fill from the nearest values before and after each row in the whole frame.
+    def _between(self, df: pl.DataFrame, c: str, ctx: Context) -> tuple[pl.Series, int]:
+        """Column ``c`` with its nulls filled linearly between the values around each run of nulls.
 
-        Series are contiguous and numbered (:func:`number_series`), so a null lies inside its series
-        iff the nearest values before and after it are of the same series. The value is
-        ``interpolate_by``'s, bit for bit.
+        Series are contiguous and numbered (:func:`number_series`), so a run of nulls lies inside
+        its series iff the rows just before and after it are of the same series; only the null
+        rows are looked at. The value is ``interpolate_by``'s, bit for bit (the same operations in
+        the same order). Returns the column and how many values were filled.
         """
+        import datetime as dt
+
+        import numpy as np
         import polars as pl
 
-        have, sid, time = x.is_not_null(), pl.col(str(ctx.series)), pl.col(str(ctx.time))
-        near = pl.when(have).then(sid)
-        ok = (near.forward_fill() == sid) & (near.backward_fill() == sid)
-        t = time.to_physical().cast(pl.Float64)
-        t0, t1 = pl.when(have).then(t).forward_fill(), pl.when(have).then(t).backward_fill()
-        y = x.cast(pl.Float64)
-        y0, y1 = y.forward_fill(), y.backward_fill()
-        filled = pl.when(have).then(y).otherwise(y0 + (t - t0) * ((y1 - y0) / (t1 - t0)))
+        y = df.get_column(c)
+        at = np.flatnonzero(y.is_null().to_numpy())
+        if not len(at):
+            return y, 0
+        first = np.ones(len(at), dtype=bool)  # the first null of each run
+        np.not_equal(np.diff(at), 1, out=first[1:])
+        run = np.cumsum(first) - 1
+        before = at[first][run] - 1
+        after = at[np.append(first[1:], True)][run] + 1
+        inside = (before >= 0) & (after < df.height)
+        at, before, after = at[inside], before[inside], after[inside]
+        sid = df.get_column(str(ctx.series)).to_numpy()
+        ok = (sid[before] == sid[at]) & (sid[after] == sid[at])
+        time = df.get_column(str(ctx.time))
         if isinstance(self.max_gap, str):
-            prev_t, next_t = pl.when(have).then(time).forward_fill(), pl.when(have).then(time).backward_fill()
-            return filled, ok & ((next_t - prev_t) <= pl.duration(**_duration(self.max_gap)))
-        rows = pl.int_range(pl.len())
-        run = pl.when(have).then(rows).backward_fill() - pl.when(have).then(rows).forward_fill() - 1
-        return filled, ok & (run <= self.max_gap)
+            span = time.gather(after) - time.gather(before)
+            ok &= (span <= dt.timedelta(**_duration(self.max_gap))).to_numpy()
+        else:
+            ok &= after - before - 1 <= self.max_gap
+        at, before, after = at[ok], before[ok], after[ok]
+        t = time.to_physical()
+        t, t0, t1 = (t.gather(i).cast(pl.Float64) for i in (at, before, after))
+        y0, y1 = y.gather(before).cast(pl.Float64), y.gather(after).cast(pl.Float64)
+        values = (y0 + (t - t0) * ((y1 - y0) / (t1 - t0))).cast(y.dtype)
+        keep = values.is_not_null().to_numpy()
+        n = int(keep.sum())
+        return (y.scatter(at[keep], values.filter(keep)) if n else y), n
 
     def _per_series(self, x: pl.Expr, ctx: Context) -> tuple[pl.Expr, pl.Expr]:
         """The fill and where it applies, with windows over each series."""
