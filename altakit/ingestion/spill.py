@@ -4,7 +4,9 @@ Cleaning looks along whole series, so one series never spans two buckets. A
 series seen for the first time goes to the bucket with the fewest rows so far
 (few, large series then get a bucket each, where a hash would pile several into
 one); past :data:`MAX_ASSIGNED` series, new ones go by a hash of the key (many
-small series balance out). Each bucket is one Arrow IPC stream
+small series balance out). A block with few series (at most :data:`FEW`) is
+split by series once and each piece goes to its series' bucket; a block with
+many is assigned row by row with a join. Each bucket is one Arrow IPC stream
 (LZ4-compressed) that stays open while the input is read, so a block adds one
 record batch per bucket instead of a file; a block whose columns differ from
 the bucket's stream (a column appears later in the input) starts a second
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
 _BUCKET = "__bucket"
 #: Series placed one by one on the least loaded bucket; later ones are placed by hash.
 MAX_ASSIGNED = 100_000
+#: A block with at most this many series is split by series; with more, rows are assigned by a join.
+FEW = 1024
 
 
 class Spill:
@@ -48,44 +52,70 @@ class Spill:
         self._open: dict[int, tuple[Any, Any]] = {}  # bucket → (schema, writer)
         self._files: dict[int, list[Path]] = {}
         self._load = [0] * self.n  # rows per bucket
-        self._placed: pl.DataFrame | None = None  # series key → bucket
+        self._where: dict[tuple[Any, ...], int] = {}  # series key → bucket, for placed series
+        self._many = False  # blocks hold many series: assign rows by a join
+        self._frame: pl.DataFrame | None = None  # _where as a frame, for the join
 
     def add(self, frame: pl.DataFrame) -> None:
         """Append typed rows to their buckets."""
-
         if frame.height == 0:
             return
+        if not self._many:
+            pieces = frame.partition_by(self.by, as_dict=True, maintain_order=True)
+            if len(pieces) <= FEW:
+                buckets = self._place(list(pieces), [p.height for p in pieces.values()], frame)
+                for k, piece in zip(buckets, pieces.values(), strict=True):
+                    self._load[k] += piece.height
+                    self._writer(k, piece.to_arrow())
+                return
+            self._many = True  # this and later blocks: one join instead of many pieces
         frame = frame.with_columns(self._buckets(frame))
         for (k,), part in frame.partition_by(_BUCKET, as_dict=True).items():
             self._load[int(k)] += part.height
             self._writer(int(k), part.drop(_BUCKET).to_arrow())
 
+    def _place(self, keys: list[tuple[Any, ...]], sizes: list[int], frame: pl.DataFrame) -> list[int]:
+        """The buckets of these series keys: placed ones keep theirs, new ones go to the least loaded."""
+        import polars as pl
+
+        new = [(key, n) for key, n in zip(keys, sizes, strict=True) if key not in self._where]
+        if len(self._where) + len(new) <= MAX_ASSIGNED:
+            load = list(self._load)
+            for key, n in new:
+                self._where[key] = min(range(self.n), key=load.__getitem__)
+                load[self._where[key]] += n
+            return [self._where[key] for key in keys]
+        # past MAX_ASSIGNED, new series go by hash, as in _buckets
+        schema = {c: frame.schema[c] for c in self.by}
+        table = pl.DataFrame([list(col) for col in zip(*keys, strict=True)], schema=schema, orient="col")
+        hashed = table.select(pl.struct(self.by).hash(seed=0) % self.n).to_series().to_list()
+        return [self._where.get(key, int(h)) for key, h in zip(keys, hashed, strict=True)]
+
     def _buckets(self, frame: pl.DataFrame) -> pl.Series:
-        """Each row's bucket: placed series keep theirs, new ones go to the least loaded."""
+        """Each row's bucket (see :meth:`_place`), by joining the rows' keys to the placed series."""
         import polars as pl
 
         counts = frame.group_by(self.by).len()
-        placed = (
-            self._placed
-            if self._placed is not None
-            else counts.clear().select(*self.by, pl.lit(0, pl.Int64).alias(_BUCKET))
-        )
-        new = counts.join(placed, on=self.by, how="anti", nulls_equal=True)
-        if new.height and placed.height + new.height <= MAX_ASSIGNED:
-            load, chosen = list(self._load), []
-            for n in new.get_column("len").to_list():
-                chosen.append(min(range(self.n), key=load.__getitem__))
-                load[chosen[-1]] += n
-            new = new.select(self.by).with_columns(pl.Series(_BUCKET, chosen, dtype=pl.Int64))
-            placed = pl.concat([placed, new], how="vertical_relaxed")
-            self._placed = placed
+        new = counts.join(self._placed(frame), on=self.by, how="anti", nulls_equal=True)
+        if new.height:
+            self._place(new.select(self.by).rows(), new.get_column("len").to_list(), frame)
         hashed = pl.struct(self.by).hash(seed=0) % self.n
         return (
             frame.select(self.by)
-            .join(placed, on=self.by, how="left", nulls_equal=True, maintain_order="left")
+            .join(self._placed(frame), on=self.by, how="left", nulls_equal=True, maintain_order="left")
             .select(pl.coalesce(pl.col(_BUCKET), hashed.cast(pl.Int64)).alias(_BUCKET))
             .to_series()
         )
+
+    def _placed(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The placed series as a frame (keys, bucket), made again only after new ones were placed."""
+        import polars as pl
+
+        if self._frame is None or self._frame.height != len(self._where):
+            keys = [list(col) for col in zip(*self._where, strict=True)] or [[] for _ in self.by]
+            schema = {**{c: frame.schema[c] for c in self.by}, _BUCKET: pl.Int64}
+            self._frame = pl.DataFrame([*keys, list(self._where.values())], schema=schema, orient="col")
+        return self._frame
 
     def _writer(self, k: int, table: Any) -> None:
         import pyarrow as pa

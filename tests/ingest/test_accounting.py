@@ -141,3 +141,33 @@ def test_spill_gives_large_series_a_bucket_each():
     finally:
         spill.cleanup()
     assert sizes == [1, 1, 1, 1]
+
+
+def test_spill_places_series_alike_in_few_and_many_series_blocks(monkeypatch):
+    """A series keeps its bucket whether its block was split by series or assigned by a join."""
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    from altakit.ingestion import spill as spill_module
+
+    monkeypatch.setattr(spill_module, "MAX_ASSIGNED", 40)  # later series go by hash on both paths
+    monkeypatch.setattr(spill_module, "FEW", 50)
+    few = pl.DataFrame({"s": [f"k{i % 45}" for i in range(90)], "v": list(range(90))})
+    many = pl.DataFrame({"s": [f"k{i % 300}" for i in range(600)], "v": list(range(90, 690))})
+    again = few.with_columns(pl.col("v") + 1000)
+    spill = spill_module.Spill(["s"], buckets=7)
+    try:
+        for block in (few, many, again):
+            spill.add(block)
+        assert spill._many  # the second block took the join
+        buckets = list(spill.buckets())
+    finally:
+        spill.cleanup()
+    everything = pl.concat([few, many, again])
+    assert sum(b.height for b in buckets) == everything.height
+    homes: dict[str, int] = {}
+    for k, bucket in enumerate(buckets):
+        for (key,), rows in bucket.partition_by("s", as_dict=True).items():
+            assert homes.setdefault(key, k) == k, f"series {key} split over two buckets"
+            assert_frame_equal(rows, everything.filter(pl.col("s") == key))
+    assert len(homes) == 300
