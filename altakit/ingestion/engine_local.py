@@ -358,15 +358,27 @@ def process(
 def _clean_spilled(
     spill: Spill, spec: IngestSpec, target: Schema, reject: Callable[[pl.DataFrame, str], None]
 ) -> tuple[int, list[clean.StepReport], list[Path]]:
-    """Clean each bucket alone; memory is bounded by the largest bucket, not the input."""
+    """Clean each bucket alone; memory is bounded by the largest bucket, not the input.
+
+    A bucket whose pieces each hold one series is put in series order piece by piece, as the
+    in-memory path does (no sort), and cleaned in parts; one that mixes series is sorted.
+    """
+
     rows, reports, outputs = 0, [], []
-    ctx = clean.Context(time=spec.time, by=list(spec.by))
     for k, bucket in enumerate(spill.buckets()):
-        keys = all(c in bucket.columns for c in [spec.time, *spec.by] if c)
-        frame = clean.sort_series(bucket, ctx) if spec.steps and keys else bucket
-        del bucket
+        pieces = bucket.series()
+        if spec.steps and pieces is not None:
+            blocks = _series_blocks(spec)
+            for key, piece in pieces:
+                blocks.put(key, piece)
+            frame = blocks.frame(number=clean.SERIES)
+        else:
+            keys = all(c in bucket.frame.columns for c in [spec.time, *spec.by] if c)
+            ctx = clean.Context(time=spec.time, by=list(spec.by))
+            frame = clean.sort_series(bucket.frame, ctx) if spec.steps and keys else bucket.frame
+        del bucket, pieces
         rows += frame.height
-        frame, steps = clean_frame(frame, spec, reject, presorted=True)
+        frame, steps = clean_in_parts(frame, spec, reject)
         reports.append(steps)
         out = Path(spill.folder.name) / f"clean-{k}.parquet"
         conform(frame, target).write_parquet(out, compression="lz4")

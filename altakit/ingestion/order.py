@@ -120,6 +120,16 @@ class SeriesBlocks:
         if self.pieces > self.max_pieces:
             self._give_up()
 
+    def put(self, key: tuple[Any, ...], piece: pl.DataFrame) -> None:
+        """Add rows of one series, whose key (a tuple, as ``partition_by`` gives it) is known."""
+        if self.series is None:
+            self.blocks.append(piece)
+            return
+        self.series.setdefault(key, []).append(piece)
+        self.pieces += 1
+        if self.pieces > self.max_pieces:
+            self._give_up()
+
     def _give_up(self) -> None:
         # each series' rows keep their input order, so a stable sort of these gives the same result
         self.blocks = self.take()

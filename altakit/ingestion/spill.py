@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,29 @@ _BUCKET = "__bucket"
 MAX_ASSIGNED = 100_000
 #: A block with at most this many series is split by series; with more, rows are assigned by a join.
 FEW = 1024
+
+
+@dataclass
+class Bucket:
+    """One bucket's rows and what they were added as.
+
+    Attributes:
+        frame: The rows, in the order added.
+        pieces: ``(series key, rows)`` of each added piece, in order; the key is ``None`` for a
+            piece that mixes series (from a block with many).
+    """
+
+    frame: pl.DataFrame
+    pieces: list[tuple[tuple[Any, ...] | None, int]]
+
+    def series(self) -> Iterator[tuple[tuple[Any, ...], pl.DataFrame]] | None:
+        """``(key, rows)`` of each piece, as slices of :attr:`frame`; ``None`` if a piece mixes series."""
+        if any(key is None for key, _ in self.pieces):
+            return None
+        starts = [0]
+        for _, n in self.pieces:
+            starts.append(starts[-1] + n)
+        return ((key, self.frame.slice(a, n)) for (key, n), a in zip(self.pieces, starts, strict=False))
 
 
 class Spill:
@@ -51,6 +75,7 @@ class Spill:
         self.folder = tempfile.TemporaryDirectory(prefix="altakit-spill-")
         self._open: dict[int, tuple[Any, Any]] = {}  # bucket → (schema, writer)
         self._files: dict[int, list[Path]] = {}
+        self._pieces: dict[int, list[tuple[tuple[Any, ...] | None, int]]] = {}  # bucket → what was added
         self._load = [0] * self.n  # rows per bucket
         self._where: dict[tuple[Any, ...], int] = {}  # series key → bucket, for placed series
         self._many = False  # blocks hold many series: assign rows by a join
@@ -64,15 +89,15 @@ class Spill:
             pieces = frame.partition_by(self.by, as_dict=True, maintain_order=True)
             if len(pieces) <= FEW:
                 buckets = self._place(list(pieces), [p.height for p in pieces.values()], frame)
-                for k, piece in zip(buckets, pieces.values(), strict=True):
+                for k, (key, piece) in zip(buckets, pieces.items(), strict=True):
                     self._load[k] += piece.height
-                    self._writer(k, piece.to_arrow())
+                    self._writer(k, piece.to_arrow(), key)
                 return
             self._many = True  # this and later blocks: one join instead of many pieces
         frame = frame.with_columns(self._buckets(frame))
         for (k,), part in frame.partition_by(_BUCKET, as_dict=True).items():
             self._load[int(k)] += part.height
-            self._writer(int(k), part.drop(_BUCKET).to_arrow())
+            self._writer(int(k), part.drop(_BUCKET).to_arrow(), None)
 
     def _place(self, keys: list[tuple[Any, ...]], sizes: list[int], frame: pl.DataFrame) -> list[int]:
         """The buckets of these series keys: placed ones keep theirs, new ones go to the least loaded."""
@@ -117,7 +142,8 @@ class Spill:
             self._frame = pl.DataFrame([*keys, list(self._where.values())], schema=schema, orient="col")
         return self._frame
 
-    def _writer(self, k: int, table: Any) -> None:
+    def _writer(self, k: int, table: Any, key: tuple[Any, ...] | None) -> None:
+        """Append ``table`` to bucket ``k``: one series' rows (``key``) or a mix of series (``None``)."""
         import pyarrow as pa
 
         schema, writer = self._open.get(k, (None, None))
@@ -130,9 +156,10 @@ class Spill:
             writer = pa.ipc.new_stream(str(files[-1]), table.schema, options=options)
             self._open[k] = (table.schema, writer)
         writer.write_table(table)
+        self._pieces.setdefault(k, []).append((key, table.num_rows))
 
-    def buckets(self) -> Iterator[pl.DataFrame]:
-        """Each non-empty bucket's rows in the order added; a bucket's files go once it is handed out."""
+    def buckets(self) -> Iterator[Bucket]:
+        """Each non-empty bucket, rows in the order added; a bucket's files go once it is handed out."""
         import polars as pl
 
         for _, writer in self._open.values():
@@ -142,7 +169,8 @@ class Spill:
             parts = [pl.read_ipc_stream(p) for p in self._files[k]]
             for p in self._files.pop(k):
                 p.unlink()
-            yield pl.concat(parts, how="diagonal_relaxed") if len(parts) > 1 else parts[0]
+            frame = pl.concat(parts, how="diagonal_relaxed") if len(parts) > 1 else parts[0]
+            yield Bucket(frame, self._pieces.pop(k))
 
     def cleanup(self) -> None:
         """Close the streams and remove the folder."""
