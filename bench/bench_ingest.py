@@ -99,6 +99,15 @@ def run_altakit(src: str, work: str, engine: str = "local") -> dict:
     return {"rows_out": report.rows_out, "rows_quarantined": report.rows_quarantined}
 
 
+def run_estimate(src: str, work: str) -> dict:
+    """The local engine's estimate (rows, seconds) from a sample, as shown before a long job."""
+    import altakit
+    from altakit.ingestion import IngestJob
+
+    est = IngestJob(src, "bench", SPEC, store=altakit.open_store(os.path.join(work, "store"))).estimate()
+    return {"estimate_s": est["seconds"], "estimate_rows": est["rows"], "rows_out": 0}
+
+
 def run_polars_clean(src: str, work: str) -> dict:
     """The issue's straightforward polars pipeline: no gap limit, quarantine or accounting."""
     import polars as pl
@@ -152,7 +161,9 @@ def child(which: str, src: str) -> None:
     """Run one contender and print its numbers as JSON."""
     with tempfile.TemporaryDirectory(prefix="bench-") as work:
         started = time.perf_counter()
-        if which == "polars-bare":
+        if which == "estimate":  # what the job says before it starts: not timed itself
+            info = run_estimate(src, work)
+        elif which == "polars-bare":
             info = run_polars_bare(src, work)
         elif which == "pandas":
             info = run_pandas(src, work)
@@ -214,6 +225,19 @@ def main() -> None:
             print(
                 f"\naltakit / bare polars rate: {b / a:.2f}x (goal >= 0.7x); "
                 f"altakit / pandas rate: {p / a:.2f}x (goal >= 3.5x)"
+            )
+        est = subprocess.run(
+            [sys.executable, __file__, "--child", "estimate", src],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if est.returncode == 0 and "altakit" in results:
+            e = json.loads(est.stdout.strip().splitlines()[-1])
+            print(
+                f"estimate before the run: {e['estimate_s']:.1f} s for {e['estimate_rows']:,} rows "
+                f"(took {e['seconds']:.1f} s); the run took {results['altakit']['seconds']:.1f} s "
+                f"(estimate / actual {e['estimate_s'] / results['altakit']['seconds']:.2f})"
             )
         if {"altakit", "polars-clean"} <= set(results):
             c, a = results["polars-clean"]["seconds"], results["altakit"]["seconds"]

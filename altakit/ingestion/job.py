@@ -224,7 +224,7 @@ class IngestJob:
         from altakit.ingestion.profile import estimate
 
         with tempfile.TemporaryDirectory(prefix="altakit-ingest-") as work:
-            files = readers.resolve_sources(self.source, Path(work), self.store)
+            files = readers.resolve_sources(self.source, Path(work), self.store, checksums=False)
             return estimate(files, self.spec)
 
     def run(self) -> IngestReport:

@@ -112,7 +112,9 @@ class ReadOptions:
 
 
 # ------------------------------------------------------------------ sources
-def resolve_sources(source: Any, workdir: Path, store: Store | None = None) -> list[SourceFile]:
+def resolve_sources(
+    source: Any, workdir: Path, store: Store | None = None, *, checksums: bool = True
+) -> list[SourceFile]:
     """Turn a source into local, unpacked :class:`SourceFile` objects.
 
     Args:
@@ -120,19 +122,20 @@ def resolve_sources(source: Any, workdir: Path, store: Store | None = None) -> l
             a URL under ``store.url``, or a list of these.
         workdir: Folder for unpacked and downloaded copies.
         store: The store ``store:`` sources and URLs refer to.
+        checksums: Hash plain files (on a thread); ``False`` leaves their digest ``""`` (estimates).
     """
     if isinstance(source, list | tuple) and not _is_named_bytes(source):
-        return [f for item in source for f in resolve_sources(item, workdir, store)]
+        return [f for item in source for f in resolve_sources(item, workdir, store, checksums=checksums)]
     if isinstance(source, bytes | bytearray | memoryview) or _is_named_bytes(source):
         name, data = source if _is_named_bytes(source) else ("upload", source)
         path = _new_file(workdir, "upload")
         path.write_bytes(bytes(data))
-        return _unpack(str(name), path, workdir)
+        return _unpack(str(name), path, workdir, checksums)
     text = str(source)
     if store is not None and "://" in text and text.startswith(store.url.rstrip("/") + "/"):
         text = "store:" + text[len(store.url.rstrip("/")) + 1 :]
     if text.startswith("store:"):
-        return _from_store(text[len("store:") :], workdir, store)
+        return _from_store(text[len("store:") :], workdir, store, checksums)
     if "://" in text and not text.startswith("file://"):
         raise ConfigError(
             f"cannot read {text!r}: not under the store's URL",
@@ -143,14 +146,14 @@ def resolve_sources(source: Any, workdir: Path, store: Store | None = None) -> l
     files = [m for m in matches if os.path.isfile(m)]
     if not files:
         raise NotFound(f"no input file matches {text!r}", path=text)
-    return [f for m in files for f in _unpack(m, Path(m), workdir)]
+    return [f for m in files for f in _unpack(m, Path(m), workdir, checksums)]
 
 
 def _is_named_bytes(item: Any) -> bool:
     return isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], bytes | bytearray | memoryview)
 
 
-def _from_store(key: str, workdir: Path, store: Store | None) -> list[SourceFile]:
+def _from_store(key: str, workdir: Path, store: Store | None, checksums: bool) -> list[SourceFile]:
     if store is None:
         raise ConfigError(f"source 'store:{key}' needs a store", hint="pass store=altakit.open_store(...)")
     keys = [v.key for v in store.list(key)] if key.endswith("/") or not key else [key]
@@ -160,7 +163,7 @@ def _from_store(key: str, workdir: Path, store: Store | None) -> list[SourceFile
     for k in keys:
         with store.open(k) as src:
             path = _copy_in(src, workdir, "store")
-        out.extend(_unpack(k, path, workdir))
+        out.extend(_unpack(k, path, workdir, checksums))
     return out
 
 
@@ -203,12 +206,12 @@ def _copy_in(src: BinaryIO, workdir: Path, kind: str) -> Path:
     return path
 
 
-def _unpack(name: str, path: Path, workdir: Path) -> list[SourceFile]:
+def _unpack(name: str, path: Path, workdir: Path, checksums: bool = True) -> list[SourceFile]:
     with open(path, "rb") as f:
         magic = f.read(8)
     plain = not any(magic.startswith(m) for m in (b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"PK\x03\x04"))
     if plain:
-        return [SourceFile(name, path, _hash_later(path), path.stat().st_size)]
+        return [SourceFile(name, path, _hash_later(path) if checksums else "", path.stat().st_size)]
     digest, size = _digest(path)
     opener = {b"\x1f\x8b": gzip.open, b"BZ": bz2.open, b"\xfd7zXZ": lzma.open}
     for prefix, open_ in opener.items():

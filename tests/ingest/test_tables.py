@@ -158,7 +158,14 @@ def test_estimate(local_store, tmp_path):
     est = IngestJob(str(path), "t", SPEC, store=local_store).estimate()
     assert est["files"] == 1 and est["bytes"] == path.stat().st_size
     assert abs(est["rows"] - 21 * 600) <= 21 * 600 * 0.05
-    assert est["seconds"] >= 0
+    assert est["seconds"] >= 0 and est["sample_rows"] == 21 * 600  # the whole file fits the sample
+    # an estimate reads a sample only: it neither hashes the input nor waits for a hash
+    from altakit.ingestion import readers
+
+    (plain,) = readers.resolve_sources(str(path), tmp_path, checksums=False)
+    assert plain.digest == "" and plain.size == path.stat().st_size
+    (hashed,) = readers.resolve_sources(str(path), tmp_path)
+    assert len(hashed.checksum) == 64
 
 
 def test_s3_table(s3_store):
