@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import os
 import pkgutil
 
 import altakit_widgets
@@ -26,5 +27,12 @@ MODULES = sorted(
 def test_docstring_examples_run(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # an example that writes a file writes it here
     module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, report=True)
+    environ = dict(os.environ)  # an example may set a variable (config's sets ALTAKIT_STORE)
+    try:
+        result = doctest.testmod(
+            module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, report=True
+        )
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples in {name} failed (see above)"

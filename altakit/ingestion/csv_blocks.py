@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 
 #: Longest quoted CSV field read; longer ones are quarantined.
 MAX_FIELD = 256 * 1024 * 1024
-#: Above this share of odd lines (ragged, blank) in a block, the lines path reads the whole block.
+#: Above this share of odd lines (ragged, blank) in a block, the lines path reads the whole block;
+#: above this share of empty last fields, short lines are found by counting, not one by one.
 ODD_SHARE = 0.05
 #: Bytes per piece in which line ends and delimiters are counted to find odd lines.
 PIECE = 64 * 1024
@@ -94,12 +95,8 @@ def parse_fields(name: str, block: bytes, lineno: int, header: list[str], delim:
     if longer and (fields := _read_fields(block, header, delim, truncate=True)) is None:
         return None  # invalid UTF-8: no count needed to know that
     split = None if longer or cr else _short_lines(block, fields)
-    if split is None:
-        split = _odd_lines(block, sep, k, None if longer else PIECE)
-    if split is None:
-        return None
-    spans, odd, n = split
-    if not n or fields.height != n:
+    spans, odd, n = split or _odd_lines(block, sep, k, None if longer else PIECE)
+    if not n or fields.height != n or len(odd) > ODD_SHARE * n:
         return None
     line = pl.int_range(lineno + 1, lineno + 1 + n, dtype=pl.Int64, eager=True)
     data = fields.select(pl.lit(name).alias("_source"), line.alias("_line"), pl.all())
@@ -111,7 +108,9 @@ def parse_fields(name: str, block: bytes, lineno: int, header: list[str], delim:
     return Batch(data.filter(pl.Series(keep)), bad, blank, n)
 
 
-def _short_lines(block: bytes, fields: pl.DataFrame) -> tuple[list[tuple[int, int]], Any, int] | None:
+def _short_lines(
+    block: bytes, fields: pl.DataFrame, share: float = ODD_SHARE
+) -> tuple[list[tuple[int, int]], Any, int] | None:
     """The lines polars padded, exactly, from the lengths of the fields it read.
 
     For a block without CR that polars read without truncating, no line has more fields than
@@ -119,16 +118,17 @@ def _short_lines(block: bytes, fields: pl.DataFrame) -> tuple[list[tuple[int, in
     column (delimiters and the line end). Only a line whose last field is empty can be short;
     those are checked in order, each at its true offset (the bytes the short lines before it
     lack are known by then). ``(byte spans, row indices, lines)`` like :func:`_odd_lines`;
-    ``None`` if the lengths do not add up to the block.
+    ``None`` if the lengths do not add up to the block, or more than ``share`` of the last fields
+    are empty (counting is cheaper than looking at each then).
     """
     import numpy as np
     import polars as pl
 
-    if not fields.height:
-        return None
     k = fields.width
     full = fields.select(pl.sum_horizontal(pl.all().str.len_bytes()) + k).to_series().to_numpy()
     maybe = np.flatnonzero(fields.get_column(fields.columns[-1]).str.len_bytes().to_numpy() == 0)
+    if not fields.height or len(maybe) > share * fields.height:
+        return None
     if not len(maybe):
         return ([], maybe, fields.height) if int(full.sum(dtype=np.int64)) == len(block) else None
     # byte offsets of the maybe-short lines if every line were full: the sums between them
@@ -150,15 +150,12 @@ def _short_lines(block: bytes, fields: pl.DataFrame) -> tuple[list[tuple[int, in
     return spans, np.array(odd, dtype=np.int64), fields.height
 
 
-def _odd_lines(
-    block: bytes, sep: bytes, k: int, piece: int | None
-) -> tuple[list[tuple[int, int]], Any, int] | None:
+def _odd_lines(block: bytes, sep: bytes, k: int, piece: int | None) -> tuple[list[tuple[int, int]], Any, int]:
     """The lines of a block without ``k - 1`` delimiters: ``(their byte spans, their indices, all lines)``.
 
     The block is counted in pieces of ``piece`` bytes; only the pieces whose delimiter count is
     off are looked at line by line (every line with ``piece=None``: one line with a field too
-    many and one with a field too few cancel out in a count). ``None`` when more than
-    :data:`ODD_SHARE` of the lines are odd.
+    many and one with a field too few cancel out in a count).
     """
     import numpy as np
 
@@ -178,10 +175,7 @@ def _odd_lines(
             odd.append(bad + line)
             spans += zip((starts[bad] + pos).tolist(), (ends[bad] + pos + 1).tolist(), strict=True)
         pos, line = end, line + lines
-    found = np.concatenate(odd) if odd else np.empty(0, dtype=np.int64)
-    if len(found) > ODD_SHARE * line:
-        return None
-    return spans, found, line
+    return spans, np.concatenate(odd) if odd else np.empty(0, dtype=np.int64), line
 
 
 def _odd_rows(

@@ -363,7 +363,6 @@ def _clean_spilled(
     A bucket whose pieces each hold one series is put in series order piece by piece, as the
     in-memory path does (no sort), and cleaned in parts; one that mixes series is sorted.
     """
-
     rows, reports, outputs = 0, [], []
     for k, bucket in enumerate(spill.buckets()):
         pieces = bucket.series()

@@ -113,12 +113,8 @@ class SeriesBlocks:
         if self.series is None or frame.height == 0:
             self.blocks.append(frame)
             return
-        split = frame.partition_by(by, as_dict=True, maintain_order=True)
-        self.pieces += len(split)
-        for key, piece in split.items():
-            self.series.setdefault(key, []).append(piece)
-        if self.pieces > self.max_pieces:
-            self._give_up()
+        for key, piece in frame.partition_by(by, as_dict=True, maintain_order=True).items():
+            self.put(key, piece)
 
     def put(self, key: tuple[Any, ...], piece: pl.DataFrame) -> None:
         """Add rows of one series, whose key (a tuple, as ``partition_by`` gives it) is known."""

@@ -7,17 +7,19 @@ one); past :data:`MAX_ASSIGNED` series, new ones go by a hash of the key (many
 small series balance out). A block with few series (at most :data:`FEW`) is
 split by series once and each piece goes to its series' bucket; a block with
 many is assigned row by row with a join. Each bucket is one Arrow IPC stream
-(LZ4-compressed) that stays open while the input is read, so a block adds one
-record batch per bucket instead of a file; a block whose columns differ from
-the bucket's stream (a column appears later in the input) starts a second
-stream for that bucket. :meth:`Spill.buckets` then hands back one bucket at a
-time, rows in the order they were added, and deletes its files.
+(LZ4-compressed) that stays open while the input is read, so a block adds
+record batches to a bucket, not files; a block whose columns differ from the
+bucket's stream (a column appears later in the input) starts a second stream
+for that bucket. :meth:`Spill.buckets` then hands back one :class:`Bucket` at a
+time, rows in the order they were added with the series of each piece (so a
+bucket of single-series pieces is put in series order without a sort), and
+deletes its files.
 
 Example:
     >>> spill = Spill(["sensor"], buckets=4)  # doctest: +SKIP
     >>> spill.add(typed_block)  # doctest: +SKIP
-    >>> for frame in spill.buckets():  # doctest: +SKIP
-    ...     clean(frame)
+    >>> for bucket in spill.buckets():  # doctest: +SKIP
+    ...     clean(bucket.frame)
     >>> spill.cleanup()  # doctest: +SKIP
 """
 

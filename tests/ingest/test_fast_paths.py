@@ -57,7 +57,7 @@ def test_lengths_find_short_lines_exactly(lines, lineno):
     _same(block, lineno)
     fields = csv_blocks._read_fields(block, HEADER, ",")
     if fields is not None:  # no line with too many fields: the lengths find what counting finds
-        spans, odd, n = csv_blocks._short_lines(block, fields)
+        spans, odd, n = csv_blocks._short_lines(block, fields, share=1.0)
         counted = csv_blocks._odd_lines(block, b",", 3, None)
         if counted is not None:
             assert (spans, odd.tolist(), n) == (counted[0], counted[1].tolist(), counted[2])
