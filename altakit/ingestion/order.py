@@ -163,7 +163,8 @@ class SeriesBlocks:
             self.blocks = []
             del numbered, ranked
             # series in key order by construction; only time within each series needs a look
-            if sizes.sum() == out.height and _time_in_order(out.get_column(self.ctx.time), sizes):
+            time = self.ctx.time
+            if sizes.sum() == out.height and time in out.columns and _time_in_order(out[time], sizes):
                 return out
             self.blocks = [out.drop(number) if number else out]
         out = pl.concat(self.blocks, how="diagonal_relaxed", rechunk=False) if self.blocks else pl.DataFrame()

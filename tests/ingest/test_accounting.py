@@ -110,6 +110,23 @@ def test_spilled_buckets_give_the_same_table(tmp_path, monkeypatch):
     assert altakit.read_table("s", store=c_store).sort("sensor", "ts").equals(left)
 
 
+def test_a_time_column_the_input_lacks_is_a_clear_error(tmp_path, monkeypatch):
+    """Named in the spec, missing from the file: a typed error naming it, in memory and spilled."""
+    import pytest
+
+    from altakit.errors import IngestError
+    from altakit.ingestion import engine_local
+
+    path = tmp_path / "a.csv"
+    path.write_text("when,sensor,value\n2024-01-01T00:00:00Z,s1,1\n2024-01-01T00:01:00Z,s1,2\n")
+    spec = {"time": "ts", "by": ["sensor"], "steps": [{"step": "resample", "rule": "15min"}]}
+    for budget in (engine_local.MEMORY_BUDGET, 0):
+        monkeypatch.setattr(engine_local, "MEMORY_BUDGET", budget)
+        store = altakit.open_store(tmp_path / f"store{budget}")
+        with pytest.raises(IngestError, match="'ts'"):
+            altakit.ingest(str(path), "t", spec, store=store)
+
+
 def test_spill_keeps_each_series_whole_and_in_order():
     import polars as pl
     from polars.testing import assert_frame_equal
