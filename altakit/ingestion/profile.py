@@ -131,11 +131,10 @@ def drift_tables(reference: str, current: str, *, store: Store | None = None) ->
     return drift(read_table(reference, store=store), read_table(current, store=store))
 
 
-#: A job's wall time over the timed sample pass's, scaled to the input's bytes: a job also starts
-#: up, pays for fresh memory block after block, spills past its budget and writes, and gains from
-#: reading on one thread while it types on another. Measured with ``bench/bench_ingest.py`` on a
-#: 2-core machine: 1.35 (10 M rows, in memory) to 1.5 (5 GB, spilled).
-JOB_OVER_SAMPLE = 1.4
+#: A job's wall time over the timed sample run's, scaled to the input's bytes: a job also pays for
+#: fresh memory block after block, spills past its budget and writes. Measured with
+#: ``bench/bench_ingest.py`` on a 2-core machine: 0.88 (10 M rows in memory, and 5 GB spilled).
+JOB_OVER_SAMPLE = 0.9
 
 
 def estimate(
@@ -143,16 +142,16 @@ def estimate(
 ) -> dict[str, Any]:
     """Rows, bytes and expected seconds for ``files``, from a sample of the first one.
 
-    The sample (one read block) goes through the job's own steps, read, typed, put in series
-    order and cleaned, twice: the first pass learns the types, the second is timed. Rows scale
-    with bytes; time with bytes, times :data:`JOB_OVER_SAMPLE`.
+    The sample (one read block) is processed by the local engine as the job would process it
+    (read, typed, put in series order, cleaned), twice: the first run warms up, the second is
+    timed. Rows scale with bytes; time with bytes, times :data:`JOB_OVER_SAMPLE`.
 
     Example:
         >>> estimate(files, IngestSpec())  # doctest: +SKIP
-        {'files': 1, 'bytes': 354392033, 'rows': 10000495, 'seconds': 3.9, ...}
+        {'files': 1, 'bytes': 354392033, 'rows': 10000122, 'seconds': 3.9, ...}
     """
     from altakit.ingestion import readers
-    from altakit.ingestion.engine_local import Typing
+    from altakit.ingestion.engine_local import process
     from altakit.ingestion.schema import plan
 
     total = sum(f.path.stat().st_size for f in files)
@@ -164,39 +163,28 @@ def estimate(
     cut = head.rfind(b"\n") + 1 if len(head) == sample_bytes else len(head)
     sample_path = first.path.with_name(first.path.name + ".sample")
     sample_path.write_bytes(head[:cut] or head)
-    sample = readers.SourceFile(first.name, sample_path, "", cut)
-    typing = Typing(spec, None, lambda observed: plan(None, observed, "add_new_columns"))
+    sample = [readers.SourceFile(first.name, sample_path, "", cut)]
+
+    def decide(observed: Any) -> Any:
+        return plan(None, observed, "add_new_columns")
+
     try:
-        _, held = _sample_pass(sample, spec, typing)  # learns the types; its rows stay held, as a job's do
+        warm = process(
+            sample, spec, decide, None
+        )  # its rows stay held while the timed run goes, as a job's do
         started = time.perf_counter()
-        rows, _ = _sample_pass(sample, spec, typing)
+        timed = process(sample, spec, decide, None)
         seconds = time.perf_counter() - started
-        del held
+        warm.close()
+        timed.close()
     finally:
         sample_path.unlink(missing_ok=True)
     scale = total / max(cut, 1)
     return {
         "files": len(files),
         "bytes": total,
-        "rows": int(rows * scale),
+        "rows": int(timed.rows_in * scale),
         "seconds": round(seconds * scale * JOB_OVER_SAMPLE, 1),
         "sample_bytes": cut,
-        "sample_rows": rows,
+        "sample_rows": timed.rows_in,
     }
-
-
-def _sample_pass(sample: SourceFile, spec: IngestSpec, typing: Any) -> tuple[int, Any]:
-    """Read, type, order and clean the sample as the local engine does: ``(rows read, cleaned rows)``."""
-    from altakit.ingestion import clean, readers
-    from altakit.ingestion.engine_local import _series_blocks, clean_in_parts
-
-    rows, blocks = 0, _series_blocks(spec)
-    for batch in readers.read_file(sample, spec.read_options()):
-        rows += batch.data.height + batch.bad.height
-        if batch.data.height:
-            typed, _ = typing.apply(batch.data)
-            blocks.add(typed)
-    frame = blocks.frame(number=clean.SERIES)
-    if spec.steps and frame.height:
-        frame, _ = clean_in_parts(frame, spec, lambda rows, why: None)
-    return rows, frame
