@@ -180,6 +180,15 @@ def child(which: str, src: str) -> None:
     print(json.dumps(info))
 
 
+def _run_child(name: str, src: str) -> dict | None:
+    """One contender in a fresh process: its JSON numbers, or ``None`` (and its error) if it failed."""
+    proc = subprocess.run([sys.executable, __file__, "--child", name, src], capture_output=True, text=True)
+    if proc.returncode:
+        print(f"{name} failed:\n{proc.stderr[-2000:]}")
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="data rows in the generated CSV")
@@ -203,15 +212,7 @@ def main() -> None:
             while f.read(64 * 1024 * 1024):
                 pass
         contenders = ["polars-bare", "polars-clean", "altakit", "pandas"] + (["spark"] if args.spark else [])
-        results = {}
-        for name in contenders:
-            proc = subprocess.run(
-                [sys.executable, __file__, "--child", name, src], capture_output=True, text=True, check=False
-            )
-            if proc.returncode:
-                print(f"{name} failed:\n{proc.stderr[-2000:]}")
-                continue
-            results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        results = {name: r for name in contenders if (r := _run_child(name, src)) is not None}
         rows = args.rows
         print(f"\n{'contender':<12} {'seconds':>8} {'rows/s':>12} {'peak RSS MB':>12} {'rows out':>10}")
         for name, r in results.items():
@@ -226,14 +227,8 @@ def main() -> None:
                 f"\naltakit / bare polars rate: {b / a:.2f}x (goal >= 0.7x); "
                 f"altakit / pandas rate: {p / a:.2f}x (goal >= 3.5x)"
             )
-        est = subprocess.run(
-            [sys.executable, __file__, "--child", "estimate", src],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if est.returncode == 0 and "altakit" in results:
-            e = json.loads(est.stdout.strip().splitlines()[-1])
+        e = _run_child("estimate", src)
+        if e is not None and "altakit" in results:
             print(
                 f"estimate before the run: {e['estimate_s']:.1f} s for {e['estimate_rows']:,} rows "
                 f"(took {e['seconds']:.1f} s); the run took {results['altakit']['seconds']:.1f} s "
