@@ -1,15 +1,32 @@
 """altakit: versioned storage, typed datasets, ingestion and training helpers for Jupyter.
 
 Importing altakit is light: torch, tensorflow, pyspark and ipywidgets load only
-inside the code that needs them.
+inside the code that needs them. The names below load their module on first use
+(``dir(altakit)`` lists them; type checkers see them through the
+``TYPE_CHECKING`` block).
 
 Example:
     >>> import altakit
     >>> store = altakit.open_store("./data")  # doctest: +SKIP
+    >>> "write_dataset" in dir(altakit)
+    True
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from altakit.errors import AltakitError
 from altakit.store import Store, Version, open_store
+
+if TYPE_CHECKING:
+    from altakit.catalog import catalog_of
+    from altakit.datasets.dataset import load_dataset
+    from altakit.datasets.files import FileDataset
+    from altakit.datasets.samples import sample
+    from altakit.datasets.tables import read_table
+    from altakit.datasets.shards import write_dataset
+    from altakit.ingestion import ingest
 
 __version__ = "0.1.0"
 
@@ -19,6 +36,7 @@ __all__ = [
     "Store",
     "Version",
     "__version__",
+    "catalog_of",
     "ingest",
     "load_dataset",
     "open_store",
@@ -29,12 +47,13 @@ __all__ = [
 
 # Loaded on first use so `import altakit` stays light.
 _LAZY = {
-    "sample": "altakit.samples",
-    "write_dataset": "altakit.shards",
-    "load_dataset": "altakit.data.dataset",
-    "FileDataset": "altakit.data.files",
+    "catalog_of": "altakit.catalog",
+    "sample": "altakit.datasets.samples",
+    "write_dataset": "altakit.datasets.shards",
+    "load_dataset": "altakit.datasets.dataset",
+    "FileDataset": "altakit.datasets.files",
     "ingest": "altakit.ingestion",
-    "read_table": "altakit.ingestion",
+    "read_table": "altakit.datasets.tables",
 }
 
 
@@ -44,3 +63,7 @@ def __getattr__(name: str) -> object:
 
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'altakit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

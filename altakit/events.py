@@ -3,7 +3,7 @@
 Long work (ingest, shard writing, training) emits :class:`Event` objects on an
 :class:`EventStream`; any number of subscribers consume them as they happen
 (nothing polls): a tqdm bar (:class:`TqdmProgress`), the panels' progress bars
-and live plots, run records in the catalog (:mod:`altakit.train.events`).
+and live plots, run records in the catalog (:mod:`altakit.train.recorder`).
 
 Event kinds: ``start`` (params, totals), ``batch`` (step metrics), ``epoch``
 (epoch metrics), ``progress`` (done / total of any long work) and ``end``

@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Row, best_of, moto_server, rate, report
 
 import altakit
-from altakit.samples import Array
+from altakit.datasets.samples import Array
 
 BATCH = 256
 

@@ -13,8 +13,9 @@ import nbformat
 import pytest
 
 import altakit
+from altakit.catalog import catalog_of
 from altakit.errors import ConfigError
-from altakit.runs import check_parameters, run_notebook
+from altakit.runs.notebook import check_parameters, run_notebook
 
 ALTAKIT = str(Path(sys.executable).parent / "altakit")
 
@@ -79,7 +80,7 @@ def test_cli_run_records_notebook_html_and_run(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "run:      run:report@1" in done.stdout
     s = altakit.open_store(store)
-    rec = s.catalog.resolve("run:report")
+    rec = catalog_of(s).resolve("run:report")
     doc = rec.doc
     assert doc["status"] == "ok" and doc["error"] == "" and doc["parameters"] == {"rows": 21}
     assert doc["seconds"] > 0 and doc["environment"]["kernel"] == "python3" and doc["environment"]["python"]

@@ -31,7 +31,7 @@ def test_workflow_runs_curated_notebooks_and_reports(tmp_path: Path) -> None:
 
 
 def test_failed_notebook_is_reported_and_others_still_run(tmp_path: Path) -> None:
-    from altakit.workflow import run_workflow
+    from altakit.runs.workflow import run_workflow
 
     folder = tmp_path / "nbs"
     folder.mkdir()

@@ -79,7 +79,7 @@ table.head()"""),
 print(len(quarantined), "quarantined rows")
 quarantined.head()"""),
         md("""Every version is a catalog record `table:sensors@N` with its sources, checksums and counts:"""),
-        code("""latest = store.catalog.get("table", dataset)
+        code("""latest = altakit.catalog_of(store).get("table", dataset)
 {k: latest.doc[k] for k in ("rows_in", "rows_written", "rows_quarantined", "delta_version")}"""),
         md("The same in a panel (it calls the same functions): pick a file, preview, estimate, ingest."),
         code("""from altakit_widgets.panels import IngestPanel

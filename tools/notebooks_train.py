@@ -38,7 +38,7 @@ maxcount = 500  # samples per shard
     md("The sample type: an 8×8 `uint8` image, its label and its index (`idx % 5 == 0` is validation)."),
     code("""
 # NBVAL_CHECK_OUTPUT
-from altakit.samples import schema_of
+from altakit.datasets.samples import schema_of
 from altakit.train.recipes import Digit, write_digits
 
 print(schema_of(Digit).to_doc(with_fingerprint=False))
@@ -123,7 +123,7 @@ import keras
 import tensorflow as tf
 
 from altakit.events import EventStream
-from altakit.train.events import RunRecorder
+from altakit.train.recorder import RunRecorder
 from altakit.train.keras import EventCallback, StoreCheckpoint
 from altakit.train.recipes import VAL_EVERY, find_model, write_digits
 from altakit.train.registry import ModelRegistry
@@ -257,7 +257,7 @@ import polars as pl
 
 from altakit.train.registry import ModelRegistry
 
-catalog = store.catalog
+catalog = altakit.catalog_of(store)
 registry = ModelRegistry(store)
 datasets = pl.DataFrame(
     [{"dataset": f"{r.name}@{r.version}", "samples": r.doc.get("count"), "bytes": r.doc.get("bytes"),

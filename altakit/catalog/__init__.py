@@ -6,12 +6,12 @@ be rebuilt from the store at any time. SQLAlchemy loads only when a catalog is m
 
 Example:
     >>> import tempfile, altakit
-    >>> cat = altakit.open_store(tempfile.mkdtemp()).catalog
+    >>> cat = catalog_of(altakit.open_store(tempfile.mkdtemp()))
     >>> cat.register("dataset", "sensors", {"rows": 3}).ref
     Ref(kind='dataset', name='sensors', version=1)
 """
 
-from altakit.catalog.catalog import Catalog, default_index_url
+from altakit.catalog.catalog import Catalog, catalog_of, default_index_url
 from altakit.catalog.records import Record, Ref
 
-__all__ = ["Catalog", "Record", "Ref", "default_index_url"]
+__all__ = ["Catalog", "Record", "Ref", "catalog_of", "default_index_url"]

@@ -9,7 +9,7 @@ from the store on first use and rebuilt by :meth:`Catalog.reindex`.
 
 Example:
     >>> import tempfile, altakit
-    >>> cat = altakit.open_store(tempfile.mkdtemp()).catalog
+    >>> cat = catalog_of(altakit.open_store(tempfile.mkdtemp()))
     >>> schema = cat.register("schema", "sensors", {"columns": {"t": "datetime"}})
     >>> data = cat.register("dataset", "sensors", {"rows": 10}, links={"schema": schema.ref})
     >>> str(cat.resolve("dataset:sensors").link("schema")[0])
@@ -70,6 +70,24 @@ def default_index_url(store: Store) -> str:
     return f"sqlite:///{cache / hashlib.sha256(store.url.encode()).hexdigest()[:20]}.sqlite"
 
 
+def catalog_of(store: Store) -> Catalog:
+    """The catalog whose records live in ``store``: made once per store object, then reused.
+
+    This is how library code and notebooks reach a store's catalog; the store layer
+    itself knows nothing of catalogs.
+
+    Example:
+        >>> import tempfile, altakit
+        >>> store = altakit.open_store(tempfile.mkdtemp())
+        >>> catalog_of(store) is catalog_of(store)
+        True
+    """
+    cached = store.__dict__.get("_catalog")
+    if cached is None:
+        cached = store.__dict__["_catalog"] = Catalog(store)
+    return cached
+
+
 class Catalog:
     """Versioned records of datasets, schemas, models and runs, kept in a store.
 
@@ -90,9 +108,9 @@ class Catalog:
 
     @property
     def lenses(self) -> Any:
-        """The :class:`~altakit.data.lenses.LensRegistry` of this catalog (``dataset.as_type`` uses it)."""
+        """The lens registry of this catalog (``dataset.as_type`` uses it)."""
         if self._lenses is None:
-            from altakit.data.lenses import LensRegistry
+            from altakit.datasets.lenses import LensRegistry
 
             self._lenses = LensRegistry()
         return self._lenses

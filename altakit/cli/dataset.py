@@ -21,7 +21,7 @@ STORE = typer.Option(
 
 
 def _store(url: str | None):
-    from altakit.data.dataset import open_default_store
+    from altakit.datasets.dataset import open_default_store
 
     return open_default_store(url)
 
@@ -29,7 +29,7 @@ def _store(url: str | None):
 @app.command("ls")
 def ls(store: str | None = STORE) -> None:
     """List datasets (latest version of each) with sample counts."""
-    from altakit.shards import _catalog
+    from altakit.datasets.shards import _catalog
 
     for rec in _catalog(_store(store)).list("dataset"):
         doc = rec.doc
@@ -44,7 +44,7 @@ def ls(store: str | None = STORE) -> None:
 @app.command("info")
 def info(name: str = typer.Argument(..., help="name or name@version"), store: str | None = STORE) -> None:
     """Show a dataset version's manifest summary and schema."""
-    from altakit.data.dataset import load_dataset
+    from altakit.datasets.dataset import load_dataset
 
     ds = load_dataset(name, _store(store))
     summary = {
@@ -68,7 +68,7 @@ def head(
     """Print the first samples (arrays as dtype and shape)."""
     import numpy as np
 
-    from altakit.data.dataset import load_dataset
+    from altakit.datasets.dataset import load_dataset
 
     ds = load_dataset(name, _store(store))
     for s in ds.head(n):
@@ -84,7 +84,7 @@ def head(
 @app.command("verify")
 def verify(name: str = typer.Argument(..., help="name or name@version"), store: str | None = STORE) -> None:
     """Re-read every shard: counts, sizes, checksums and every sample's decode. Exit 1 on problems."""
-    from altakit.data.dataset import load_dataset
+    from altakit.datasets.dataset import load_dataset
 
     report = load_dataset(name, _store(store)).verify()
     for err in report["errors"]:

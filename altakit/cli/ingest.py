@@ -18,6 +18,8 @@ from typing import Any
 
 import typer
 
+from altakit.catalog import catalog_of
+
 app = typer.Typer(no_args_is_help=True)
 schema_app = typer.Typer(help="Show, diff, approve or reject dataset schemas.", no_args_is_help=True)
 table_app = typer.Typer(help="Dataset tables: history, profile, drift.", no_args_is_help=True)
@@ -144,7 +146,7 @@ def table_history(dataset: str, store: str = STORE) -> None:
     """Dataset versions: Delta version, rows, sources, schema, writer and time."""
     st = _store(store)
     rows = []
-    for rec in st.catalog.versions("table", dataset):
+    for rec in catalog_of(st).versions("table", dataset):
         rows.append(
             {
                 "version": rec.version,

@@ -51,7 +51,7 @@ def run(
 
     Secrets are refused as parameters: pass them through the environment.
     """
-    from altakit.runs import run_notebook
+    from altakit.runs.notebook import run_notebook
 
     result = run_notebook(notebook, parse_params(list(ctx.args)), store=store, out=out, kernel=kernel,
                           timeout=timeout)  # fmt: skip

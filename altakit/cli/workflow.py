@@ -30,7 +30,7 @@ def workflow(
     import os
 
     from altakit import config
-    from altakit.workflow import run_workflow
+    from altakit.runs.workflow import run_workflow
 
     # kernels run inside the notebooks folder: pin the project's data folder for them
     os.environ.setdefault(config.HOME_ENV, str(config.project_home().resolve()))

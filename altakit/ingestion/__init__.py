@@ -13,10 +13,10 @@ Example:
 
 from __future__ import annotations
 
+from altakit.datasets.tables import read_table
 from altakit.ingestion.job import IngestJob, IngestReport, IngestSpec, ingest
 from altakit.ingestion.profile import drift_tables, profile_table
 from altakit.ingestion.review import SchemaRegistry
-from altakit.ingestion.tables import read_table
 
 __all__ = [
     "IngestJob",

@@ -28,8 +28,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from altakit.catalog import catalog_of
+from altakit.datasets import tables
 from altakit.errors import ConfigError, Conflict, NotFound, SchemaChangePending, SchemaError
-from altakit.ingestion import readers, tables
+from altakit.ingestion import readers
 from altakit.ingestion.review import SchemaRegistry
 from altakit.ingestion.schema import POLICIES, Plan, Schema, plan
 
@@ -216,7 +218,7 @@ class IngestJob:
         self.spec, self.store = IngestSpec.load(spec), store
         self.writer = writer or store.writer
         self.events = events
-        self.catalog = store.catalog
+        self.catalog = catalog_of(store)
         self.registry = SchemaRegistry(store, self.catalog)
 
     def estimate(self) -> dict[str, Any]:
@@ -304,10 +306,10 @@ class IngestJob:
 
     def _engine(self) -> Any:
         if self.spec.engine == "spark":
-            from altakit.ingestion import engine_spark
+            from altakit.ingestion.engines import spark as engine_spark
 
             return engine_spark
-        from altakit.ingestion import engine_local
+        from altakit.ingestion.engines import local as engine_local
 
         return engine_local
 

@@ -119,14 +119,14 @@ def drift(reference: pl.DataFrame, current: pl.DataFrame, *, bins: int = 10) -> 
 
 def profile_table(spec: str, *, store: Store | None = None) -> dict[str, dict[str, Any]]:
     """Profile of a dataset version (``"sensors@2"``)."""
-    from altakit.ingestion.tables import read_table
+    from altakit.datasets.tables import read_table
 
     return profile(read_table(spec, store=store))
 
 
 def drift_tables(reference: str, current: str, *, store: Store | None = None) -> dict[str, dict[str, Any]]:
     """Drift between two dataset versions, e.g. ``drift_tables("sensors@1", "sensors@2")``."""
-    from altakit.ingestion.tables import read_table
+    from altakit.datasets.tables import read_table
 
     return drift(read_table(reference, store=store), read_table(current, store=store))
 
@@ -151,7 +151,7 @@ def estimate(
         {'files': 1, 'bytes': 354392033, 'rows': 10000122, 'seconds': 3.9, ...}
     """
     from altakit.ingestion import readers
-    from altakit.ingestion.engine_local import process
+    from altakit.ingestion.engines.local import process
     from altakit.ingestion.schema import plan
 
     total = sum(f.path.stat().st_size for f in files)

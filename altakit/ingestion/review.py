@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from altakit.catalog import catalog_of
 from altakit.errors import ConfigError, NotFound
 from altakit.ingestion.schema import Diff, Schema, diff
 
@@ -35,12 +36,12 @@ class SchemaRegistry:
 
     Args:
         store: The store whose catalog holds the records.
-        catalog: An open catalog of that store (default ``store.catalog``).
+        catalog: An open catalog of that store (default ``catalog_of(store)``).
     """
 
     def __init__(self, store: Store, catalog: Any | None = None) -> None:
         self.store = store
-        self.catalog = catalog if catalog is not None else store.catalog
+        self.catalog = catalog if catalog is not None else catalog_of(store)
 
     # ---------------------------------------------------------------- approved
     def approved(self, dataset: str, version: int | None = None) -> tuple[Schema, int] | None:

@@ -394,23 +394,6 @@ class Store(abc.ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
 
-    @property
-    def fs(self) -> Any:
-        """This store as an fsspec filesystem (see :mod:`altakit.store.fsspec`)."""
-        from altakit.store.fsspec import StoreFileSystem
-
-        return StoreFileSystem(store=self)
-
-    @property
-    def catalog(self) -> Any:
-        """The catalog whose records live in this store (made once per store object)."""
-        cached = self.__dict__.get("_catalog")
-        if cached is None:
-            from altakit.catalog import Catalog
-
-            cached = self.__dict__["_catalog"] = Catalog(self)
-        return cached
-
 
 def walk_nested(
     folders: Callable[[str], Iterable[str]],

@@ -90,7 +90,7 @@ class StoreFileSystem(AbstractFileSystem):
 
     Example:
         >>> import tempfile, altakit
-        >>> fs = altakit.open_store(tempfile.mkdtemp()).fs
+        >>> fs = StoreFileSystem(store=altakit.open_store(tempfile.mkdtemp()))
         >>> fs.pipe_file("a/b.txt", b"hi")
         >>> fs.ls("a", detail=False), fs.cat_file("altakit://a/b.txt", start=1)
         (['a/b.txt'], b'i')

@@ -16,6 +16,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
+from altakit import config
 from altakit.errors import ConfigError, MissingDependency, UnknownBackend
 from altakit.store.base import Store
 
@@ -85,12 +86,16 @@ def default_registry() -> Registry:
     return reg
 
 
-def open_store(url: str | Any, *, registry: Registry | None = None, **options: Any) -> Store:
-    """Open a versioned store.
+def open_store(
+    url: Store | str | Any | None = None, *, registry: Registry | None = None, **options: Any
+) -> Store:
+    """Open a versioned store: the one way to say "this store, this URL, or the default one".
 
     Args:
         url: A plain path or ``file:///…`` (local folder), ``s3://bucket/prefix``,
-            or ``jvm+<hadoop uri>`` such as ``jvm+file:///data``.
+            or ``jvm+<hadoop uri>`` such as ``jvm+file:///data``; a :class:`Store` is
+            returned as it is; ``None`` opens the default store
+            (:func:`altakit.config.default_store_url`: ``$ALTAKIT_STORE`` or ``./data/store``).
         registry: Backends to use (default: :func:`default_registry`).
         **options: Backend options (``endpoint_url``, ``region``, ``profile``, ``writer`` …).
 
@@ -98,4 +103,8 @@ def open_store(url: str | Any, *, registry: Registry | None = None, **options: A
         >>> store = open_store("./data")  # doctest: +SKIP
         >>> store = open_store("s3://bucket/team", endpoint_url="http://127.0.0.1:9000")  # doctest: +SKIP
     """
+    if isinstance(url, Store):
+        return url
+    if url is None:
+        url = config.default_store_url()
     return (registry or default_registry()).open(url, **options)

@@ -13,6 +13,6 @@ Example:
 
 from altakit.events import Event, EventStream, TqdmProgress
 from altakit.train.checkpoint import Checkpoint, Checkpointer, Restored
-from altakit.train.events import RunRecorder
+from altakit.train.recorder import RunRecorder
 
 __all__ = ["Checkpoint", "Checkpointer", "Event", "EventStream", "Restored", "RunRecorder", "TqdmProgress"]

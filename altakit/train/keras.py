@@ -5,7 +5,7 @@
   through a :class:`KerasCheckpointer` (the model streams into the store and back).
 - :class:`BackupAndRestore` backs up weights and optimizer state (``.weights.h5``)
   and, at the start of the next ``fit``, restores them and the epoch to continue from.
-- :class:`EventCallback` feeds an :class:`~altakit.train.events.EventStream`.
+- :class:`EventCallback` feeds an :class:`~altakit.train.recorder.EventStream`.
 
 Nothing is unpickled: ``.keras`` files load with ``safe_mode=True`` and
 ``.weights.h5`` files are HDF5 arrays.

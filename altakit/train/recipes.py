@@ -30,12 +30,13 @@ from typing import Annotated, Any
 
 import numpy as np
 
+from altakit.catalog import catalog_of
 from altakit.catalog.records import Record, check_name
+from altakit.datasets.samples import Array, sample
 from altakit.errors import ConfigError, NotFound
 from altakit.events import Event, EventStream, TqdmProgress
-from altakit.samples import Array, sample
 from altakit.store.base import Store
-from altakit.train.events import RunRecorder
+from altakit.train.recorder import RunRecorder
 
 #: Validation split: samples whose ``idx`` is a multiple of this.
 VAL_EVERY = 5
@@ -104,21 +105,21 @@ def write_digits(
     (a notebook run again) returns the existing version instead of writing a copy.
 
     Returns:
-        The dataset version (:class:`altakit.data.dataset.Dataset`).
+        The dataset version (:class:`altakit.datasets.dataset.Dataset`).
 
     Example:
         >>> ds = write_digits(store=store)  # doctest: +SKIP
         >>> ds.version, len(ds)  # doctest: +SKIP
         (1, 1797)
     """
-    from altakit.data.dataset import load_dataset, open_default_store
-    from altakit.shards import write_dataset
+    from altakit.datasets.dataset import load_dataset, open_default_store
+    from altakit.datasets.shards import write_dataset
 
     store = open_default_store(store)
     samples = digits_samples(variant, seed=seed)
     description = f"scikit-learn digits, {variant} (seed {seed}), content {_fingerprint(samples)}"
     try:
-        versions = store.catalog.versions("dataset", name)
+        versions = catalog_of(store).versions("dataset", name)
     except NotFound:
         versions = []
     for rec in versions:
@@ -314,7 +315,7 @@ def train_digits(
     """
     import torch
 
-    from altakit.data.dataset import Dataset, load_dataset, open_default_store
+    from altakit.datasets.dataset import Dataset, load_dataset, open_default_store
     from altakit.train.registry import ModelRegistry
     from altakit.train.torch import Checkpointer
 

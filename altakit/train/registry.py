@@ -29,11 +29,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from altakit.catalog import catalog_of
 from altakit.catalog.records import Record, Ref, check_name
 from altakit.errors import ConfigError, CorruptObject, NotFound
 from altakit.store.base import Store
 from altakit.train.checkpoint import Checkpoint
-from altakit.train.events import notebook_info
+from altakit.train.recorder import notebook_info
 
 MODEL = "model"
 ALIAS = "model_alias"
@@ -59,12 +60,12 @@ class ModelRegistry:
 
     Args:
         store: The store holding weights and catalog records.
-        catalog: The catalog to use (default ``store.catalog``).
+        catalog: The catalog to use (default ``catalog_of(store)``).
     """
 
     def __init__(self, store: Store, catalog: Any = None) -> None:
         self.store = store
-        self.catalog = catalog if catalog is not None else store.catalog
+        self.catalog = catalog if catalog is not None else catalog_of(store)
 
     # ------------------------------------------------------------------ versions
     def register(

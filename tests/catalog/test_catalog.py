@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from altakit.catalog import Catalog, Ref
+from altakit.catalog import Catalog, Ref, catalog_of
 from altakit.catalog.index import _meta
 from altakit.errors import StoreUnavailable
 
@@ -158,7 +158,7 @@ def test_reindex_picks_up_records_written_through_another_index(catalog, local_s
 
 
 def test_default_index_lives_with_a_local_store(local_store) -> None:
-    cat = local_store.catalog
+    cat = catalog_of(local_store)
     try:
         assert cat.index.url == f"sqlite:///{local_store.root / '.altakit-catalog.sqlite'}"
         cat.register("dataset", "sensors", {})

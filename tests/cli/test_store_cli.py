@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import altakit
-from altakit.catalog import Catalog
+from altakit.catalog import Catalog, catalog_of
 from altakit.cli import app
 from altakit.errors import ConfigError, InvalidKey, NotFound
 
@@ -42,7 +42,7 @@ def filled(tmp_path) -> tuple[str, dict[str, str]]:
     store.put("raw/notes.txt", b"hello")
     store.put("gone.txt", b"bye")
     store.delete("gone.txt")
-    store.catalog.register("dataset", "sensors", {"rows": 2})
+    catalog_of(store).register("dataset", "sensors", {"rows": 2})
     return str(tmp_path / "store"), ids
 
 

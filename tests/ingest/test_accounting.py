@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import altakit
 from altakit.ingestion import readers
-from altakit.ingestion.engine_local import process
+from altakit.ingestion.engines.local import process
 from altakit.ingestion.job import IngestSpec
 from altakit.ingestion.schema import plan
 
@@ -64,7 +64,7 @@ def test_report_accounting_with_quarantine_steps(local_store, tmp_path):
 
 
 def test_spilled_buckets_give_the_same_table(tmp_path, monkeypatch):
-    from altakit.ingestion import engine_local
+    from altakit.ingestion.engines import local as engine_local
 
     lines = ["ts,sensor,value"]
     for i in range(600):
@@ -115,7 +115,7 @@ def test_a_time_column_the_input_lacks_is_a_clear_error(tmp_path, monkeypatch):
     import pytest
 
     from altakit.errors import IngestError
-    from altakit.ingestion import engine_local
+    from altakit.ingestion.engines import local as engine_local
 
     path = tmp_path / "a.csv"
     path.write_text("when,sensor,value\n2024-01-01T00:00:00Z,s1,1\n2024-01-01T00:01:00Z,s1,2\n")

@@ -335,7 +335,8 @@ def test_cleaning_in_parts_matches_one_piece(sizes, parts, seed):
 
     import polars as pl
 
-    from altakit.ingestion import clean, engine_local, order
+    from altakit.ingestion import clean, order
+    from altakit.ingestion.engines import local as engine_local
     from altakit.ingestion.job import IngestSpec
 
     rnd = random.Random(seed)

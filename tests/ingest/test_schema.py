@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 import altakit
+from altakit.catalog import catalog_of
 from altakit.errors import ConfigError, NotFound, SchemaChangePending, SchemaError
 from altakit.ingestion import SchemaRegistry
 from altakit.ingestion.schema import Field, Schema, diff, infer, plan
@@ -83,7 +84,7 @@ def test_review_blocks_until_approved(local_store, tmp_path):
     assert report.schema_version == 2
     table = altakit.read_table("s", store=local_store).sort("ts")
     assert table.height == 4 and table.get_column("humidity").to_list() == [None, None, 40, 41]
-    rec = local_store.catalog.get("table", "s", 2)
+    rec = catalog_of(local_store).get("table", "s", 2)
     assert [str(r) for r in rec.link("schema")] == ["schema:s@2"]
     assert [str(r) for r in rec.link("derived_from")] == ["table:s@1"]
 

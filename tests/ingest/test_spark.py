@@ -36,7 +36,7 @@ def spark_ok():
     )
     need(java_ok(), "Java 17 is not installed (apt-get install openjdk-17-jre)")
     yield
-    from altakit.ingestion import engine_spark
+    from altakit.ingestion.engines import spark as engine_spark
 
     engine_spark.stop_all()
 
@@ -99,7 +99,7 @@ def _connect_server(folder):
             time.sleep(0.5)
         yield f"sc://localhost:{port}", server
     finally:
-        from altakit.ingestion import engine_spark
+        from altakit.ingestion.engines import spark as engine_spark
 
         engine_spark.stop_all()  # while the server still answers, if it does
         if server.poll() is None:
@@ -184,7 +184,7 @@ def test_dead_spark_connect_server_is_a_clear_error(spark_ok, tmp_path):
 def test_spark_connect_server_dying_mid_run_is_a_clear_error(spark_ok, tmp_path, monkeypatch):
     """The server dies once the session is made: the ingest's next call fails typed, writes nothing."""
     from altakit.errors import ServiceUnavailable
-    from altakit.ingestion import engine_spark
+    from altakit.ingestion.engines import spark as engine_spark
 
     path = tmp_path / "sensors.csv"
     _sensor_csv(path, n=120)

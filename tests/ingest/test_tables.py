@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 import altakit
+from altakit.catalog import catalog_of
+from altakit.datasets import tables
 from altakit.errors import ConfigError, Conflict, NotFound
-from altakit.ingestion import tables
 
 
 def _csv(start: int, n: int) -> bytes:
@@ -30,7 +31,7 @@ def test_versions_time_travel_and_pandas(local_store):
     assert altakit.read_table("t", store=local_store).height == 15
     frame = altakit.read_table("t@2", store=local_store, as_="pandas")
     assert isinstance(frame, pd.DataFrame) and len(frame) == 15
-    rec = local_store.catalog.get("table", "t", 2)
+    rec = catalog_of(local_store).get("table", "t", 2)
     assert rec.doc["sources"][0]["name"] == "day2.csv" and len(rec.doc["sources"][0]["sha256"]) == 64
     assert rec.doc["rows_in"] == 5 and rec.doc["delta_version"] == 1
     history = tables.history(tables.location(local_store, "t"))
@@ -59,7 +60,7 @@ def test_reingest_is_a_noop(local_store, tmp_path):
     both = altakit.ingest(str(tmp_path / "day*.csv"), "t", SPEC, store=local_store)
     assert both.rows_in == 4 and [s["skipped"] for s in both.sources] == [True, False]
     assert altakit.read_table("t", store=local_store).height == 14
-    assert len(local_store.catalog.versions("table", "t")) == 2
+    assert len(catalog_of(local_store).versions("table", "t")) == 2
 
 
 def test_store_keys_as_sources(local_store):
@@ -117,7 +118,7 @@ def test_concurrent_ingests_of_one_file_write_it_once(kind, request):
     assert len(outcomes) == 3 and outcomes.count("written") == 1
     assert all(o == "unchanged" or isinstance(o, Conflict) for o in outcomes if o != "written")
     assert altakit.read_table("t", store=store).height == 12
-    assert len(store.catalog.versions("table", "t")) == 2
+    assert len(catalog_of(store).versions("table", "t")) == 2
 
 
 def test_a_claimed_file_is_a_conflict_then_a_noop(local_store, tmp_path):

@@ -127,7 +127,7 @@ def test_finetune_promotes_only_when_better(local_store):
 
 def test_cli_models_and_runs(local_store, monkeypatch):
     from altakit.events import EventStream
-    from altakit.train.events import RunRecorder
+    from altakit.train.recorder import RunRecorder
 
     monkeypatch.setenv("ALTAKIT_STORE", str(local_store.root))
     monkeypatch.setenv("ALTAKIT_PARAMETERS", '{"epochs": 2}')

@@ -14,6 +14,7 @@ import pytest
 from jupyter_servers import BROWSER_ARGS, REPO, index_url, problems, voila
 
 import altakit
+from altakit.catalog import catalog_of
 from altakit.errors import SchemaChangePending
 from altakit.ingestion import SchemaRegistry, ingest, read_table
 
@@ -74,7 +75,7 @@ def test_upload_a_csv_and_see_the_new_version(server, page, store, artifacts_dir
     assert "Traceback" not in body and "parse_qs" not in body  # sources stripped, no tracebacks
     table = read_table("uploads", store=store)
     assert table.height == 852 and table.columns == ["timestamp", "sensor", "temperature", "humidity"]
-    assert store.catalog.get("table", "uploads").doc["sources"][0]["name"] == "sensors_day1.csv"
+    assert catalog_of(store).get("table", "uploads").doc["sources"][0]["name"] == "sensors_day1.csv"
 
 
 def test_approve_a_schema_change_and_see_the_new_column(server, page, store, artifacts_dir):

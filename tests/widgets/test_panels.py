@@ -6,13 +6,14 @@ import pytest
 from altakit_widgets.panels import CatalogPanel, Panel
 
 import altakit
+from altakit.catalog import catalog_of
 from altakit.errors import NotFound, StoreUnavailable
 
 
 @pytest.fixture
 def store(tmp_path):
     store = altakit.open_store(tmp_path / "store")
-    cat = store.catalog
+    cat = catalog_of(store)
     cat.register("schema", "sensors", {"columns": ["t", "temp"]})
     cat.register("dataset", "sensors", {"rows": 10}, links={"schema": "schema:sensors"})
     cat.register("dataset", "sensors", {"rows": 20}, links={"schema": "schema:sensors"})

@@ -8,6 +8,7 @@ import pytest
 from altakit_widgets.panels import TrainingPanel
 
 import altakit
+from altakit.catalog import catalog_of
 from altakit.train import Event
 from altakit.train.recipes import write_digits
 from altakit.train.registry import ModelRegistry
@@ -60,7 +61,7 @@ def test_train_register_and_promote(store):
     assert "<td>2</td>" in panel.checkpoint_list.value
     assert panel.versions.options[0][1] == 1 and "registered model:digits@1" in panel.status_text
     assert not panel.start_button.disabled and panel.stop_button.disabled
-    run = store.catalog.get("run", result.run)
+    run = catalog_of(store).get("run", result.run)
     assert run.doc["status"] == "finished" and len(run.doc["history"]) == 2
 
     panel.promote()  # the chosen version, alias "champion"
@@ -91,7 +92,7 @@ def test_stop_ends_the_run_interrupted_and_registers_nothing(store):
     assert panel.result.status == "interrupted" and panel.result.record is None
     assert seen[-1] == "end" and "interrupted" in panel.status_text
     assert panel.versions.options == ()
-    assert store.catalog.get("run", panel.result.run).doc["status"] == "interrupted"
+    assert catalog_of(store).get("run", panel.result.run).doc["status"] == "interrupted"
 
 
 def test_library_errors_show_message_and_hint(store):

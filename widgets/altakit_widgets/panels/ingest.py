@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from altakit.catalog import catalog_of
 from altakit_widgets.panels.base import Panel
 
 if TYPE_CHECKING:
@@ -332,7 +333,7 @@ class IngestPanel(Panel):
         frame = self.call(read_table, spec, store=self.store, quarantine=True)
         if frame is None:
             return None
-        record = self.call(self.store.catalog.get, "table", self.report.dataset, self.report.version)
+        record = self.call(catalog_of(self.store).get, "table", self.report.dataset, self.report.version)
         if record is not None and "_ingest" in frame.columns:
             frame = frame.filter(pl.col("_ingest") == record.doc["ingest_id"]).drop("_ingest")
         self.quarantined = frame

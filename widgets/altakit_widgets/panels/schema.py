@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from altakit.catalog import catalog_of
 from altakit_widgets.panels.base import Panel
 from altakit_widgets.panels.ingest import _open_store, preview
 
@@ -118,8 +119,8 @@ class SchemaReviewPanel(Panel):
     # ------------------------------------------------------------------ actions
     def refresh(self) -> None:
         """Show the pending change, the policy, the table's columns and the audit history."""
+        from altakit.datasets.tables import check_dataset
         from altakit.ingestion import SchemaRegistry
-        from altakit.ingestion.tables import check_dataset
 
         name = self.dataset.value.strip()
         self.change, self.history, self.samples, self.columns = None, [], {}, []
@@ -207,7 +208,7 @@ class SchemaReviewPanel(Panel):
         from altakit.errors import NotFound
 
         try:
-            return dict(self.store.catalog.get("table", name).doc.get("spec") or {})
+            return dict(catalog_of(self.store).get("table", name).doc.get("spec") or {})
         except NotFound:
             return None
 
@@ -220,7 +221,7 @@ class SchemaReviewPanel(Panel):
         from altakit.ingestion import read_table
 
         try:
-            record = self.store.catalog.get("table", name)
+            record = catalog_of(self.store).get("table", name)
             frame = read_table(name, store=self.store)
         except NotFound:
             self.table.value = "<p><i>No table yet.</i></p>"

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from altakit.catalog import catalog_of
 from altakit_widgets.panels.base import Panel
 
 if TYPE_CHECKING:
@@ -170,7 +171,7 @@ class TrainingPanel(Panel):
         """List every dataset version (``Catalog.list`` / ``Catalog.versions``), newest first."""
         if self.store is None:
             return
-        catalog = self.store.catalog
+        catalog = catalog_of(self.store)
         records = self.call(catalog.list, "dataset")
         if records is None:
             return

@@ -9,10 +9,10 @@ import pytest
 from datakit_types import digits
 
 import altakit
-from altakit.data.columns import shard_columns
+from altakit.datasets.columns import shard_columns
+from altakit.datasets.samples import Array
+from altakit.datasets.shards import index_tar, parse_tar
 from altakit.errors import DataError
-from altakit.samples import Array
-from altakit.shards import index_tar, parse_tar
 
 
 @altakit.sample(name="mixed")
@@ -151,7 +151,7 @@ def test_torch_workers_deliver_the_in_process_batches(local_store):
 
 
 def test_big_rows_are_copied_straight_into_the_batch(local_store, monkeypatch):
-    import altakit.data.columns as columns
+    import altakit.datasets.columns as columns
 
     monkeypatch.setattr(columns, "BIG_ROW", 1)  # every array row through the one-copy loop
     ds = altakit.write_dataset(mixed(80, wide=True), "m", store=local_store, maxcount=15, progress=False)

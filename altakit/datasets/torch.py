@@ -1,18 +1,18 @@
 """PyTorch adapter: an IterableDataset of whole batches and a resumable DataLoader.
 
-Workers decode whole batches (see :mod:`altakit.data.reader`) straight into
-shared-memory slots (:mod:`altakit.data.slots`) and send only the slot number;
+Workers decode whole batches (see :mod:`altakit.datasets.reader`) straight into
+shared-memory slots (:mod:`altakit.datasets.slots`) and send only the slot number;
 the main process wraps the slot's columns with ``torch.from_numpy`` (no copy;
 the slot is reused once the batch is dropped). Columns that do not fit a slot
 go as NumPy through the pipe (batches over :data:`PIPE_BYTES` as tensors in
 shared memory), so samples never cross the process boundary one by one. With
 two or more workers the epoch is split by window of shards
-(:meth:`~altakit.data.plan.EpochPlan.pieces`): each shard is read and verified
+(:meth:`~altakit.datasets.plan.EpochPlan.pieces`): each shard is read and verified
 by one worker only, and the loader puts the pieces of a batch that straddles
 two windows back together, in order (an error from a worker is raised as soon
 as it arrives). Every sample is delivered exactly once per epoch
 over all ranks and workers; the order depends only on ``seed`` and the epoch (see
-:mod:`altakit.data.plan`). :meth:`Loader.state_dict` records the epoch and the
+:mod:`altakit.datasets.plan`). :meth:`Loader.state_dict` records the epoch and the
 number of batches delivered; :meth:`Loader.load_state_dict` resumes right after
 the last delivered batch, with any worker count.
 
@@ -36,8 +36,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from altakit.data.plan import check_resume, loader_state
-from altakit.data.slots import SLOT, SlotRing, slot_bytes
+from altakit.datasets.plan import check_resume, loader_state
+from altakit.datasets.slots import SLOT, SlotRing, slot_bytes
 from altakit.errors import AltakitError, ConfigError
 
 _ERROR = "__altakit_error__"
@@ -74,7 +74,7 @@ class ShardIterable(IterableDataset):
     """The batches of one rank for one epoch, split over DataLoader workers.
 
     Args:
-        dataset: An altakit :class:`~altakit.data.dataset.Dataset`.
+        dataset: An altakit :class:`~altakit.datasets.dataset.Dataset`.
         batch_size: Samples per batch.
         plan_options: ``shuffle``, ``seed``, ``window``, ``rank``, ``world_size``, ``drop_last``.
         keys: Add a ``"__key__"`` list to each batch.
@@ -336,7 +336,7 @@ def loader(
         num_workers: DataLoader worker processes.
         rank: This rank (default: from ``torch.distributed`` if initialized, else 0).
         world_size: Number of ranks (default: from ``torch.distributed``, else 1).
-        drop_last: Equal numbers of full batches on every rank (see :mod:`altakit.data.plan`).
+        drop_last: Equal numbers of full batches on every rank (see :mod:`altakit.datasets.plan`).
         keys: Add each sample's key as ``batch["__key__"]``.
         **loader_kwargs: More DataLoader options (``pin_memory``, ``prefetch_factor``, ``timeout``).
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from altakit.errors import IngestError, MissingDependency, ServiceUnavailable
 from altakit.ingestion import clean, quarantine, readers
-from altakit.ingestion.engine_local import Decide, Processed, Typing, clean_frame, conform
+from altakit.ingestion.engines.local import Decide, Processed, Typing, clean_frame, conform
 from altakit.ingestion.quarantine import Quarantine
 from altakit.ingestion.schema import Plan, Schema, dtype_of, normalize_nulls
 

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from altakit.data.plan import EpochPlan
+from altakit.datasets.plan import EpochPlan
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_split_loader_resumes_with_another_worker_count(digits_ds):
 
 
 def test_large_shards_or_stages_keep_whole_batches(digits_ds, monkeypatch):
-    import altakit.data.torch as adapter
+    import altakit.datasets.torch as adapter
 
     assert not digits_ds.map(abs).torch(64, num_workers=2).shards.pieces
     assert not digits_ds.torch(101, num_workers=2).shards.pieces  # shards of 200 < 2 batches
@@ -90,7 +90,7 @@ def test_large_shards_or_stages_keep_whole_batches(digits_ds, monkeypatch):
 
 
 def test_big_pieces_travel_as_tensors_and_still_merge(digits_ds, monkeypatch):
-    import altakit.data.torch as adapter
+    import altakit.datasets.torch as adapter
 
     monkeypatch.setattr(adapter, "PIPE_BYTES", 0)  # every piece through shared memory (fork keeps it)
     options = {"shuffle": True, "seed": 4, "keys": True}

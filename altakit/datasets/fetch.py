@@ -33,8 +33,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from altakit.datasets.shards import Shard, _where, index_tar
 from altakit.errors import CorruptObject, DataError, NotFound
-from altakit.shards import Shard, _where, index_tar
 from altakit.store.base import Store
 from altakit.store.names import checksum
 

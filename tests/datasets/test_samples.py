@@ -11,8 +11,8 @@ import pytest
 from datakit_types import Digit
 
 import altakit
+from altakit.datasets.samples import Array, Schema, build_type, decode, encode, schema_of
 from altakit.errors import ConfigError, DataError
-from altakit.samples import Array, Schema, build_type, decode, encode, schema_of
 
 
 @altakit.sample(name="mixed", version=3)
@@ -91,7 +91,7 @@ def test_unsupported_field_types_are_refused():
 
 
 def test_views_into_the_shard_match_msgpack():
-    from altakit.samples import unpack, unpack_views
+    from altakit.datasets.samples import unpack, unpack_views
 
     m = Mixed(np.arange(70000, dtype="<i4"), -2.5, False, "x" * 40, b"b" * 300, None, "n")
     raw = b"pad" + encode(m) + b"tail"

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from altakit.catalog import catalog_of
 from altakit.errors import ConfigError, Conflict, NotFound
 
 if TYPE_CHECKING:
@@ -210,7 +211,7 @@ def read_table(
     delta = None
     if version is not None:
         try:
-            rec = store.catalog.get(TABLE, name, version)
+            rec = catalog_of(store).get(TABLE, name, version)
         except NotFound:
             raise NotFound(
                 f"dataset {name!r} has no version {version}", dataset=name, version=version

@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from altakit.data.plan import check_resume, loader_state
+from altakit.datasets.plan import check_resume, loader_state
+from altakit.datasets.samples import Schema
 from altakit.errors import ConfigError, DataError
-from altakit.samples import Schema
 
 _SCALAR_DTYPES = {"int": tf.int64, "float": tf.float64, "bool": tf.bool, "str": tf.string, "bytes": tf.string}
 
@@ -150,7 +150,7 @@ class TFLoader:
         }
         if unknown:
             raise ConfigError(
-                f"unknown TFLoader options {sorted(unknown)}", hint="see altakit.data.tensorflow"
+                f"unknown TFLoader options {sorted(unknown)}", hint="see altakit.datasets.tensorflow"
             )
         defaults = {"shuffle": True, "seed": 0, "window": 1, "rank": 0, "world_size": 1, "drop_last": False}
         self.dataset, self.batch_size, self.options = dataset, batch_size, {**defaults, **options}

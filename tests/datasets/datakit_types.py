@@ -7,7 +7,7 @@ from typing import Annotated
 import numpy as np
 
 import altakit
-from altakit.samples import Array
+from altakit.datasets.samples import Array
 
 
 @altakit.sample(name="digit")

@@ -5,7 +5,7 @@ two kernel copies through a 64 KiB pipe and an unpickle (about 2 ms for 256
 small images, more than decoding them); torch's own shared-memory handover
 costs a new segment and a socket round trip per tensor. Instead the main
 process maps one anonymous shared :class:`SlotRing` per worker before the
-workers fork; a worker's :class:`BatchReader <altakit.data.reader.BatchReader>`
+workers fork; a worker's :class:`BatchReader <altakit.datasets.reader.BatchReader>`
 gathers a batch's arrays straight into a free slot (:meth:`SlotRing.empty`)
 and sends only the slot number and the layout (:meth:`SlotRing.seal`). The
 main process hands the columns out as views of the slot (:meth:`SlotRing.take`;

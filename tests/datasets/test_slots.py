@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 from test_pieces import assert_same_batches, flat_batches
 
-from altakit.data.slots import SLOT, SlotRing
+from altakit.datasets.slots import SLOT, SlotRing
 
 
 def test_a_slot_is_reused_only_after_its_batch_is_dropped():

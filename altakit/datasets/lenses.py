@@ -19,8 +19,8 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
+from altakit.datasets.samples import schema_of
 from altakit.errors import ConfigError, NotFound
-from altakit.samples import schema_of
 
 
 class LensRegistry:

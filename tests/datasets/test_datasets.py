@@ -13,8 +13,9 @@ from datakit_types import Digit, LabelOnly, digit_to_label, digits, invert, is_e
 from typer.testing import CliRunner
 
 import altakit
+from altakit.catalog import catalog_of
 from altakit.cli import app
-from altakit.data.lenses import LensRegistry
+from altakit.datasets.lenses import LensRegistry
 from altakit.errors import ConfigError, NotFound
 
 
@@ -61,7 +62,7 @@ def test_the_type_is_rebuilt_from_the_stored_schema(digits_ds):
     assert isinstance(typed.head(1)[0], Digit)
     with pytest.raises(ConfigError, match="does not match"):
         altakit.load_dataset("digits", store=digits_ds.store, type=LabelOnly)
-    rec = digits_ds.store.catalog.resolve(ds.manifest["schema_ref"])
+    rec = catalog_of(digits_ds.store).resolve(ds.manifest["schema_ref"])
     assert rec.kind == "schema" and rec.doc["fingerprint"] == ds.schema.fingerprint
 
 
@@ -102,10 +103,10 @@ def test_as_type_uses_a_lens_registry(digits_ds):
 
 
 def test_as_type_defaults_to_the_catalogs_registry(digits_ds):
-    digits_ds.store.catalog.lenses.register(digit_to_label)
+    catalog_of(digits_ds.store).lenses.register(digit_to_label)
     got = digits_ds.as_type(LabelOnly).head(2)
     assert [v.label for v in got] == [0, 1]
-    assert len(digits_ds.store.catalog.lenses) == 1  # owned by this store's catalog, not a global
+    assert len(catalog_of(digits_ds.store).lenses) == 1  # owned by this store's catalog, not a global
 
 
 def test_to_polars_and_pandas(digits_ds):
@@ -169,8 +170,8 @@ def test_write_refuses_mixed_types_and_empty_input(local_store):
 
 
 def test_writing_reports_progress_on_the_event_stream(local_store):
+    from altakit.datasets.shards import PROGRESS_EVERY
     from altakit.events import EventStream
-    from altakit.shards import PROGRESS_EVERY
 
     stream, seen = EventStream("write"), []
     stream.subscribe(seen.append)

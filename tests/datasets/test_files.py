@@ -10,7 +10,7 @@ import pytest
 from datakit_types import digits
 
 import altakit
-from altakit.data.files import Decoders, FileDataset, decode_png, encode_png
+from altakit.datasets.files import Decoders, FileDataset, decode_png, encode_png
 from altakit.errors import ConfigError, DataError
 
 

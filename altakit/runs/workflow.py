@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from altakit.errors import NotFound
-from altakit.runs import check_parameters, execute, export_html
+from altakit.runs.notebook import check_parameters, execute, export_html
 
 _CURATED = re.compile(r"^\d\d_.+\.ipynb$")
 

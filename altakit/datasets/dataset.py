@@ -21,12 +21,12 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from altakit.data.fetch import default_cache_dir
-from altakit.data.plan import EpochPlan
-from altakit.data.reader import Batch, BatchReader, Source, collate
+from altakit.datasets.fetch import default_cache_dir
+from altakit.datasets.plan import EpochPlan
+from altakit.datasets.reader import Batch, BatchReader, Source, collate
+from altakit.datasets.samples import Schema, build_type, decode, is_sample_type, schema_of
+from altakit.datasets.shards import resolve_dataset
 from altakit.errors import ConfigError, DataError
-from altakit.samples import Schema, build_type, decode, is_sample_type, schema_of
-from altakit.shards import resolve_dataset
 from altakit.store.base import Store
 
 Stage = tuple[str, Any]
@@ -68,7 +68,7 @@ def load_dataset(
         cache_bytes: Bound of the shard cache.
         prefetch: Shards fetched ahead on a background thread.
         verify: Check shards against their SHA-256 checksums: a local shard version the first time
-            it is read, and again only if its file changes (see :mod:`altakit.data.fetch`); a remote
+            it is read, and again only if its file changes (see :mod:`altakit.datasets.fetch`); a remote
             shard when it enters the shard cache, or on every read without a cache. ``False``: sizes
             only.
 
@@ -205,12 +205,12 @@ class Dataset:
 
         Args:
             view: The target sample type.
-            lenses: A :class:`~altakit.data.lenses.LensRegistry` (default: the catalog's).
+            lenses: A :class:`~altakit.datasets.lenses.LensRegistry` (default: the catalog's).
         """
         if not is_sample_type(view):
             raise ConfigError(f"{view!r} is not a sample type", hint="decorate it with @altakit.sample")
         if lenses is None:
-            from altakit.shards import _catalog
+            from altakit.datasets.shards import _catalog
 
             lenses = getattr(_catalog(self.store), "lenses", None)
             if lenses is None:
@@ -276,7 +276,7 @@ class Dataset:
         return out
 
     def plan(self, batch_size: int, **options: Any) -> EpochPlan:
-        """The :class:`EpochPlan` for one epoch (see :mod:`altakit.data.plan`)."""
+        """The :class:`EpochPlan` for one epoch (see :mod:`altakit.datasets.plan`)."""
         return EpochPlan([int(s["count"]) for s in self.source.shards], batch_size, **options)
 
     def reader(self, plan: EpochPlan, *, keys: bool = False) -> BatchReader:
@@ -323,38 +323,38 @@ class Dataset:
 
     # ------------------------------------------------------------------ adapters
     def torch(self, batch_size: int = 256, **options: Any) -> Any:
-        """A PyTorch DataLoader of tensor batches; see :func:`altakit.data.torch.loader`."""
-        from altakit.data.torch import loader
+        """A PyTorch DataLoader of tensor batches; see :func:`altakit.datasets.torch.loader`."""
+        from altakit.datasets.torch import loader
 
         return loader(self, batch_size, **options)
 
     def tensorflow(self, batch_size: int = 256, **options: Any) -> Any:
-        """A ``tf.data.Dataset`` of batches; see :func:`altakit.data.tensorflow.tf_dataset`."""
-        from altakit.data.tensorflow import tf_dataset
+        """A ``tf.data.Dataset`` of batches; see :func:`altakit.datasets.tensorflow.tf_dataset`."""
+        from altakit.datasets.tensorflow import tf_dataset
 
         return tf_dataset(self, batch_size, **options)
 
     def tensorflow_loader(self, batch_size: int = 256, **options: Any) -> Any:
-        """Resumable ``tf`` batches with ``state_dict()``; see :class:`altakit.data.tensorflow.TFLoader`."""
-        from altakit.data.tensorflow import TFLoader
+        """Resumable ``tf`` batches with ``state_dict()`` (:class:`~altakit.datasets.tensorflow.TFLoader`)."""
+        from altakit.datasets.tensorflow import TFLoader
 
         return TFLoader(self, batch_size, **options)
 
     def to_polars(self) -> Any:
         """Scalar fields as a polars DataFrame (array fields are left out)."""
-        from altakit.data.tabular import to_polars
+        from altakit.datasets.frames import to_polars
 
         return to_polars(self)
 
     def to_pandas(self) -> Any:
         """Scalar fields as a pandas DataFrame (array fields are left out)."""
-        from altakit.data.tabular import to_pandas
+        from altakit.datasets.frames import to_pandas
 
         return to_pandas(self)
 
     def verify(self) -> dict[str, Any]:
-        """Re-read every shard; see :func:`altakit.data.verify.verify`."""
-        from altakit.data.verify import verify
+        """Re-read every shard; see :func:`altakit.datasets.verify.verify`."""
+        from altakit.datasets.verify import verify
 
         return verify(self)
 

@@ -5,7 +5,7 @@ the executed copy and an HTML copy in a local folder, writes both into the
 store (``runs/<name>/<notebook>.ipynb`` / ``.html``, one store version per run)
 and registers a catalog record of kind ``"run"`` with the parameters, status,
 duration, environment and the store versions of both copies. ``altakit run``
-and the OpenShift CronJob call it; :mod:`altakit.workflow` shares its
+and the OpenShift CronJob call it; :mod:`altakit.runs.workflow` shares its
 execution pieces (:func:`execute`, :func:`export_html`).
 
 Secrets never land in a notebook: papermill writes every parameter into the
@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from altakit import config
+from altakit.catalog import catalog_of
 from altakit.errors import ConfigError, MissingDependency, NotFound
 
 if TYPE_CHECKING:
@@ -345,6 +346,6 @@ def run_notebook(
         if path.exists():
             version = target.put(f"runs/{name}/{src.stem}{suffix}", path)
             doc[label] = {"key": version.key, "version": version.id, "store": target.url}
-    with target.catalog as cat:
+    with catalog_of(target) as cat:
         record = cat.register("run", name, doc)
     return RunResult(not error, executed, page, seconds, error, record)

@@ -24,12 +24,12 @@ from typing import Any
 import msgpack
 import numpy as np
 
-from altakit.data.columns import shard_columns
-from altakit.data.fetch import ShardFetcher
-from altakit.data.plan import EpochPlan
+from altakit.datasets.columns import shard_columns
+from altakit.datasets.fetch import ShardFetcher
+from altakit.datasets.plan import EpochPlan
+from altakit.datasets.samples import Schema, column_error_index, decode_columns, unpack, unpack_views
+from altakit.datasets.shards import Shard
 from altakit.errors import ConfigError, DataError
-from altakit.samples import Schema, column_error_index, decode_columns, unpack, unpack_views
-from altakit.shards import Shard
 
 ON_ERROR = ("raise", "skip")
 KEY = "__key__"
@@ -292,7 +292,7 @@ class BatchReader:
     def _per_sample(
         self, keys: list[str], docs: list[dict[str, Any]], where: list[tuple[int, int]]
     ) -> tuple[Batch, int]:
-        from altakit.samples import _value
+        from altakit.datasets.samples import _value
 
         items: list[tuple[str, dict[str, Any]]] = []
         skipped = 0

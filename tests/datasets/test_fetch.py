@@ -8,7 +8,7 @@ import pytest
 from datakit_types import digits
 
 import altakit
-from altakit.data.fetch import ShardFetcher, Trust
+from altakit.datasets.fetch import ShardFetcher, Trust
 from altakit.errors import DataError
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from altakit.data.fetch import ShardFetcher
+from altakit.datasets.fetch import ShardFetcher
+from altakit.datasets.samples import decode
 from altakit.errors import AltakitError, DataError
-from altakit.samples import decode
 
 
 def verify(dataset: Any) -> dict[str, Any]:

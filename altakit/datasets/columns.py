@@ -1,6 +1,6 @@
 """Columnar decode of a whole shard: one template per payload size, checked with NumPy.
 
-Samples of one layout (what :func:`altakit.samples.encode` writes for arrays of
+Samples of one layout (what :func:`altakit.datasets.samples.encode` writes for arrays of
 a declared shape and scalars of one width) are byte-for-byte alike except for
 the array bodies and the scalar values. :func:`shard_columns` parses the first
 sample of each payload size in Python (the *template*), then checks every other
@@ -35,9 +35,9 @@ from typing import Any
 import msgpack
 import numpy as np
 
+from altakit.datasets.samples import Field, Schema, _container, check_array
+from altakit.datasets.shards import Shard
 from altakit.errors import DataError
-from altakit.samples import Field, Schema, _container, check_array
-from altakit.shards import Shard
 
 _INTS = {
     0xCC: ">u1",

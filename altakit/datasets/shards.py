@@ -8,7 +8,7 @@ sample count, byte size and checksum, and the schema. Readers pin the store
 versions named in the manifest, so a dataset version never changes.
 
 Reading shard bytes (memory maps, verification, the remote shard cache) is
-:mod:`altakit.data.fetch`.
+:mod:`altakit.datasets.fetch`.
 
 Example:
     >>> import altakit, numpy as np
@@ -31,9 +31,10 @@ from typing import Any
 
 import numpy as np
 
+from altakit.catalog import catalog_of
+from altakit.datasets.samples import Schema, encode, schema_of
 from altakit.errors import ConfigError, DataError, NotFound
 from altakit.events import EventStream, TqdmProgress
-from altakit.samples import Schema, encode, schema_of
 from altakit.store.base import Store
 from altakit.store.names import new_id
 
@@ -49,7 +50,7 @@ PROGRESS_EVERY = 1024
 # ----------------------------------------------------------------- catalog call sites
 def _catalog(store: Store) -> Any:
     """The catalog that holds dataset and schema records (the one call site)."""
-    return store.catalog
+    return catalog_of(store)
 
 
 def register_schema(store: Store, schema: Schema) -> str:
@@ -163,14 +164,14 @@ def write_dataset(
             :class:`~altakit.events.EventStream` to report ``progress`` (samples written) on.
 
     Returns:
-        The new version as an :class:`altakit.data.dataset.Dataset`.
+        The new version as an :class:`altakit.datasets.dataset.Dataset`.
 
     Example:
         >>> ds = write_dataset(samples, "digits", store=store, maxcount=500)  # doctest: +SKIP
         >>> ds.version  # doctest: +SKIP
         1
     """
-    from altakit.data.dataset import Dataset, open_default_store
+    from altakit.datasets.dataset import Dataset, open_default_store
 
     store = open_default_store(store)
     writer = ShardWriter(store, f"datasets/{name}/{new_id()}/", maxcount, maxsize)
@@ -257,7 +258,7 @@ class Shard:
         self._keys = keys
         self.starts = np.asarray(starts, dtype=np.int64)
         self.sizes = np.asarray(sizes, dtype=np.int64)
-        #: Per-shard columnar decode (set by :mod:`altakit.data.reader`; ``None`` = decode per sample).
+        #: Per-shard columnar decode (set by :mod:`altakit.datasets.reader`; ``None`` = decode per sample).
         self.columns: Any = None
         self._spans: tuple[list[int], list[int]] | None = None
 

@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from altakit.catalog import catalog_of
 from altakit.catalog.records import check_name
 from altakit.errors import ConfigError, NotFound
 from altakit.events import Event
@@ -105,7 +106,7 @@ class RunRecorder:
             "environment": environment(),
             "notebook": self.notebook,
         }
-        self.record = self.store.catalog.register("run", self.run, _jsonable(doc))
+        self.record = catalog_of(self.store).register("run", self.run, _jsonable(doc))
 
 
 def environment() -> dict[str, Any]:

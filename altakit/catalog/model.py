@@ -1,0 +1,139 @@
+"""Typed record documents: each catalog kind's document shape, owned by one module.
+
+Every record kind (``dataset``, ``sample_type``, ``schema``, ``schema_change``,
+``table``, ``model``, ``model_alias``, ``run``) has exactly one module that owns
+its shape: a frozen dataclass deriving :class:`RecordDoc`, with ``KIND`` set.
+The owner writes through :meth:`RecordDoc.to_doc` (validated) and reads through
+:meth:`RecordDoc.from_doc` (validated, with :meth:`RecordDoc.upgrade` turning
+shapes written by older altakit versions into today's shape), so a document a
+reader does not understand is a typed :class:`~altakit.errors.CorruptObject`
+naming the record, never a raw ``KeyError`` three calls later.
+
+Field types are checked from the annotations: ``str``, ``int``, ``float``,
+``bool``, ``dict``, ``list``, ``Any``, ``X | None`` and ``Literal[...]``.
+Keys a model does not know are kept in ``extra`` when the model declares an
+``extra: dict[str, Any]`` field, and refused otherwise.
+
+Example:
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True)
+    ... class Note(RecordDoc):
+    ...     KIND = "note"
+    ...     text: str
+    ...     stars: int | None = None
+    >>> Note.from_doc({"text": "hi"}).to_doc()
+    {'text': 'hi', 'stars': None}
+    >>> Note.from_doc({"stars": 3})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    altakit.errors.CorruptObject: a 'note' record lacks 'text'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal, TypeVar
+
+from altakit.errors import CorruptObject
+
+D = TypeVar("D", bound="RecordDoc")
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordDoc:
+    """Base of the typed document of one catalog record kind (see the module docstring)."""
+
+    KIND: ClassVar[str] = ""
+
+    @classmethod
+    def upgrade(cls, doc: dict[str, Any]) -> dict[str, Any]:
+        """Turn a document written in an older shape into today's shape (default: unchanged)."""
+        return doc
+
+    @classmethod
+    def from_doc(cls: type[D], doc: Mapping[str, Any], *, where: str = "") -> D:
+        """The typed document from a stored one (old shapes upgraded), validated.
+
+        Args:
+            doc: The record's JSON document.
+            where: The record's reference, for error messages (``"run:report@3"``).
+
+        Raises:
+            CorruptObject: The document misses a field, has one of the wrong type, or an unknown key.
+        """
+        if not isinstance(doc, Mapping):
+            raise CorruptObject(f"a {cls.KIND!r} record{_at(where)} is not a JSON object", ref=where)
+        values = cls.upgrade(dict(doc))
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = {k: v for k, v in values.items() if k not in known}
+        if unknown and "extra" in known:
+            values = {k: v for k, v in values.items() if k in known}
+            values["extra"] = {**values.get("extra", {}), **unknown}
+        elif unknown:
+            raise CorruptObject(
+                f"a {cls.KIND!r} record{_at(where)} has unknown keys {sorted(unknown)}",
+                ref=where,
+                hint="it was written by a newer altakit, or by hand: upgrade altakit or fix the record",
+            )
+        for f in known.values():
+            if (
+                f.name not in values
+                and f.default is dataclasses.MISSING
+                and f.default_factory is dataclasses.MISSING
+            ):
+                raise CorruptObject(f"a {cls.KIND!r} record{_at(where)} lacks {f.name!r}", ref=where)
+        made = cls(**values)
+        made.check(where)
+        return made
+
+    def check(self, where: str = "") -> None:
+        """Raise :class:`CorruptObject` unless every field holds a value of its annotated type."""
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if not _fits(value, hints[f.name]):
+                raise CorruptObject(
+                    f"a {self.KIND!r} record{_at(where)}: {f.name!r} is {value!r}, "
+                    f"not {_describe(hints[f.name])}",
+                    ref=where,
+                )
+
+    def to_doc(self) -> dict[str, Any]:
+        """The JSON document to register (validated first)."""
+        self.check()
+        doc = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        extra = doc.pop("extra", None) or {}
+        return {**extra, **doc}
+
+
+def _at(where: str) -> str:
+    return f" ({where})" if where else ""
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    if hint is Any:
+        return True
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, h) for h in typing.get_args(hint))
+    if origin is Literal:
+        return value in typing.get_args(hint)
+    if hint is type(None):
+        return value is None
+    base = origin or hint
+    if base is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if base is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if base in (dict, Mapping):
+        return isinstance(value, dict)
+    if base is list:
+        return isinstance(value, list)
+    return isinstance(value, base)
+
+
+def _describe(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")

@@ -1,0 +1,1 @@
+"""Ingestion engines: local (polars) and Spark, behind one contract."""

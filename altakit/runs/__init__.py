@@ -1,0 +1,1 @@
+"""Runs: the one run-record model, and notebook execution shared by ``altakit run`` and the workflow."""
