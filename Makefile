@@ -40,6 +40,7 @@ system:
 lint: env
 	$(VENV)/bin/ruff check altakit widgets tests bench tools
 	$(VENV)/bin/ruff format --check altakit widgets tests bench tools
+	$(VENV)/bin/mypy altakit widgets/altakit_widgets
 	$(PY) tools/pins.py check
 
 pytest: env
@@ -68,4 +69,4 @@ pins:
 	$(PY) tools/pins.py write
 
 clean:
-	rm -rf build .pytest_cache .ruff_cache
+	rm -rf build .pytest_cache .ruff_cache .mypy_cache

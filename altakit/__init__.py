@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from altakit.datasets.files import FileDataset
     from altakit.datasets.samples import sample
     from altakit.datasets.tables import read_table
-    from altakit.datasets.shards import write_dataset
+    from altakit.datasets.write import write_dataset
     from altakit.ingestion import ingest
 
 __version__ = "0.1.0"
@@ -49,7 +49,7 @@ __all__ = [
 _LAZY = {
     "catalog_of": "altakit.catalog",
     "sample": "altakit.datasets.samples",
-    "write_dataset": "altakit.datasets.shards",
+    "write_dataset": "altakit.datasets.write",
     "load_dataset": "altakit.datasets.dataset",
     "FileDataset": "altakit.datasets.files",
     "ingest": "altakit.ingestion",

@@ -30,7 +30,8 @@ from pathlib import Path
 from common import MB, Row, best_of, moto_server, rate, report
 
 import altakit
-from altakit.store.base import CHUNK, Store
+from altakit.store.base import Store
+from altakit.store.sources import CHUNK
 
 GOAL_S3 = 0.9
 GOAL_JVM = 0.5

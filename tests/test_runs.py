@@ -15,7 +15,8 @@ import pytest
 import altakit
 from altakit.catalog import catalog_of
 from altakit.errors import ConfigError
-from altakit.runs.notebook import check_parameters, run_notebook
+from altakit.runs.notebook import run_notebook
+from altakit.runs.secrets import check_parameters
 
 ALTAKIT = str(Path(sys.executable).parent / "altakit")
 
@@ -82,7 +83,7 @@ def test_cli_run_records_notebook_html_and_run(tmp_path):
     s = altakit.open_store(store)
     rec = catalog_of(s).resolve("run:report")
     doc = rec.doc
-    assert doc["status"] == "ok" and doc["error"] == "" and doc["parameters"] == {"rows": 21}
+    assert doc["status"] == "finished" and doc["error"] == "" and doc["parameters"] == {"rows": 21}
     assert doc["seconds"] > 0 and doc["environment"]["kernel"] == "python3" and doc["environment"]["python"]
     executed = nbformat.reads(s.get(doc["executed"]["key"], doc["executed"]["version"]).decode(), 4)
     assert "rows = 42" in json.dumps(executed.cells[-1].outputs)

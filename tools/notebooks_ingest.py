@@ -53,10 +53,9 @@ store_url = ""  # empty: the project's default store ($ALTAKIT_STORE or ./data/s
 source = "data/sensors_day1.csv"
 dataset = "sensors\""""),
         code("""import altakit
-from altakit import config
 from altakit.ingestion import IngestJob, ingest, read_table
 
-store = altakit.open_store(store_url or config.default_store_url())
+store = altakit.open_store(store_url or None)  # None: the project's default store
 store"""),
         md("The spec is plain data: a dict here, YAML for `altakit ingest --spec`, widgets in the panel."),
         code(SPEC),
@@ -79,8 +78,12 @@ table.head()"""),
 print(len(quarantined), "quarantined rows")
 quarantined.head()"""),
         md("""Every version is a catalog record `table:sensors@N` with its sources, checksums and counts:"""),
-        code("""latest = altakit.catalog_of(store).get("table", dataset)
-{k: latest.doc[k] for k in ("rows_in", "rows_written", "rows_quarantined", "delta_version")}"""),
+        code("""from altakit.datasets.tables import version_doc
+
+record, doc = version_doc(store, dataset)  # the latest version's record and its typed document
+print(record.ref)
+{"rows_in": doc.rows_in, "rows_written": doc.rows_written, "rows_quarantined": doc.rows_quarantined,
+ "delta_version": doc.delta_version}"""),
         md("The same in a panel (it calls the same functions): pick a file, preview, estimate, ingest."),
         code("""from altakit_widgets.panels import IngestPanel
 
@@ -105,11 +108,11 @@ source = "data/sensors_day2.csv"
 dataset = "sensors"
 comment = "new barometric pressure sensor on every station\""""),
         code("""import altakit
-from altakit import config
 from altakit.errors import SchemaChangePending
 from altakit.ingestion import SchemaRegistry, ingest, read_table
+from altakit.ingestion.review import change_doc
 
-store = altakit.open_store(store_url or config.default_store_url())
+store = altakit.open_store(store_url or None)  # None: the project's default store
 registry = SchemaRegistry(store)"""),
         code(SPEC),
         md("Ingest the second drop. The first time, the new column stops it:"),
@@ -121,11 +124,12 @@ except SchemaChangePending as exc:
     print("hint:", exc.hint)"""),
         md("The pending change: a diff against the approved schema."),
         code("""pending = registry.pending(dataset)
-pending.doc["summary"] if pending else "nothing pending\""""),
+change_doc(pending).summary if pending else "nothing pending\""""),
         md("Approve it (in a dashboard, the reviewer presses *Approve*; here the API does the same):"),
         code("""if pending is not None:
     decision = registry.approve(dataset, by=store.writer, comment=comment)
-    print(decision.ref, decision.doc["status"], "→ schema version", decision.doc["schema_version"])
+    decided = change_doc(decision)
+    print(decision.ref, decided.status, "→ schema version", decided.schema_version)
 schema, version = registry.approved(dataset)
 print(f"approved schema v{version}:", schema.names)"""),
         md("Ingest again: the table accepts the new column."),
@@ -137,7 +141,7 @@ table.tail()"""),
         md("The audit history of the dataset's schema changes:"),
         code(
             """changes = registry.changes(dataset)
-[(r.version, r.doc["status"], r.doc["summary"], r.doc.get("comment", "")) for r in changes]"""
+[(r.version, change_doc(r).status, change_doc(r).summary, change_doc(r).comment or "") for r in changes]"""
         ),
         md("The same review as a panel:"),
         code("""from altakit_widgets.panels import SchemaReviewPanel

@@ -14,10 +14,9 @@ from make_notebook import code, md, params, write
 
 STORE = """
 import altakit
-from altakit.config import default_store_url
 
-store = altakit.open_store(store_url or default_store_url())
-print("store:", store_url or default_store_url())
+store = altakit.open_store(store_url or None)  # None: $ALTAKIT_STORE, else the project's default store
+print("store:", store.url)
 """
 
 NB04 = [
@@ -39,7 +38,7 @@ maxcount = 500  # samples per shard
     code("""
 # NBVAL_CHECK_OUTPUT
 from altakit.datasets.samples import schema_of
-from altakit.train.recipes import Digit, write_digits
+from altakit_widgets.demo_digits import Digit, write_digits
 
 print(schema_of(Digit).to_doc(with_fingerprint=False))
 """),
@@ -77,8 +76,8 @@ batch_size = 64
 """),
     code(STORE),
     code("""
-from altakit.train.recipes import train_digits, write_digits
-from altakit.train.registry import ModelRegistry
+from altakit.train import ModelRegistry
+from altakit_widgets.demo_digits import train_digits, write_digits
 
 ds = write_digits(dataset, store=store)  # the clean version (idempotent: no new write)
 result = train_digits(ds, store=store, epochs=epochs, lr=lr, batch_size=batch_size,
@@ -123,10 +122,9 @@ import keras
 import tensorflow as tf
 
 from altakit.events import EventStream
-from altakit.train.recorder import RunRecorder
+from altakit.train import ModelRegistry, RunRecorder
 from altakit.train.keras import EventCallback, StoreCheckpoint
-from altakit.train.recipes import VAL_EVERY, find_model, write_digits
-from altakit.train.registry import ModelRegistry
+from altakit_widgets.demo_digits import VAL_EVERY, find_model, write_digits
 
 tf.config.threading.set_intra_op_parallelism_threads(1)
 ds = write_digits(dataset, store=store)
@@ -187,8 +185,8 @@ psi_threshold = 0.25  # > 0.25: a shift worth retraining for
     code("""
 import polars as pl
 
-from altakit.ingestion.profile import drift
-from altakit.train.recipes import digit_features, write_digits
+from altakit.datasets.profile import drift
+from altakit_widgets.demo_digits import digit_features, write_digits
 
 old = write_digits(dataset, store=store)
 new = write_digits(dataset, variant="shifted", store=store)
@@ -199,9 +197,9 @@ print(old, "->", new, "| drifted features:", drifted)
 table
 """),
     code("""
+from altakit.train import ModelRegistry
 from altakit.train.finetune import compare, finetune
-from altakit.train.recipes import digits_net, evaluate_digits, find_model, train_digits
-from altakit.train.registry import ModelRegistry
+from altakit_widgets.demo_digits import digits_net, evaluate_digits, find_model, train_digits
 
 registry = ModelRegistry(store)
 new_spec = f"{new.name}@{new.version}"
@@ -255,7 +253,8 @@ model_name = "digits"
     code("""
 import polars as pl
 
-from altakit.train.registry import ModelRegistry
+from altakit.runs import read_run
+from altakit.train import ModelRegistry
 
 catalog = altakit.catalog_of(store)
 registry = ModelRegistry(store)
@@ -282,9 +281,9 @@ models
 """),
     code("""
 runs = pl.DataFrame(
-    [{"run": r.name, "status": r.doc.get("status"), "epochs": len(r.doc.get("history") or []),
-      **{k: v for k, v in (r.doc.get("final") or {}).items() if isinstance(v, int | float)}}
-     for r in catalog.list("run")] or [{"run": None}],
+    [{"run": r.name, "status": run.status, "epochs": len(run.history),
+      **{k: v for k, v in run.final.items() if isinstance(v, int | float)}}
+     for r in catalog.list("run") for run in [read_run(r)]] or [{"run": None}],
     strict=False,
 )
 runs

@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import builtins  # `list` below is Catalog.list in the class body
 import hashlib
 import json
 import os
@@ -104,20 +105,6 @@ class Catalog:
 
         self.store = store
         self.index: Index = Index(index_url or default_index_url(store), store.url)
-        self._lenses: Any = None
-
-    @property
-    def lenses(self) -> Any:
-        """The lens registry of this catalog (``dataset.as_type`` uses it)."""
-        if self._lenses is None:
-            from altakit.datasets.lenses import LensRegistry
-
-            self._lenses = LensRegistry()
-        return self._lenses
-
-    def __getstate__(self) -> dict[str, Any]:
-        # lenses may be lambdas; a pickled dataset carries the lens it resolved, not the registry
-        return {**self.__dict__, "_lenses": None}
 
     # ------------------------------------------------------------------ writing
     def register(
@@ -214,7 +201,9 @@ class Catalog:
         self.index.ensure(self._scan)
         return self.index.latest(kind)
 
-    def search(self, kind: str | None = None, text: str | None = None, **doc_equals: Any) -> list[Record]:
+    def search(
+        self, kind: str | None = None, text: str | None = None, **doc_equals: Any
+    ) -> builtins.list[Record]:
         """Records (every version) matching all conditions, sorted by kind, name and version.
 
         Args:
@@ -234,7 +223,7 @@ class Catalog:
 
     def lineage(
         self, ref: str | Ref, direction: str = "up", depth: int | None = None
-    ) -> list[tuple[Ref, str, Ref]]:
+    ) -> builtins.list[tuple[Ref, str, Ref]]:
         """Links around a record, as ``(from, relation, to)`` edges, nearest first.
 
         Args:

@@ -223,10 +223,13 @@ class Index:
         )
         if kind is not None:
             top = top.where(r.kind == kind)
-        top = top.group_by(r.kind, r.name).subquery()
+        latest = top.group_by(r.kind, r.name).subquery()
         query = (
             sa.select(RECORDS)
-            .join(top, sa.and_(r.kind == top.c.kind, r.name == top.c.name, r.version == top.c.version))
+            .join(
+                latest,
+                sa.and_(r.kind == latest.c.kind, r.name == latest.c.name, r.version == latest.c.version),
+            )
             .where(r.store == self.store_url)
             .order_by(r.kind, r.name)
         )

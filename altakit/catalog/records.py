@@ -148,6 +148,34 @@ class Record:
         """The refs linked under ``relation`` (empty if none)."""
         return [ref for rel, ref in self.links if rel == relation]
 
+    def to_json(self) -> dict[str, Any]:
+        """The record as a JSON object: how ``altakit catalog show`` and the REST API render it.
+
+        Links are grouped by relation, refs and times are strings; the stored
+        form is :func:`dump_record`, not this.
+
+        Example:
+            >>> rec = Record("model", "churn", 2, {"auc": 0.9}, (("trained_on", Ref("dataset", "s", 3)),),
+            ...              datetime(2026, 1, 2, tzinfo=UTC), "ana@host")
+            >>> rec.to_json()  # doctest: +NORMALIZE_WHITESPACE
+            {'ref': 'model:churn@2', 'kind': 'model', 'name': 'churn', 'version': 2,
+             'created': '2026-01-02T00:00:00+00:00', 'writer': 'ana@host',
+             'links': {'trained_on': ['dataset:s@3']}, 'doc': {'auc': 0.9}}
+        """
+        links: dict[str, list[str]] = {}
+        for relation, target in self.links:
+            links.setdefault(relation, []).append(str(target))
+        return {
+            "ref": str(self.ref),
+            "kind": self.kind,
+            "name": self.name,
+            "version": self.version,
+            "created": self.created.isoformat(),
+            "writer": self.writer,
+            "links": links,
+            "doc": self.doc,
+        }
+
 
 def check_doc(doc: Any) -> str:
     """Return ``doc`` as canonical JSON; raise :class:`ConfigError` if it is not a JSON object."""

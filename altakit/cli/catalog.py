@@ -30,11 +30,12 @@ IndexUrl = Annotated[
 
 
 def _catalog(store_url: str | None, index_url: str | None) -> Catalog:
-    from altakit import config
-    from altakit.catalog import Catalog
+    """The catalog of the store at ``store_url`` (the default store if None), on ``index_url`` if given."""
+    from altakit.catalog import Catalog, catalog_of
     from altakit.store import open_store
 
-    return Catalog(open_store(store_url or config.default_store_url()), index_url=index_url)
+    store = open_store(store_url)
+    return catalog_of(store) if index_url is None else Catalog(store, index_url=index_url)
 
 
 @app.command("ls")
@@ -58,20 +59,7 @@ def show(
     """Print one record as JSON (read from the store, not the index)."""
     with _catalog(store, index) as cat:
         rec = cat.resolve(ref)
-    links: dict[str, list[str]] = {}
-    for relation, target in rec.links:
-        links.setdefault(relation, []).append(str(target))
-    body = {
-        "ref": str(rec.ref),
-        "kind": rec.kind,
-        "name": rec.name,
-        "version": rec.version,
-        "created": rec.created.isoformat(),
-        "writer": rec.writer,
-        "links": links,
-        "doc": rec.doc,
-    }
-    typer.echo(json.dumps(body, indent=2, ensure_ascii=False))
+    typer.echo(json.dumps(rec.to_json(), indent=2, ensure_ascii=False))
 
 
 @app.command("reindex")

@@ -21,23 +21,23 @@ STORE = typer.Option(
 
 
 def _store(url: str | None):
-    from altakit.datasets.dataset import open_default_store
+    from altakit.store import open_store
 
-    return open_default_store(url)
+    return open_store(url)
 
 
 @app.command("ls")
 def ls(store: str | None = STORE) -> None:
     """List datasets (latest version of each) with sample counts."""
-    from altakit.datasets.shards import _catalog
+    from altakit.catalog import catalog_of
+    from altakit.datasets.manifest import DATASET, read_manifest
 
-    for rec in _catalog(_store(store)).list("dataset"):
-        doc = rec.doc
-        if "shards" not in doc:
+    for rec in catalog_of(_store(store)).list(DATASET):
+        if "shards" not in rec.doc:
             continue  # a table dataset, not shards
+        doc = read_manifest(rec)
         typer.echo(
-            f"{rec.name}@{rec.version}\t{doc['count']} samples\t"
-            f"{len(doc['shards'])} shards\t{doc['bytes']} bytes"
+            f"{rec.name}@{rec.version}\t{doc.count} samples\t{len(doc.shards)} shards\t{doc.bytes} bytes"
         )
 
 

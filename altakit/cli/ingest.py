@@ -18,8 +18,6 @@ from typing import Any
 
 import typer
 
-from altakit.catalog import catalog_of
-
 app = typer.Typer(no_args_is_help=True)
 schema_app = typer.Typer(help="Show, diff, approve or reject dataset schemas.", no_args_is_help=True)
 table_app = typer.Typer(help="Dataset tables: history, profile, drift.", no_args_is_help=True)
@@ -30,9 +28,9 @@ STORE = typer.Option(None, "--store", help="Store URL (default: $ALTAKIT_STORE o
 
 
 def _store(url: str | None) -> Any:
-    from altakit import config, open_store
+    from altakit.store import open_store
 
-    return open_store(url or config.default_store_url())
+    return open_store(url)
 
 
 def _echo(data: Any) -> None:
@@ -70,6 +68,7 @@ def schema_show(
     """Print the approved schema (latest or --version) and any pending change."""
     from altakit.errors import NotFound
     from altakit.ingestion import SchemaRegistry
+    from altakit.ingestion.review import change_doc
 
     reg = SchemaRegistry(_store(store))
     found = reg.approved(dataset, version)
@@ -81,7 +80,7 @@ def schema_show(
             "dataset": dataset,
             "version": found[1],
             "fields": found[0].to_doc(),
-            "pending": pending.doc["summary"] if pending else None,
+            "pending": change_doc(pending).summary if pending else None,
         }
     )
 
@@ -96,6 +95,7 @@ def schema_diff(
     """Diff two schema versions, or (default) the pending change against the approved schema."""
     from altakit.errors import NotFound
     from altakit.ingestion import SchemaRegistry
+    from altakit.ingestion.review import change_doc
     from altakit.ingestion.schema import diff
 
     reg = SchemaRegistry(_store(store))
@@ -103,7 +103,8 @@ def schema_diff(
         pending = reg.pending(dataset)
         if pending is None:
             raise NotFound(f"no schema change of {dataset!r} awaits review", dataset=dataset)
-        _echo({"change": str(pending.ref), "summary": pending.doc["summary"], **pending.doc["diff"]})
+        doc = change_doc(pending)
+        _echo({"change": str(pending.ref), "summary": doc.summary, **doc.diff})
         return
     a, b = reg.approved(dataset, old or 1), reg.approved(dataset, new)
     assert a is not None and b is not None
@@ -120,10 +121,12 @@ def schema_approve(
 ) -> None:
     """Approve the pending schema change of DATASET."""
     from altakit.ingestion import SchemaRegistry
+    from altakit.ingestion.review import change_doc
 
     st = _store(store)
     rec = SchemaRegistry(st).approve(dataset, by=by or st.writer, comment=comment)
-    _echo({"change": str(rec.ref), "status": rec.doc["status"], "schema_version": rec.doc["schema_version"]})
+    doc = change_doc(rec)
+    _echo({"change": str(rec.ref), "status": doc.status, "schema_version": doc.schema_version})
 
 
 @schema_app.command("reject")
@@ -135,28 +138,30 @@ def schema_reject(
 ) -> None:
     """Reject the pending schema change of DATASET; the table stays as it is."""
     from altakit.ingestion import SchemaRegistry
+    from altakit.ingestion.review import change_doc
 
     st = _store(store)
     rec = SchemaRegistry(st).reject(dataset, by=by or st.writer, comment=comment)
-    _echo({"change": str(rec.ref), "status": rec.doc["status"]})
+    _echo({"change": str(rec.ref), "status": change_doc(rec).status})
 
 
 @table_app.command("history")
 def table_history(dataset: str, store: str = STORE) -> None:
     """Dataset versions: Delta version, rows, sources, schema, writer and time."""
-    st = _store(store)
+    from altakit.datasets.tables import version_docs
+
     rows = []
-    for rec in catalog_of(st).versions("table", dataset):
+    for rec, doc in version_docs(_store(store), dataset):
         rows.append(
             {
                 "version": rec.version,
-                "delta_version": rec.doc["delta_version"],
+                "delta_version": doc.delta_version,
                 "created": rec.created.isoformat(),
                 "writer": rec.writer,
-                "rows_in": rec.doc["rows_in"],
-                "rows_written": rec.doc["rows_written"],
-                "rows_quarantined": rec.doc["rows_quarantined"],
-                "sources": [s["name"] for s in rec.doc["sources"]],
+                "rows_in": doc.rows_in,
+                "rows_written": doc.rows_written,
+                "rows_quarantined": doc.rows_quarantined,
+                "sources": [s["name"] for s in doc.sources],
                 "schema": [str(r) for r in rec.link("schema")],
             }
         )
@@ -170,7 +175,7 @@ def table_history(dataset: str, store: str = STORE) -> None:
 @table_app.command("profile")
 def table_profile(spec: str, store: str = STORE) -> None:
     """Column statistics of a dataset version (name or name@N)."""
-    from altakit.ingestion.profile import profile_table
+    from altakit.datasets.profile import profile_table
 
     _echo(profile_table(spec, store=_store(store)))
 
@@ -178,6 +183,6 @@ def table_profile(spec: str, store: str = STORE) -> None:
 @table_app.command("drift")
 def table_drift(reference: str, current: str, store: str = STORE) -> None:
     """PSI and KS per column between two dataset versions (e.g. sensors@1 sensors@2)."""
-    from altakit.ingestion.profile import drift_tables
+    from altakit.datasets.profile import drift_tables
 
     _echo(drift_tables(reference, current, store=_store(store)))

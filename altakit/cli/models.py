@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from altakit.train.registry import ModelRegistry
+    from altakit.train import ModelRegistry
 
 app = typer.Typer(help="Model registry: versions, aliases, rollback, lineage.", no_args_is_help=True)
 runs_app = typer.Typer(help="Training runs recorded in the catalog.", no_args_is_help=True)
@@ -30,36 +30,40 @@ Alias = Annotated[str, typer.Option("--alias", help="Alias name: champion, stagi
 
 
 def _registry(store_url: str | None) -> ModelRegistry:
-    from altakit import config
     from altakit.store import open_store
-    from altakit.train.registry import ModelRegistry
+    from altakit.train import ModelRegistry
 
-    return ModelRegistry(open_store(store_url or config.default_store_url()))
+    return ModelRegistry(open_store(store_url or None))
 
 
 @app.command("ls")
 def ls(store: StoreUrl = None) -> None:
     """List models: latest version and aliases."""
+    from altakit.train.registry import read_model
+
     reg = _registry(store)
     for rec in reg.list():
         aliases = ", ".join(f"{a}=@{v}" for a, v in sorted(reg.aliases(rec.name).items()))
-        typer.echo(f"{rec.name:<30}  latest @{rec.version:<4}  {rec.doc.get('framework', ''):<6}  {aliases}")
+        typer.echo(f"{rec.name:<30}  latest @{rec.version:<4}  {read_model(rec).framework:<6}  {aliases}")
 
 
 @app.command("versions")
 def versions(name: Annotated[str, typer.Argument(help="Model name.")], store: StoreUrl = None) -> None:
     """List the versions of a model: created, writer, framework, metrics, dataset."""
+    from altakit.train.registry import read_model
+
     reg = _registry(store)
     tags: dict[int, list[str]] = {}
     for alias, version in reg.aliases(name).items():
         tags.setdefault(version, []).append(alias)
     for rec in reg.versions(name):
+        doc = read_model(rec)
         data = ",".join(str(r) for r in rec.link("trained_on")) or "-"
-        metrics = json.dumps(rec.doc.get("metrics", {}), sort_keys=True)
+        metrics = json.dumps(doc.metrics, sort_keys=True)
         alias = ",".join(sorted(tags.get(rec.version, [])))
         typer.echo(
             f"@{rec.version:<4} {rec.created:%Y-%m-%d %H:%M:%S}  {rec.writer:<24} "
-            f"{rec.doc.get('framework', ''):<6} {data:<24} {metrics}  {alias}".rstrip()
+            f"{doc.framework:<6} {data:<24} {metrics}  {alias}".rstrip()
         )
 
 
@@ -72,8 +76,10 @@ def promote(
     store: StoreUrl = None,
 ) -> None:
     """Point an alias at a model version (recorded with who and when)."""
-    rec = _registry(store).promote(name, version, alias, reason=reason)
-    typer.echo(f"{name}@{alias} -> @{rec.doc['version']} (was {_was(rec.doc['previous'])})")
+    from altakit.train.registry import read_alias
+
+    moved = read_alias(_registry(store).promote(name, version, alias, reason=reason))
+    typer.echo(f"{name}@{alias} -> @{moved.version} (was {_was(moved.previous)})")
 
 
 @app.command("rollback")
@@ -84,8 +90,10 @@ def rollback(
     store: StoreUrl = None,
 ) -> None:
     """Move an alias back to where it pointed before its last move."""
-    rec = _registry(store).rollback(name, alias, reason=reason)
-    typer.echo(f"{name}@{alias} rolled back -> @{rec.doc['version']} (was @{rec.doc['previous']})")
+    from altakit.train.registry import read_alias
+
+    moved = read_alias(_registry(store).rollback(name, alias, reason=reason))
+    typer.echo(f"{name}@{alias} rolled back -> @{moved.version} (was @{moved.previous})")
 
 
 @app.command("history")
@@ -116,19 +124,24 @@ def lineage(
 
 @runs_app.command("ls")
 def runs_ls(store: StoreUrl = None) -> None:
-    """List runs: latest status, epochs recorded, final metrics."""
+    """List runs (training runs and notebook runs): latest status, epochs recorded, final metrics."""
+    from altakit.runs.record import KIND, read_run
+
     reg = _registry(store)
-    for rec in reg.catalog.list("run"):
-        final = json.dumps(rec.doc.get("final", {}), sort_keys=True)
-        epochs = len(rec.doc.get("history", []))
-        typer.echo(f"{rec.name:<30}  {rec.doc.get('status', '?'):<11} epochs={epochs:<4} {final}")
+    for rec in reg.catalog.list(KIND):
+        run = read_run(rec)
+        final = json.dumps(run.final, sort_keys=True)
+        typer.echo(f"{rec.name:<30}  {run.status:<11} epochs={len(run.history):<4} {final}")
 
 
 @runs_app.command("show")
 def runs_show(name: Annotated[str, typer.Argument(help="Run name.")], store: StoreUrl = None) -> None:
-    """Print the latest record of a run as JSON (params, history, environment, notebook)."""
-    rec = _registry(store).catalog.get("run", name)
-    body = {"ref": str(rec.ref), "created": rec.created.isoformat(), "writer": rec.writer, **rec.doc}
+    """Print the latest record of a run as JSON (parameters, history, environment, notebook …)."""
+    from altakit.runs.record import KIND, read_run
+
+    rec = _registry(store).catalog.get(KIND, name)
+    body = {"ref": str(rec.ref), "created": rec.created.isoformat(), "writer": rec.writer}
+    body.update(read_run(rec).to_doc())
     typer.echo(json.dumps(body, indent=2, ensure_ascii=False))
 
 

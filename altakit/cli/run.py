@@ -52,6 +52,7 @@ def run(
     Secrets are refused as parameters: pass them through the environment.
     """
     from altakit.runs.notebook import run_notebook
+    from altakit.runs.record import read_run
 
     result = run_notebook(notebook, parse_params(list(ctx.args)), store=store, out=out, kernel=kernel,
                           timeout=timeout)  # fmt: skip
@@ -59,16 +60,15 @@ def run(
     typer.echo(f"{status} {notebook} in {result.seconds:.1f} s")
     if result.error:
         typer.echo(f"  {result.error.splitlines()[0]}", err=True)
-    doc = result.record.doc
+    run_doc = read_run(result.record)
     typer.echo(f"run:      {result.record.ref}")
     typer.echo(f"executed: {result.executed}")
-    if doc.get("html_error"):
-        typer.echo(f"warning: no HTML copy: {doc['html_error'].splitlines()[0]}", err=True)
+    if run_doc.html_error:
+        typer.echo(f"warning: no HTML copy: {run_doc.html_error.splitlines()[0]}", err=True)
     else:
         typer.echo(f"html:     {result.html}")
-    if "executed" in doc:
-        typer.echo(
-            f"stored:   {doc['executed']['key']} @ {doc['executed']['version']} in {doc['executed']['store']}"
-        )
+    stored = run_doc.executed
+    if stored:
+        typer.echo(f"stored:   {stored['key']} @ {stored['version']} in {stored['store']}")
     if not result.ok:
         raise typer.Exit(1)

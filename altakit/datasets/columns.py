@@ -1,6 +1,6 @@
 """Columnar decode of a whole shard: one template per payload size, checked with NumPy.
 
-Samples of one layout (what :func:`altakit.datasets.samples.encode` writes for arrays of
+Samples of one layout (what :func:`altakit.datasets.codec.encode` writes for arrays of
 a declared shape and scalars of one width) are byte-for-byte alike except for
 the array bodies and the scalar values. :func:`shard_columns` parses the first
 sample of each payload size in Python (the *template*), then checks every other
@@ -35,7 +35,8 @@ from typing import Any
 import msgpack
 import numpy as np
 
-from altakit.datasets.samples import Field, Schema, _container, check_array
+from altakit.datasets.codec import check_array, container_header
+from altakit.datasets.samples import SampleField, SampleSchema
 from altakit.datasets.shards import Shard
 from altakit.errors import DataError
 
@@ -143,7 +144,7 @@ class ShardColumns:
         return empty((n,), col.dtype) if isinstance(col, np.ndarray) else [None] * n
 
 
-def shard_columns(schema: Schema, shard: Shard) -> ShardColumns | None:
+def shard_columns(schema: SampleSchema, shard: Shard) -> ShardColumns | None:
     """Decode ``shard`` column by column, or ``None`` if it needs the per-sample path."""
     try:
         return _columns(schema, shard)
@@ -151,7 +152,7 @@ def shard_columns(schema: Schema, shard: Shard) -> ShardColumns | None:
         return None
 
 
-def _columns(schema: Schema, shard: Shard) -> ShardColumns:
+def _columns(schema: SampleSchema, shard: Shard) -> ShardColumns:
     buf = np.frombuffer(shard.data, dtype=np.uint8)
     n = shard.count
     sizes, starts = shard.sizes, shard.starts
@@ -230,7 +231,7 @@ def _matches(buf: np.ndarray, starts: np.ndarray, t: _Template) -> np.ndarray:
     return ok
 
 
-def _template(schema: Schema, data: bytes, start: int, size: int) -> _Template:
+def _template(schema: SampleSchema, data: bytes, start: int, size: int) -> _Template:
     """Parse one payload into structural bytes and field slots (``NotColumnar`` if unsupported)."""
     end = start + size
     pos, count = _header(data, start, 0x80, 0xDE)
@@ -261,7 +262,7 @@ def _template(schema: Schema, data: bytes, start: int, size: int) -> _Template:
     return _Template(at - start, raw[at].copy(), slots)
 
 
-def _slot(f: Field, data: bytes, pos: int) -> tuple[_Slot, int, list[tuple[int, int]]]:
+def _slot(f: SampleField, data: bytes, pos: int) -> tuple[_Slot, int, list[tuple[int, int]]]:
     """The slot of field ``f`` whose value starts at ``pos``, the value's end, its structural bytes."""
     b = data[pos]
     if f.kind == "array":
@@ -313,7 +314,7 @@ def _sized(data: bytes, pos: int, width: int) -> tuple[int, int]:
 
 def _header(data: bytes, pos: int, fix: int, wide: int) -> tuple[int, int]:
     """``(position after the header, length)`` of a map (fix=0x80) or array (fix=0x90)."""
-    pos, length = _container(data, pos, fix, wide)  # type: ignore[arg-type]
+    pos, length = container_header(data, pos, fix, wide)  # type: ignore[arg-type]
     if length < 0:
         raise NotColumnar("not a map or array")
     return pos, length

@@ -21,35 +21,26 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from altakit.catalog import Record
+from altakit.datasets.codec import decode
 from altakit.datasets.fetch import default_cache_dir
+from altakit.datasets.lenses import LensRegistry, lenses_of
+from altakit.datasets.manifest import read_manifest, resolve_dataset
 from altakit.datasets.plan import EpochPlan
 from altakit.datasets.reader import Batch, BatchReader, Source, collate
-from altakit.datasets.samples import Schema, build_type, decode, is_sample_type, schema_of
-from altakit.datasets.shards import resolve_dataset
+from altakit.datasets.samples import SampleSchema, build_type, is_sample_type, schema_of
 from altakit.errors import ConfigError, DataError
 from altakit.store.base import Store
+from altakit.store.registry import open_store
 
 Stage = tuple[str, Any]
-
-
-def open_default_store(store: Store | str | None) -> Store:
-    """``store`` itself, the store at a URL, or the project's default store."""
-    from altakit.store.registry import open_store
-
-    if isinstance(store, Store):
-        return store
-    if store is None:
-        from altakit.config import default_store_url
-
-        store = default_store_url()
-    return open_store(store)
 
 
 def load_dataset(
     spec: str,
     store: Store | str | None = None,
     *,
-    type: type | None = None,
+    sample_type: type | None = None,
     on_error: str = "raise",
     cache_dir: str | None = "default",
     cache_bytes: int = 4 * 1024**3,
@@ -61,7 +52,7 @@ def load_dataset(
     Args:
         spec: ``"name"`` (latest), ``"name@3"`` or ``"dataset:name@3"``.
         store: A store or URL (default: the project store).
-        type: The sample class to decode into (must match the stored schema);
+        sample_type: The sample class to decode into (must match the stored schema);
             default: a type rebuilt from the stored schema.
         on_error: ``"raise"`` (default) or ``"skip"`` bad samples, counting them.
         cache_dir: Local shard cache for remote stores (``None``: no cache).
@@ -75,12 +66,12 @@ def load_dataset(
     Example:
         >>> ds = load_dataset("digits@2", store=store)  # doctest: +SKIP
     """
-    store = open_default_store(store)
+    store = open_store(store)
     record = resolve_dataset(store, spec)
     return Dataset.from_record(
         store,
         record,
-        sample_type=type,
+        sample_type=sample_type,
         on_error=on_error,
         cache_dir=cache_dir,
         cache_bytes=cache_bytes,
@@ -110,28 +101,30 @@ class Dataset:
             raise ConfigError(
                 f"{sample_type.__name__} does not match the stored schema of dataset {source.name!r}",
                 dataset=source.name,
-                hint="load without type= (the type is rebuilt) or view it with as_type()",
+                hint="load without sample_type= (the type is rebuilt) or view it with as_type()",
             )
         self._type = sample_type
         self._view_type: type | None = None
 
     @classmethod
-    def from_record(cls, store: Store, record: Any, **options: Any) -> Dataset:
-        """A dataset from its catalog record."""
-        doc = record.doc
+    def from_record(cls, store: Store, record: Record, **options: Any) -> Dataset:
+        """A dataset from its catalog record (the manifest is validated: :class:`CorruptObject` if bad)."""
+        manifest = read_manifest(record)
         cache_dir = options.pop("cache_dir", "default")
         source = Source(
             store,
             record.name,
-            list(doc["shards"]),
-            Schema.from_doc(doc["schema"]),
+            list(manifest.shards),
+            manifest.sample_schema(str(record.ref)),
             cache_dir=default_cache_dir(store) if cache_dir == "default" else cache_dir,
             cache_bytes=options.pop("cache_bytes", 4 * 1024**3),
             prefetch=options.pop("prefetch", 2),
             on_error=options.pop("on_error", "raise"),
             verify=options.pop("verify", True),
         )
-        return cls(source, doc, version=record.version, sample_type=options.pop("sample_type", None))
+        return cls(
+            source, manifest.to_doc(), version=record.version, sample_type=options.pop("sample_type", None)
+        )
 
     # ------------------------------------------------------------------ facts
     @property
@@ -140,7 +133,7 @@ class Dataset:
         return self.source.name
 
     @property
-    def schema(self) -> Schema:
+    def schema(self) -> SampleSchema:
         """Schema of the stored samples."""
         return self.source.schema
 
@@ -200,25 +193,22 @@ class Dataset:
             raise ConfigError(f"batch size must be at least 1, got {size}")
         return self._with(("batch", size))
 
-    def as_type(self, view: type, *, lenses: Any = None) -> Dataset:
+    def as_type(self, view: type, *, lenses: LensRegistry | None = None) -> Dataset:
         """View samples as another sample type through a registered lens.
 
         Args:
             view: The target sample type.
-            lenses: A :class:`~altakit.datasets.lenses.LensRegistry` (default: the catalog's).
+            lenses: A :class:`~altakit.datasets.lenses.LensRegistry` (default: the one of this
+                store's catalog, :func:`~altakit.datasets.lenses.lenses_of`).
         """
         if not is_sample_type(view):
             raise ConfigError(f"{view!r} is not a sample type", hint="decorate it with @altakit.sample")
         if lenses is None:
-            from altakit.datasets.shards import _catalog
-
-            lenses = getattr(_catalog(self.store), "lenses", None)
-            if lenses is None:
-                raise ConfigError("this catalog has no lens registry", hint="pass lenses=LensRegistry()")
+            lenses = lenses_of(self.store)
         current = self._current_schema()
         return self._with(("map", lenses.find(current, view)), sample_type=view)
 
-    def _current_schema(self) -> Schema:
+    def _current_schema(self) -> SampleSchema:
         view = self._view_type
         return schema_of(view) if view is not None else self.schema
 
@@ -268,7 +258,7 @@ class Dataset:
 
     def head(self, n: int = 5) -> list[Any]:
         """The first ``n`` items (manifest order), reading only the shards needed."""
-        out = []
+        out: list[Any] = []
         for item in self:
             if len(out) >= n:
                 break

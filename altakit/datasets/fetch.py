@@ -140,7 +140,7 @@ class ShardFetcher:
         keys, starts, sizes = index_tar(data, where, int(entry["count"]))
         if len(starts) != entry["count"]:
             raise DataError(
-                f"{_where(where)}: {len(keys)} samples, manifest says {entry['count']}",
+                f"{_where(where)}: {len(starts)} samples, manifest says {entry['count']}",
                 key=keys[-1] if isinstance(keys, list) and keys else None,
                 hint="the manifest disagrees with the shard; rewrite the dataset version",
                 **where,

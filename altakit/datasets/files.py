@@ -43,14 +43,15 @@ class Decoders:
     def __init__(self, defaults: bool = True) -> None:
         self._by_ext: dict[str, Decoder] = {}
         if defaults:
-            for ext, fn in {
+            builtin: dict[str, Decoder] = {
                 "png": decode_png,
                 "jpg": decode_jpeg,
                 "jpeg": decode_jpeg,
                 "npy": decode_npy,
                 "csv": decode_csv,
                 "json": json.loads,
-            }.items():
+            }
+            for ext, fn in builtin.items():
                 self.register(ext, fn)
 
     def register(self, ext: str, fn: Decoder) -> None:
@@ -249,11 +250,12 @@ class FileDataset:
         import torch.distributed as dist
         from torch.utils.data import DataLoader, DistributedSampler
 
+        ds: Any = self  # a map-style dataset: __len__ and __getitem__
         if dist.is_available() and dist.is_initialized():
-            sampler = DistributedSampler(self, shuffle=shuffle, seed=seed)
-            return DataLoader(self, batch_size, sampler=sampler, num_workers=num_workers, **kwargs)
+            sampler: Any = DistributedSampler(ds, shuffle=shuffle, seed=seed)
+            return DataLoader(ds, batch_size, sampler=sampler, num_workers=num_workers, **kwargs)
         gen = torch.Generator().manual_seed(seed)
-        return DataLoader(self, batch_size, shuffle=shuffle, generator=gen, num_workers=num_workers, **kwargs)
+        return DataLoader(ds, batch_size, shuffle=shuffle, generator=gen, num_workers=num_workers, **kwargs)
 
     def tensorflow(self, batch_size: int | None = None, *, shuffle: bool = False, seed: int = 0) -> Any:
         """A ``tf.data.Dataset`` of the same items (spec taken from the first item)."""

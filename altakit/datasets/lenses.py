@@ -2,8 +2,10 @@
 
 A :class:`LensRegistry` maps ``(source schema, view schema)`` to a function;
 schemas are matched by fingerprint, so a lens also applies to a type rebuilt
-from a stored schema. Registries are plain instances owned by a catalog (or
-built fresh in tests); there is no process-global one.
+from a stored schema. Registries are plain instances: :func:`lenses_of` gives
+the one of a store's catalog (made on first use, gone with the catalog), which
+``Dataset.as_type`` uses by default; tests build fresh ones. There is no
+process-global registry.
 
 Example:
     >>> lenses = LensRegistry()
@@ -16,11 +18,14 @@ Example:
 from __future__ import annotations
 
 import typing
+import weakref
 from collections.abc import Callable
 from typing import Any
 
+from altakit.catalog import Catalog, catalog_of
 from altakit.datasets.samples import schema_of
 from altakit.errors import ConfigError, NotFound
+from altakit.store.base import Store
 
 
 class LensRegistry:
@@ -68,3 +73,28 @@ class LensRegistry:
     def clear(self) -> None:
         """Forget every lens."""
         self._lenses.clear()
+
+
+#: One registry per catalog object, dropped with it (the catalog itself knows nothing of lenses).
+_BY_CATALOG: weakref.WeakKeyDictionary[Catalog, LensRegistry] = weakref.WeakKeyDictionary()
+
+
+def lenses_of(store: Store) -> LensRegistry:
+    """The lens registry of ``store``'s catalog: made on first use, then the same one.
+
+    ``catalog_of(store)`` is one catalog per store object, so every dataset of one
+    store shares its lenses, and another store (or a test's fresh one) starts empty.
+
+    Example:
+        >>> import tempfile, altakit
+        >>> store = altakit.open_store(tempfile.mkdtemp())
+        >>> lenses_of(store) is lenses_of(store), len(lenses_of(store))
+        (True, 0)
+        >>> lenses_of(altakit.open_store(tempfile.mkdtemp())) is lenses_of(store)
+        False
+    """
+    catalog = catalog_of(store)
+    registry = _BY_CATALOG.get(catalog)
+    if registry is None:
+        registry = _BY_CATALOG[catalog] = LensRegistry()
+    return registry

@@ -24,10 +24,11 @@ from typing import Any
 import msgpack
 import numpy as np
 
+from altakit.datasets.codec import column_error_index, decode_columns, decode_field, unpack, unpack_views
 from altakit.datasets.columns import shard_columns
 from altakit.datasets.fetch import ShardFetcher
 from altakit.datasets.plan import EpochPlan
-from altakit.datasets.samples import Schema, column_error_index, decode_columns, unpack, unpack_views
+from altakit.datasets.samples import SampleSchema
 from altakit.datasets.shards import Shard
 from altakit.errors import ConfigError, DataError
 
@@ -72,7 +73,7 @@ class Source:
     store: Any
     name: str
     shards: list[dict[str, Any]]
-    schema: Schema
+    schema: SampleSchema
     cache_dir: Any = None
     cache_bytes: int = 4 * 1024**3
     prefetch: int = 2
@@ -205,8 +206,9 @@ class BatchReader:
     def _columnar(self, shard_ids: np.ndarray, sample_ids: np.ndarray, held: dict[int, Any]) -> Batch | None:
         """Every shard of the batch decoded columnar: one gather per field and shard, into :attr:`empty`."""
         ids = np.unique(shard_ids)
-        cols = [getattr(held[s], "columns", None) for s in ids.tolist()]
-        if any(c is None for c in cols):
+        found = [getattr(held[s], "columns", None) for s in ids.tolist()]
+        cols = [c for c in found if c is not None]
+        if len(cols) < len(found):
             return None
         if any(c.specs != cols[0].specs for c in cols):
             return None  # arrays of different dtypes or shapes: the per-sample path decides
@@ -292,13 +294,11 @@ class BatchReader:
     def _per_sample(
         self, keys: list[str], docs: list[dict[str, Any]], where: list[tuple[int, int]]
     ) -> tuple[Batch, int]:
-        from altakit.datasets.samples import _value
-
         items: list[tuple[str, dict[str, Any]]] = []
         skipped = 0
         for key, doc, (s, _) in zip(keys, docs, where, strict=True):
             try:
-                items.append((key, {f.name: _value(f, doc) for f in self.source.schema.fields}))
+                items.append((key, {f.name: decode_field(f, doc) for f in self.source.schema.fields}))
             except DataError as exc:
                 self._fail(exc, s, key)
                 skipped += 1

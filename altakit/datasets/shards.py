@@ -1,84 +1,46 @@
-"""WebDataset tar shards in a store, and the manifest that lists them.
+"""The WebDataset tar shard format: writing samples into shards, indexing a shard's bytes.
 
-A dataset version is a set of plain tar files (``<key>.msgpack`` members, one
-per sample, readable by ``tar`` and plain ``webdataset``) under
-``datasets/<name>/<write id>/shard-000000.tar`` plus a catalog record of kind
-``"dataset"`` whose doc is the manifest: every shard's key, store version,
-sample count, byte size and checksum, and the schema. Readers pin the store
-versions named in the manifest, so a dataset version never changes.
-
-Reading shard bytes (memory maps, verification, the remote shard cache) is
+A shard is a plain tar file of ``<key>.msgpack`` members, one per sample
+(readable by ``tar`` and plain ``webdataset``): :class:`ShardWriter` writes them
+into a store and describes each one as a manifest entry (key, store version,
+count, first sample, bytes, checksum); :func:`index_tar` / :func:`parse_tar`
+find the members of a shard held in memory (a :class:`Shard`). The manifest that
+lists a dataset version's shards is :mod:`altakit.datasets.manifest`; reading
+shard bytes (memory maps, verification, the remote shard cache) is
 :mod:`altakit.datasets.fetch`.
 
 Example:
-    >>> import altakit, numpy as np
-    >>> @altakit.sample
-    ... class Row:
-    ...     x: np.ndarray
-    ...     y: int
-    >>> rows = (Row(np.ones(3), i) for i in range(10))
-    >>> ds = altakit.write_dataset(rows, "rows", store=store)  # doctest: +SKIP
-    >>> len(ds)  # doctest: +SKIP
-    10
+    >>> import tempfile, altakit
+    >>> store = altakit.open_store(tempfile.mkdtemp())
+    >>> writer = ShardWriter(store, "datasets/demo/1/", maxcount=2, maxsize=DEFAULT_MAXSIZE)
+    >>> for i in range(3):
+    ...     writer.add(f"{i:09d}", b"\\x80")  # an empty msgpack map
+    >>> writer.flush()
+    >>> [(s["key"], s["count"], s["first"]) for s in writer.shards]
+    [('datasets/demo/1/shard-000000.tar', 2, 0), ('datasets/demo/1/shard-000001.tar', 1, 2)]
+    >>> keys, starts, sizes = parse_tar(store.get(writer.shards[0]["key"]), {})
+    >>> keys, sizes
+    (['000000000', '000000001'], [1, 1])
 """
 
 from __future__ import annotations
 
 import io
 import tarfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from altakit.catalog import catalog_of
-from altakit.datasets.samples import Schema, encode, schema_of
-from altakit.errors import ConfigError, DataError, NotFound
-from altakit.events import EventStream, TqdmProgress
+from altakit.errors import ConfigError, DataError
 from altakit.store.base import Store
-from altakit.store.names import new_id
 
+#: The format tag every manifest carries (byte-identical in stored manifests).
 FORMAT = "altakit.shards/1"
 EXT = "msgpack"
 BLOCK = 512
 DEFAULT_MAXCOUNT = 10_000
 DEFAULT_MAXSIZE = 256 * 1024 * 1024
-#: Samples between two ``progress`` events while writing.
-PROGRESS_EVERY = 1024
-
-
-# ----------------------------------------------------------------- catalog call sites
-def _catalog(store: Store) -> Any:
-    """The catalog that holds dataset and schema records (the one call site)."""
-    return catalog_of(store)
-
-
-def register_schema(store: Store, schema: Schema) -> str:
-    """Record ``schema`` (kind ``"schema"``) unless its fingerprint is already recorded; return its ref."""
-    cat = _catalog(store)
-    try:
-        existing = cat.versions("schema", schema.name)
-    except NotFound:
-        existing = []
-    for rec in reversed(existing):
-        rec = rec if hasattr(rec, "doc") else cat.get("schema", schema.name, rec)
-        if rec.doc.get("fingerprint") == schema.fingerprint:
-            return str(rec.ref)
-    return str(cat.register("schema", schema.name, schema.to_doc()).ref)
-
-
-def register_manifest(store: Store, name: str, manifest: dict[str, Any]) -> Any:
-    """Record a dataset version whose doc is ``manifest``; returns the catalog Record."""
-    return _catalog(store).register("dataset", name, manifest, links={"schema": manifest["schema_ref"]})
-
-
-def resolve_dataset(store: Store, spec: str) -> Any:
-    """The catalog Record for ``"name"``, ``"name@3"`` or ``"dataset:name@3"``."""
-    text = spec.removeprefix("dataset:")
-    name, _, version = text.partition("@")
-    if version and not version.isdigit():
-        raise ConfigError(f"bad dataset version in {spec!r}", hint="write 'name' or 'name@3'")
-    return _catalog(store).get("dataset", name, int(version) if version else None)
 
 
 # ----------------------------------------------------------------- writing
@@ -139,99 +101,6 @@ class ShardWriter:
         self._first += self._count
         self._buf = io.BytesIO()
         self._count = 0
-
-
-def write_dataset(
-    samples: Iterable[Any],
-    name: str,
-    *,
-    store: Store | str | None = None,
-    maxcount: int = DEFAULT_MAXCOUNT,
-    maxsize: int = DEFAULT_MAXSIZE,
-    description: str = "",
-    progress: bool | EventStream = True,
-) -> Any:
-    """Write typed samples as a new version of dataset ``name``.
-
-    Args:
-        samples: Instances of one ``@altakit.sample`` type.
-        name: Dataset name (``"digits"``, ``"team/digits"``).
-        store: A store or URL (default: the project store).
-        maxcount: Samples per shard at most.
-        maxsize: Bytes per shard at most.
-        description: Free text kept in the manifest.
-        progress: True for a progress bar (terminal or notebook), or an
-            :class:`~altakit.events.EventStream` to report ``progress`` (samples written) on.
-
-    Returns:
-        The new version as an :class:`altakit.datasets.dataset.Dataset`.
-
-    Example:
-        >>> ds = write_dataset(samples, "digits", store=store, maxcount=500)  # doctest: +SKIP
-        >>> ds.version  # doctest: +SKIP
-        1
-    """
-    from altakit.datasets.dataset import Dataset, open_default_store
-
-    store = open_default_store(store)
-    writer = ShardWriter(store, f"datasets/{name}/{new_id()}/", maxcount, maxsize)
-    schema: Schema | None = None
-    events = _events(progress, name)
-    if events is not None:
-        events.start(params={"dataset": name})
-    written = 0
-    try:
-        for i, obj in enumerate(samples):
-            if schema is None:
-                schema = schema_of(obj)
-                kind = type(obj)
-            elif type(obj) is not kind:
-                raise ConfigError(
-                    f"sample {i} is a {type(obj).__name__}, not a {kind.__name__}",
-                    dataset=name,
-                    hint="a dataset holds one sample type",
-                )
-            key = f"{i:09d}"
-            try:
-                writer.add(key, encode(obj, schema))
-            except DataError as exc:
-                exc.fields.update(dataset=name, key=key)
-                raise type(exc)(f"dataset {name!r}, sample {key}: {exc.message}", **exc.fields) from exc
-            written = i + 1
-            if events is not None and written % PROGRESS_EVERY == 0:
-                events.progress(written, None, shards=len(writer.shards))
-        writer.flush()
-    except BaseException as exc:
-        if events is not None:
-            events.end("failed", error=str(exc))
-        raise
-    if events is not None:
-        events.progress(written, written, shards=len(writer.shards))
-        events.end("finished", samples=written)
-    if schema is None:
-        raise ConfigError(f"no samples to write to dataset {name!r}", dataset=name)
-    manifest = {
-        "format": FORMAT,
-        "schema": schema.to_doc(),
-        "schema_ref": register_schema(store, schema),
-        "count": sum(s["count"] for s in writer.shards),
-        "bytes": sum(s["bytes"] for s in writer.shards),
-        "shards": writer.shards,
-        "description": description,
-    }
-    record = register_manifest(store, name, manifest)
-    return Dataset.from_record(store, record)
-
-
-def _events(progress: bool | EventStream, name: str) -> EventStream | None:
-    """The stream to report on: the caller's, a new one feeding a tqdm bar, or none."""
-    if isinstance(progress, EventStream):
-        return progress
-    if not progress:
-        return None
-    stream = EventStream(f"writing {name}")
-    stream.subscribe(TqdmProgress(unit=" samples", leave=False))
-    return stream
 
 
 # ----------------------------------------------------------------- reading

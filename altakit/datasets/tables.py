@@ -13,9 +13,12 @@ so a table never collides with a key, and listings never show table files.
 Quarantined rows go to a second table, ``<dataset>.quarantine``, beside it.
 
 Each ingest is one Delta commit. Its dataset version is a catalog record
-``table:<dataset>@N`` holding the Delta version, the source files with their
-checksums and the row counts, linked to the schema version it was written with.
-``read_table("sensors@2")`` reads the Delta version that record names.
+``table:<dataset>@N`` (this module owns its shape, :class:`TableDoc`) holding the
+Delta version, the source files with their checksums and the row counts, linked
+to the schema version it was written with and to the version before it.
+``read_table("sensors@2")`` reads the Delta version that record names;
+:func:`read_quarantine` the rows that version's ingest quarantined (the
+quarantine table's columns are :data:`QUARANTINE_COLUMNS`, plus ``_ingest``).
 
 Example:
     >>> df = read_table("sensors", store=store)  # doctest: +SKIP
@@ -26,21 +29,113 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from altakit.catalog import catalog_of
+from altakit.catalog.model import RecordDoc
 from altakit.errors import ConfigError, Conflict, NotFound
+from altakit.store import open_store
 
 if TYPE_CHECKING:
     import polars as pl
 
+    from altakit.catalog.records import Record
     from altakit.store.base import Store
 
 TABLES = ".altakit-tables"
 TABLE = "table"
+#: The quarantine table's columns: source name, line (or record) number, reason, the row as read.
+QUARANTINE_COLUMNS = ("_source", "_line", "_reason", "_raw")
+#: The quarantine table's column naming the ingest that quarantined a row (its ``ingest_id``).
+INGEST_COLUMN = "_ingest"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
+
+
+@dataclass(frozen=True)
+class TableDoc(RecordDoc):
+    """The document of a dataset version (catalog kind ``table``): one ingest's Delta commit.
+
+    Attributes:
+        delta_version: The Delta version of the commit.
+        quarantine_version: The quarantine table's Delta version of the commit (``None``: none).
+        uri: Where the Delta table lives.
+        ingest_id: The ingest's id (its rows in the quarantine table carry it in ``_ingest``).
+        sources: The source files added (``name``, ``sha256``, ``bytes``, ``skipped``).
+        rows_in: Data rows read.
+        rows_written: Input rows that reached the table.
+        rows_quarantined: Rows quarantined.
+        rows_out: Rows the commit added.
+        steps: What each cleaning step changed.
+        quarantine_reasons: Quarantined rows per reason.
+        engine: The engine that ran the ingest.
+        spec: The ingest spec, as plain data.
+
+    Example:
+        >>> doc = TableDoc(0, None, "/t", "id", [], 2, 2, 0, 2, [], {}, "local", {"time": "ts"})
+        >>> TableDoc.from_doc(doc.to_doc()) == doc
+        True
+    """
+
+    KIND = "table"
+    delta_version: int
+    quarantine_version: int | None
+    uri: str
+    ingest_id: str
+    sources: list[Any]
+    rows_in: int
+    rows_written: int
+    rows_quarantined: int
+    rows_out: int
+    steps: list[Any]
+    quarantine_reasons: dict[str, Any]
+    engine: str
+    spec: dict[str, Any]
+
+
+def register_version(
+    store: Store, dataset: str, doc: TableDoc, *, links: Mapping[str, Any] | None = None
+) -> Record:
+    """Register the next dataset version of ``dataset``, linked to the one before (``derived_from``).
+
+    Args:
+        store: The store whose catalog holds the record.
+        dataset: The dataset name.
+        doc: The version's document (validated).
+        links: Further links (``{"schema": "schema:sensors@2"}``).
+    """
+    cat = catalog_of(store)
+    out = dict(links or {})
+    previous = cat.versions(TABLE, check_dataset(dataset))
+    if previous:
+        out["derived_from"] = previous[-1].ref
+    return cat.register(TABLE, dataset, doc.to_doc(), links=out)
+
+
+def version_doc(store: Store, dataset: str, version: int | None = None) -> tuple[Record, TableDoc]:
+    """The record of a dataset version (latest, or ``version``) and its document.
+
+    Raises:
+        NotFound: No such dataset or version.
+        CorruptObject: The record is not a dataset version's document.
+    """
+    rec = catalog_of(store).get(TABLE, dataset, version)
+    return rec, TableDoc.from_doc(rec.doc, where=str(rec.ref))
+
+
+def version_docs(store: Store, dataset: str) -> list[tuple[Record, TableDoc]]:
+    """Every dataset version of ``dataset`` with its document, oldest first (empty if none)."""
+    return [
+        (r, TableDoc.from_doc(r.doc, where=str(r.ref))) for r in catalog_of(store).versions(TABLE, dataset)
+    ]
+
+
+def quarantine_schema() -> dict[str, Any]:
+    """The polars schema of :data:`QUARANTINE_COLUMNS`."""
+    import polars as pl
+
+    return {"_source": pl.String, "_line": pl.Int64, "_reason": pl.String, "_raw": pl.String}
 
 
 def check_dataset(name: str) -> str:
@@ -202,21 +297,18 @@ def read_table(
 
     if as_ not in ("polars", "pandas"):
         raise ConfigError(f"as_ must be 'polars' or 'pandas', not {as_!r}")
-    if store is None:
-        from altakit import config, open_store
-
-        store = open_store(config.default_store_url())
+    store = open_store(store)
     name, version = parse_spec(spec)
     loc = location(store, name, quarantine=quarantine)
     delta = None
     if version is not None:
         try:
-            rec = catalog_of(store).get(TABLE, name, version)
+            _, doc = version_doc(store, name, version)
         except NotFound:
             raise NotFound(
                 f"dataset {name!r} has no version {version}", dataset=name, version=version
             ) from None
-        delta = rec.doc["quarantine_version" if quarantine else "delta_version"]
+        delta = doc.quarantine_version if quarantine else doc.delta_version
         if delta is None:
             return _empty(as_)
     if not DeltaTable.is_deltatable(loc.uri, storage_options=loc.storage_options):
@@ -229,10 +321,26 @@ def read_table(
     return frame.to_pandas() if as_ == "pandas" else frame
 
 
+def read_quarantine(spec: str, *, store: Store | None = None) -> pl.DataFrame:
+    """The rows the ingest of one dataset version (``"sensors@2"``) quarantined, with why and where.
+
+    Example:
+        >>> read_quarantine("sensors@2", store=store).columns  # doctest: +SKIP
+        ['_source', '_line', '_reason', '_raw']
+    """
+    import polars as pl
+
+    store = open_store(store)
+    name, version = parse_spec(spec)
+    frame = read_table(spec, store=store, quarantine=True)
+    if INGEST_COLUMN in frame.columns:
+        _, doc = version_doc(store, name, version)
+        frame = frame.filter(pl.col(INGEST_COLUMN) == doc.ingest_id).drop(INGEST_COLUMN)
+    return frame
+
+
 def _empty(as_: str) -> Any:
     import polars as pl
 
-    from altakit.ingestion.quarantine import schema
-
-    frame = pl.DataFrame(schema=schema())
+    frame = pl.DataFrame(schema=quarantine_schema())
     return frame.to_pandas() if as_ == "pandas" else frame

@@ -29,14 +29,14 @@ import numpy as np
 import tensorflow as tf
 
 from altakit.datasets.plan import check_resume, loader_state
-from altakit.datasets.samples import Schema
+from altakit.datasets.samples import SampleSchema
 from altakit.errors import ConfigError, DataError
 
 _SCALAR_DTYPES = {"int": tf.int64, "float": tf.float64, "bool": tf.bool, "str": tf.string, "bytes": tf.string}
 
 
 def element_spec(
-    schema: Schema, batch_size: int | None = None, *, keys: bool = False
+    schema: SampleSchema, batch_size: int | None = None, *, keys: bool = False
 ) -> dict[str, tf.TensorSpec]:
     """The ``element_spec`` of batches of ``schema`` (batch dimension ``batch_size`` or ``None``)."""
     spec: dict[str, tf.TensorSpec] = {}

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from altakit.datasets.codec import decode
 from altakit.datasets.fetch import ShardFetcher
-from altakit.datasets.samples import decode
 from altakit.errors import AltakitError, DataError
 
 

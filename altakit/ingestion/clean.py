@@ -387,7 +387,7 @@ class FillGaps:
         return filled, ok
 
 
-def _duration(text: str) -> dict[str, int]:
+def _duration(text: str) -> dict[str, Any]:
     import re
 
     units = {
@@ -457,19 +457,19 @@ class Resample:
                     df, on=ctx.time, by=ctx.by or None, strategy="nearest", check_sortedness=False
                 )
             else:
-                keys = [*ctx.by, ctx.time]
-                points = df.group_by(keys, maintain_order=True).agg(
+                on = [*ctx.by, ctx.time]
+                points = df.group_by(on, maintain_order=True).agg(
                     *(pl.col(c).cast(pl.Float64).mean() for c in nums), *(pl.col(c).first() for c in others)
                 )
-                on_grid = points.join(grid, on=keys, how="semi")
+                on_grid = points.join(grid, on=on, how="semi")
                 marked = pl.concat(
                     [
-                        points.join(grid, on=keys, how="anti").with_columns(pl.lit(False).alias("__grid")),
+                        points.join(grid, on=on, how="anti").with_columns(pl.lit(False).alias("__grid")),
                         on_grid.with_columns(pl.lit(True).alias("__grid")),
-                        grid.join(points, on=keys, how="anti").with_columns(pl.lit(True).alias("__grid")),
+                        grid.join(points, on=on, how="anti").with_columns(pl.lit(True).alias("__grid")),
                     ],
                     how="diagonal_relaxed",
-                ).sort(keys)
+                ).sort(on)
                 interp = [_over(pl.col(c).interpolate_by(ctx.time), ctx).alias(c) for c in nums]
                 fill = [_over(pl.col(c).forward_fill(), ctx).alias(c) for c in others]
                 out = marked.with_columns(interp + fill).filter(pl.col("__grid")).drop("__grid")

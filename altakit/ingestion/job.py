@@ -1,12 +1,13 @@
 """Ingest jobs: a declarative spec in, a dataset version (or a clear reason why not) out.
 
-An :class:`IngestSpec` is plain data (a dict, YAML or JSON), so a papermill
-parameter, a panel and the CLI describe the same job. :class:`IngestJob` runs
-it: resolve sources → skip files already ingested (by checksum) → read, type
-and clean with the chosen engine → apply the schema policy → write one Delta
-commit (plus the quarantine table) → register the dataset version in the
-catalog as ``table:<dataset>@N``, linked to its schema version and the
-previous dataset version.
+An :class:`~altakit.ingestion.spec.IngestSpec` is plain data (a dict, YAML or
+JSON), so a papermill parameter, a panel and the CLI describe the same job.
+:class:`IngestJob` runs it: resolve sources (:mod:`.sources`) → skip files
+already ingested (by checksum) → read, type and clean with the engine the spec
+names (:mod:`.engine`) → apply the schema policy → write one Delta commit (plus
+the quarantine table) → register the dataset version in the catalog as
+``table:<dataset>@N`` (:func:`altakit.datasets.tables.register_version`), linked
+to its schema version and the previous dataset version.
 
 Example:
     >>> import altakit
@@ -23,119 +24,32 @@ import json
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from altakit.catalog import catalog_of
 from altakit.datasets import tables
-from altakit.errors import ConfigError, Conflict, NotFound, SchemaChangePending, SchemaError
-from altakit.ingestion import readers
-from altakit.ingestion.review import SchemaRegistry
-from altakit.ingestion.schema import POLICIES, Plan, Schema, plan
+from altakit.errors import Conflict, NotFound, SchemaChangePending, SchemaError
+from altakit.ingestion.engine import ENGINES, Engine, EngineRegistry
+from altakit.ingestion.review import SchemaRegistry, change_doc
+from altakit.ingestion.schema import Plan, Schema, plan
+from altakit.ingestion.sources import SourceFile, resolve_sources
+from altakit.ingestion.spec import IngestSpec
+from altakit.store import open_store
 
 if TYPE_CHECKING:
     from altakit.events import EventStream
+    from altakit.ingestion.engines._shared import Processed
     from altakit.store.base import Store
+
+__all__ = ["CLAIMS", "CLAIM_STALE", "IngestJob", "IngestReport", "IngestSpec", "ingest"]
 
 #: Store prefix of the claims ingests take on source files before committing them.
 CLAIMS = "_altakit/ingest/claims"
 #: A claim this old whose file is not in the catalog was left by an ingest that died.
 CLAIM_STALE = timedelta(hours=1)
-
-
-@dataclass
-class IngestSpec:
-    """What to ingest and how.
-
-    Attributes:
-        format: ``csv``, ``parquet``, ``json``, ``ndjson``, ``excel`` (default: detect).
-        delimiter: CSV delimiter (default: detect).
-        encoding: Text encoding (default: detect).
-        time: The time column (datetime; used by resampling and gap filling).
-        by: Columns that identify one series (e.g. ``["sensor"]``).
-        datetimes: Extra datetime columns with a format (chrono, ``epoch_s``, ``epoch_ms``) or null.
-        tz: Time zone of datetimes in the table.
-        source_tz: Time zone of datetime text without an offset.
-        infer_threshold: Share of values that must parse for a column to take a type.
-        steps: Cleaning steps (see :mod:`altakit.ingestion.clean`).
-        policy: Schema evolution policy (``review`` by default).
-        incremental: Skip source files whose checksum was already ingested.
-        engine: ``local`` or ``spark``.
-        spark_master: Spark master URL or ``sc://`` Spark Connect URL (``local[*]`` by default).
-
-    Example:
-        >>> IngestSpec.load({"time": "ts", "steps": [{"step": "resample", "rule": "15m"}]}).time
-        'ts'
-    """
-
-    format: str | None = None
-    delimiter: str | None = None
-    encoding: str | None = None
-    time: str | None = None
-    by: list[str] = field(default_factory=list)
-    datetimes: dict[str, str | None] = field(default_factory=dict)
-    tz: str = "UTC"
-    source_tz: str = "UTC"
-    infer_threshold: float = 0.9
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    policy: str = "review"
-    incremental: bool = True
-    engine: str = "local"
-    spark_master: str | None = None
-
-    @classmethod
-    def load(cls, spec: IngestSpec | dict[str, Any] | str | Path | None) -> IngestSpec:
-        """From a spec, a dict, a YAML/JSON file path, or YAML/JSON text.
-
-        Raises:
-            ConfigError: Unknown keys or malformed text.
-        """
-        if spec is None:
-            return cls()
-        if isinstance(spec, IngestSpec):
-            return spec
-        if isinstance(spec, Path) or (isinstance(spec, str) and "\n" not in spec and Path(spec).is_file()):
-            spec = Path(spec).read_text(encoding="utf-8")
-        if isinstance(spec, str):
-            import yaml
-
-            try:
-                spec = yaml.safe_load(spec) or {}
-            except yaml.YAMLError as exc:
-                raise ConfigError(f"the ingest spec is not valid YAML/JSON: {exc}") from exc
-        if not isinstance(spec, dict):
-            raise ConfigError("an ingest spec must be a mapping", hint="e.g. {time: ts, by: [sensor]}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(spec) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown ingest spec keys {unknown}", hint=f"known keys: {', '.join(sorted(known))}"
-            )
-        out = cls(**spec)
-        if out.policy not in POLICIES:
-            raise ConfigError(f"unknown schema policy {out.policy!r}", hint=f"one of {', '.join(POLICIES)}")
-        if out.engine not in ("local", "spark"):
-            raise ConfigError(f"unknown engine {out.engine!r}", hint="local or spark")
-        if isinstance(out.by, str):
-            out.by = [out.by]
-        return out
-
-    def datetime_columns(self) -> dict[str, str | None]:
-        """Columns that must be datetimes: ``time`` plus ``datetimes``."""
-        out = dict(self.datetimes)
-        if self.time and self.time not in out:
-            out[self.time] = None
-        return out
-
-    def read_options(self) -> readers.ReadOptions:
-        """The reader options of this spec."""
-        return readers.ReadOptions(format=self.format, delimiter=self.delimiter, encoding=self.encoding)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data (for the catalog and YAML)."""
-        return asdict(self)
 
 
 @dataclass
@@ -191,13 +105,14 @@ class IngestJob:
     """One ingest of ``source`` into ``dataset``.
 
     Args:
-        source: Path, glob, bytes, ``store:key`` … (see :func:`altakit.ingestion.readers.resolve_sources`).
+        source: Path, glob, bytes, ``store:key`` … (see :func:`altakit.ingestion.sources.resolve_sources`).
         dataset: Dataset name, e.g. ``"sensors"``.
         spec: An :class:`IngestSpec` or its dict / YAML / JSON form.
         store: The store (default: the project store).
         writer: Who runs the ingest (default: the store's writer).
         events: An :class:`~altakit.events.EventStream` to report progress on (``start``, then
             ``progress`` of rows read against an estimated total, then ``end`` with the status).
+        engines: Where the spec's engine name is looked up (default :data:`~.engine.ENGINES`).
     """
 
     def __init__(
@@ -209,25 +124,24 @@ class IngestJob:
         store: Store | None = None,
         writer: str | None = None,
         events: EventStream | None = None,
+        engines: EngineRegistry | None = None,
     ) -> None:
-        if store is None:
-            from altakit import config, open_store
-
-            store = open_store(config.default_store_url())
+        store = open_store(store)
         self.source, self.dataset = source, tables.check_dataset(dataset)
         self.spec, self.store = IngestSpec.load(spec), store
         self.writer = writer or store.writer
         self.events = events
+        self.engines = ENGINES if engines is None else engines
         self.catalog = catalog_of(store)
         self.registry = SchemaRegistry(store, self.catalog)
 
     def estimate(self) -> dict[str, Any]:
-        """Rows, bytes and expected seconds from a sample (:func:`~altakit.ingestion.profile.estimate`)."""
-        from altakit.ingestion.profile import estimate
+        """Rows, bytes and expected seconds from a sample (:func:`~altakit.ingestion.estimate.estimate`)."""
+        from altakit.ingestion.estimate import estimate
 
         with tempfile.TemporaryDirectory(prefix="altakit-ingest-") as work:
-            files = readers.resolve_sources(self.source, Path(work), self.store, checksums=False)
-            return estimate(files, self.spec)
+            files = resolve_sources(self.source, Path(work), self.store, checksums=False)
+            return estimate(files, self.spec, engines=self.engines)
 
     def run(self) -> IngestReport:
         """Run the job.
@@ -253,7 +167,7 @@ class IngestJob:
         started = time.perf_counter()
         report = IngestReport(self.dataset)
         with tempfile.TemporaryDirectory(prefix="altakit-ingest-") as work:
-            files = readers.resolve_sources(self.source, Path(work), self.store)
+            files = resolve_sources(self.source, Path(work), self.store)
             seen = self._ingested() if self.spec.incremental else {}
             # a file of a size never ingested is new: no need to wait for its checksum
             todo = [f for f in files if f.size not in seen.values() or f.checksum not in seen]
@@ -304,32 +218,26 @@ class IngestJob:
         if self.events is not None:
             self.events.progress(done, total, stage="read")
 
-    def _engine(self) -> Any:
-        if self.spec.engine == "spark":
-            from altakit.ingestion.engines import spark as engine_spark
-
-            return engine_spark
-        from altakit.ingestion.engines import local as engine_local
-
-        return engine_local
+    def _engine(self) -> Engine:
+        return self.engines.get(self.spec.engine)
 
     def _ingested(self) -> dict[str, int]:
         """Checksum → size of the source files already in the dataset."""
         return {
             s["sha256"]: s["bytes"]
-            for rec in self.catalog.versions(tables.TABLE, self.dataset)
-            for s in rec.doc["sources"]
+            for _, doc in tables.version_docs(self.store, self.dataset)
+            for s in doc.sources
         }
 
     @staticmethod
     def _checksums(report: IngestReport) -> IngestReport:
         """Put the (by now computed) checksums into the report's sources."""
         for s in report.sources:
-            if isinstance(s["sha256"], readers.SourceFile):
+            if isinstance(s["sha256"], SourceFile):
                 s["sha256"] = s["sha256"].checksum
         return report
 
-    def _claim(self, files: list[readers.SourceFile]) -> list[tuple[str, Any]] | None:
+    def _claim(self, files: list[SourceFile]) -> list[tuple[str, Any]] | None:
         """Claim ``files`` for this dataset before committing them, so two ingests never both do.
 
         Each file has a claim key; the store keeps its versions in write order, so the first live
@@ -374,10 +282,10 @@ class IngestJob:
             result = plan(approved[0] if approved else None, observed, self.spec.policy, dataset=self.dataset)
             if result.review:
                 decided = self.registry.decision(self.dataset, observed)
-                if decided is not None and decided.doc["status"] == "rejected":
+                if decided is not None and (verdict := change_doc(decided)).status == "rejected":
                     raise SchemaError(
                         f"the schema change of {self.dataset!r} ({result.diff.summary()}) was rejected by "
-                        f"{decided.doc['decided_by']}: {decided.doc['comment']}",
+                        f"{verdict.decided_by}: {verdict.comment}",
                         dataset=self.dataset,
                         change=str(decided.ref),
                         hint="fix the input so it matches the approved schema",
@@ -395,7 +303,7 @@ class IngestJob:
 
         return decide
 
-    def _write(self, report: IngestReport, out: Any, approved: tuple[Schema, int] | None) -> None:
+    def _write(self, report: IngestReport, out: Processed, approved: tuple[Schema, int] | None) -> None:
         if out.rows_in == 0:
             report.status = "empty"
             return
@@ -418,31 +326,25 @@ class IngestJob:
         q_version = None
         if out.quarantine.count:
             q_loc = tables.location(self.store, self.dataset, quarantine=True)
-            frame = out.quarantine.frame().with_columns(_lit("_ingest", ingest_id))
+            frame = out.quarantine.frame().with_columns(_lit(tables.INGEST_COLUMN, ingest_id))
             q_version = tables.write(q_loc, frame, metadata=meta)
-        doc = {
-            "delta_version": report.delta_version,
-            "quarantine_version": q_version,
-            "uri": loc.uri,
-            "ingest_id": ingest_id,
-            "sources": [s for s in report.sources if not s["skipped"]],
-            "rows_in": report.rows_in,
-            "rows_written": report.rows_written,
-            "rows_quarantined": report.rows_quarantined,
-            "rows_out": report.rows_out,
-            "steps": report.steps,
-            "quarantine_reasons": report.quarantine_reasons,
-            "engine": self.spec.engine,
-            "spec": json.loads(json.dumps(self.spec.to_dict(), default=str)),
-        }
-        links: dict[str, Any] = {}
-        if schema_version is not None:
-            links["schema"] = f"schema:{self.dataset}@{schema_version}"
-        previous = self.catalog.versions(tables.TABLE, self.dataset)
-        if previous:
-            links["derived_from"] = previous[-1].ref
-        rec = self.catalog.register(tables.TABLE, self.dataset, doc, links=links)
-        report.version = rec.version
+        doc = tables.TableDoc(
+            delta_version=report.delta_version,
+            quarantine_version=q_version,
+            uri=loc.uri,
+            ingest_id=ingest_id,
+            sources=[s for s in report.sources if not s["skipped"]],
+            rows_in=report.rows_in,
+            rows_written=report.rows_written,
+            rows_quarantined=report.rows_quarantined,
+            rows_out=report.rows_out,
+            steps=report.steps,
+            quarantine_reasons=report.quarantine_reasons,
+            engine=self.spec.engine,
+            spec=json.loads(json.dumps(self.spec.to_dict(), default=str)),
+        )
+        links = {} if schema_version is None else {"schema": self.registry.ref(self.dataset, schema_version)}
+        report.version = tables.register_version(self.store, self.dataset, doc, links=links).version
 
 
 def _lit(name: str, value: str) -> Any:

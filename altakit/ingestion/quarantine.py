@@ -5,7 +5,9 @@ Every rejected row becomes one quarantine row with four columns: ``_source``
 for Parquet and JSON arrays the record number), ``_reason`` (a short, stable
 text such as ``"ragged row: 3 fields, expected 4"``) and ``_raw`` (the row as
 read: the raw line, or the fields as JSON). Nothing is dropped silently: an
-ingest reports ``rows_in = rows_written + rows_quarantined``.
+ingest reports ``rows_in = rows_written + rows_quarantined``. The quarantine
+table's shape is the dataset table's (:data:`altakit.datasets.tables.QUARANTINE_COLUMNS`),
+since readers of a dataset version read it back.
 
 Example:
     >>> import polars as pl
@@ -21,33 +23,17 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from altakit.datasets.tables import QUARANTINE_COLUMNS, quarantine_schema
+
 if TYPE_CHECKING:
     import polars as pl
 
-COLUMNS = ("_source", "_line", "_reason", "_raw")
+COLUMNS = QUARANTINE_COLUMNS
 
 
 def schema() -> dict[str, Any]:
     """The quarantine table's polars schema."""
-    import polars as pl
-
-    return {"_source": pl.String, "_line": pl.Int64, "_reason": pl.String, "_raw": pl.String}
-
-
-def rows(source: str, items: Sequence[tuple[int, str, str]]) -> pl.DataFrame:
-    """Quarantine rows for one source from ``(line, reason, raw)`` tuples."""
-    import polars as pl
-
-    lines, reasons, raws = zip(*items, strict=True) if items else ((), (), ())
-    return pl.DataFrame(
-        {
-            "_source": [source] * len(items),
-            "_line": list(lines),
-            "_reason": list(reasons),
-            "_raw": list(raws),
-        },
-        schema=schema(),
-    )
+    return quarantine_schema()
 
 
 def from_frame(df: pl.DataFrame, reason: str | pl.Expr, data_columns: Sequence[str]) -> pl.DataFrame:

@@ -2,24 +2,35 @@
 
 Approved schemas are catalog records of kind ``schema`` named after the dataset
 (``schema:sensors@1``, ``@2`` …), each with its fields and who approved it, when,
-and why. A proposed change is a record of kind ``schema_change`` named after
-the dataset; every state it goes through (``pending`` → ``approved`` or
-``rejected``) is a new version of that record, so the whole review history is
-kept. Approving registers the proposed schema as the next ``schema`` version;
-rejecting leaves the approved schema (and the table) untouched.
+and why (:class:`SchemaDoc`). A proposed change is a record of kind
+``schema_change`` named after the dataset (:class:`SchemaChangeDoc`); every
+state it goes through (``pending`` → ``approved`` or ``rejected``) is a new
+version of that record, so the whole review history is kept. Approving
+registers the proposed schema as the next ``schema`` version; rejecting leaves
+the approved schema (and the table) untouched. This module owns both kinds.
+
+Older altakit wrote a typed sample type's schema as a ``schema`` record too
+(``{"name", "version", "fields": [{"name", "kind", …}], "fingerprint"}``, named
+after the sample type); such records are not table schemas and are passed over
+(:func:`is_sample_type_doc`).
 
 Example:
     >>> reg = SchemaRegistry(store)  # doctest: +SKIP
-    >>> reg.pending("sensors").doc["diff"]  # doctest: +SKIP
+    >>> change_doc(reg.pending("sensors")).diff  # doctest: +SKIP
     >>> reg.approve("sensors", by="ana", comment="new humidity sensor")  # doctest: +SKIP
+    >>> diff_rows({"added": [{"name": "humidity", "type": "float64", "nullable": True}]})
+    [('added', 'humidity', '', 'float64')]
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from altakit.catalog import catalog_of
+from altakit.catalog.model import RecordDoc
 from altakit.errors import ConfigError, NotFound
 from altakit.ingestion.schema import Diff, Schema, diff
 
@@ -29,6 +40,102 @@ if TYPE_CHECKING:
 
 SCHEMA = "schema"
 CHANGE = "schema_change"
+
+
+@dataclass(frozen=True)
+class SchemaDoc(RecordDoc):
+    """An approved table schema version (catalog kind ``schema``).
+
+    Attributes:
+        fields: The columns (:meth:`Schema.to_doc <altakit.ingestion.schema.Schema.to_doc>`).
+        approved_by: Who approved it (the ingest's writer when a policy approved it).
+        approved_at: When (ISO 8601, UTC).
+        comment: Why.
+
+    Example:
+        >>> doc = SchemaDoc([{"name": "x", "type": "int64", "nullable": True}], "ana", "2024-01-01")
+        >>> doc.schema().names
+        ['x']
+    """
+
+    KIND = "schema"
+    fields: list[Any]
+    approved_by: str
+    approved_at: str
+    comment: str = ""
+
+    def schema(self) -> Schema:
+        """The schema these fields describe."""
+        return Schema.from_doc(self.fields)
+
+
+@dataclass(frozen=True)
+class SchemaChangeDoc(RecordDoc):
+    """One state of a proposed schema change (catalog kind ``schema_change``).
+
+    ``decided_by``, ``decided_at`` and ``comment`` are there once a person decided;
+    ``schema_version`` once the change was approved. Keys still unset are not written.
+
+    Example:
+        >>> d = SchemaChangeDoc("pending", None, [], {}, "no change", "ana", "2024-01-01")
+        >>> sorted(d.to_doc())
+        ['base_version', 'diff', 'proposed', 'requested_at', 'requested_by', 'status', 'summary']
+    """
+
+    KIND = "schema_change"
+    status: Literal["pending", "approved", "rejected"]
+    base_version: int | None
+    proposed: list[Any]
+    diff: dict[str, Any]
+    summary: str
+    requested_by: str
+    requested_at: str
+    decided_by: str | None = None
+    decided_at: str | None = None
+    comment: str | None = None
+    schema_version: int | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        """The JSON document (decision keys only once set, as altakit has always written it)."""
+        doc = super().to_doc()
+        for key in ("decided_by", "decided_at", "comment", "schema_version"):
+            if doc[key] is None:
+                del doc[key]
+        return doc
+
+
+def change_doc(record: Record) -> SchemaChangeDoc:
+    """The typed document of a ``schema_change`` record (validated; names the record if it is not one)."""
+    return SchemaChangeDoc.from_doc(record.doc, where=str(record.ref))
+
+
+def is_sample_type_doc(doc: Mapping[str, Any]) -> bool:
+    """True for a ``schema`` record that older altakit wrote for a typed sample type, not a table.
+
+    Example:
+        >>> is_sample_type_doc({"name": "p", "version": 1, "fields": [{"name": "x", "kind": "int"}]})
+        True
+    """
+    if not isinstance(doc, Mapping):
+        return False
+    fields = doc.get("fields")
+    kinds = isinstance(fields, list) and any(
+        isinstance(f, Mapping) and "kind" in f and "type" not in f for f in fields
+    )
+    return "fingerprint" in doc or kinds
+
+
+def diff_rows(diff_doc: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
+    """``(kind, column, before, after)`` rows of a change's ``diff`` document, for people to read."""
+    rows = [("added", f["name"], "", f["type"]) for f in diff_doc.get("added", [])]
+    rows += [("removed", f["name"], f["type"], "") for f in diff_doc.get("removed", [])]
+    for kind in ("changed", "widened"):
+        rows += [(kind, c, a, b) for c, a, b in diff_doc.get(kind, [])]
+    rows += [
+        ("nullability", c, "nullable" if a else "not null", "nullable" if b else "not null")
+        for c, a, b in diff_doc.get("nullability", [])
+    ]
+    return rows
 
 
 class SchemaRegistry:
@@ -43,56 +150,83 @@ class SchemaRegistry:
         self.store = store
         self.catalog = catalog if catalog is not None else catalog_of(store)
 
+    @staticmethod
+    def ref(dataset: str, version: int) -> str:
+        """The catalog reference of a schema version, ``schema:<dataset>@<version>``."""
+        return f"{SCHEMA}:{dataset}@{version}"
+
     # ---------------------------------------------------------------- approved
     def approved(self, dataset: str, version: int | None = None) -> tuple[Schema, int] | None:
-        """The approved schema (latest, or ``version``) and its version; ``None`` if none yet."""
-        try:
+        """The approved schema (latest, or ``version``) and its version; ``None`` if none yet.
+
+        Records a sample type wrote under the same name (older altakit) are passed over.
+
+        Raises:
+            NotFound: ``version`` does not exist, or is a sample type's schema.
+        """
+        if version is not None:
             rec = self.catalog.get(SCHEMA, dataset, version)
+            if is_sample_type_doc(rec.doc):
+                raise NotFound(
+                    f"{rec.ref} is a sample type's schema, not the schema of a table",
+                    dataset=dataset,
+                    version=version,
+                    hint=f"altakit schema show {dataset} lists the table's schema versions",
+                )
+            return self._parse(rec).schema(), rec.version
+        try:
+            latest = self.catalog.get(SCHEMA, dataset)
         except NotFound:
-            if version is not None:
-                raise
             return None
-        return Schema.from_doc(rec.doc["fields"]), rec.version
+        if is_sample_type_doc(latest.doc):  # a sample type's record is the latest: take the table's
+            table_versions = self.history(dataset)
+            if not table_versions:
+                return None
+            latest = table_versions[-1]
+        return self._parse(latest).schema(), latest.version
 
     def history(self, dataset: str) -> list[Record]:
-        """Every approved schema version of ``dataset``, oldest first."""
-        return self.catalog.versions(SCHEMA, dataset)
+        """Every approved schema version of ``dataset``, oldest first (sample types' records left out)."""
+        return [r for r in self.catalog.versions(SCHEMA, dataset) if not is_sample_type_doc(r.doc)]
 
     def register(self, dataset: str, schema: Schema, *, by: str, comment: str = "") -> int:
         """Register ``schema`` as the next approved version; returns its version."""
-        doc = {"fields": schema.to_doc(), "approved_by": by, "approved_at": _now(), "comment": comment}
-        return self.catalog.register(SCHEMA, dataset, doc).version
+        doc = SchemaDoc(schema.to_doc(), approved_by=by, approved_at=_now(), comment=comment)
+        return self.catalog.register(SCHEMA, dataset, doc.to_doc()).version
 
     # ---------------------------------------------------------------- changes
     def pending(self, dataset: str) -> Record | None:
         """The pending change of ``dataset``, if one awaits review."""
         latest = self._latest_change(dataset)
-        return latest if latest is not None and latest.doc["status"] == "pending" else None
+        return latest if latest is not None and self._change(latest).status == "pending" else None
 
     def decision(self, dataset: str, proposed: Schema) -> Record | None:
         """The latest decided change (approved or rejected) that proposed exactly ``proposed``."""
         latest = self._latest_change(dataset)
-        if latest is None or latest.doc["status"] == "pending":
+        if latest is None:
             return None
-        return latest if latest.doc["proposed"] == proposed.to_doc() else None
+        doc = self._change(latest)
+        if doc.status == "pending":
+            return None
+        return latest if doc.proposed == proposed.to_doc() else None
 
     def propose(self, dataset: str, base: tuple[Schema, int] | None, proposed: Schema, *, by: str) -> Record:
         """Record a pending change (or return the identical one already pending)."""
         current = self.pending(dataset)
-        if current is not None and current.doc["proposed"] == proposed.to_doc():
+        if current is not None and self._change(current).proposed == proposed.to_doc():
             return current
         d = diff(base[0], proposed) if base else Diff(added=list(proposed.fields))
-        doc = {
-            "status": "pending",
-            "base_version": base[1] if base else None,
-            "proposed": proposed.to_doc(),
-            "diff": d.to_doc(),
-            "summary": d.summary(),
-            "requested_by": by,
-            "requested_at": _now(),
-        }
-        links = {"base": f"{SCHEMA}:{dataset}@{base[1]}"} if base else {}
-        return self.catalog.register(CHANGE, dataset, doc, links=links)
+        doc = SchemaChangeDoc(
+            status="pending",
+            base_version=base[1] if base else None,
+            proposed=proposed.to_doc(),
+            diff=d.to_doc(),
+            summary=d.summary(),
+            requested_by=by,
+            requested_at=_now(),
+        )
+        links = {"base": self.ref(dataset, base[1])} if base else {}
+        return self.catalog.register(CHANGE, dataset, doc.to_doc(), links=links)
 
     def approve(self, dataset: str, *, by: str, comment: str = "") -> Record:
         """Approve the pending change: it becomes the next schema version.
@@ -101,7 +235,8 @@ class SchemaRegistry:
             NotFound: Nothing is pending for ``dataset``.
         """
         change = self._require_pending(dataset)
-        version = self.register(dataset, Schema.from_doc(change.doc["proposed"]), by=by, comment=comment)
+        proposed = Schema.from_doc(self._change(change).proposed)
+        version = self.register(dataset, proposed, by=by, comment=comment)
         return self._decide(change, "approved", by, comment, schema_version=version)
 
     def reject(self, dataset: str, *, by: str, comment: str = "") -> Record:
@@ -114,10 +249,20 @@ class SchemaRegistry:
         """Every state of every change of ``dataset``, oldest first."""
         return self.catalog.versions(CHANGE, dataset)
 
-    def _decide(self, change: Record, status: str, by: str, comment: str, **extra: Any) -> Record:
-        doc = {**change.doc, "status": status, "decided_by": by, "decided_at": _now(), "comment": comment}
-        doc.update(extra)
-        return self.catalog.register(CHANGE, change.name, doc, links={"decides": change.ref})
+    def _decide(
+        self, change: Record, status: str, by: str, comment: str, *, schema_version: int | None = None
+    ) -> Record:
+        doc = {
+            **self._change(change).to_doc(),
+            "status": status,
+            "decided_by": by,
+            "decided_at": _now(),
+            "comment": comment,
+        }
+        if schema_version is not None:
+            doc["schema_version"] = schema_version
+        decided = SchemaChangeDoc.from_doc(doc, where=str(change.ref))
+        return self.catalog.register(CHANGE, change.name, decided.to_doc(), links={"decides": change.ref})
 
     def _require_pending(self, dataset: str) -> Record:
         change = self.pending(dataset)
@@ -130,6 +275,14 @@ class SchemaRegistry:
             return self.catalog.get(CHANGE, dataset)
         except NotFound:
             return None
+
+    @staticmethod
+    def _parse(rec: Record) -> SchemaDoc:
+        return SchemaDoc.from_doc(rec.doc, where=str(rec.ref))
+
+    @staticmethod
+    def _change(rec: Record) -> SchemaChangeDoc:
+        return change_doc(rec)
 
 
 def _now() -> str:

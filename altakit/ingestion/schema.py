@@ -1,12 +1,13 @@
 """Schemas: inference, typing with quarantine, diff, and evolution policies.
 
-A :class:`Schema` is an ordered list of :class:`Field` (name, type name,
-nullable). Type names are stable strings (``int64``, ``float64``, ``bool``,
-``string``, ``date``, ``datetime[us, UTC]`` …) so schemas compare and store as
-JSON. Text columns are typed by :func:`infer`: a column becomes ``int64``,
-``float64``, ``bool`` or a datetime when at least ``threshold`` of its non-null
-values parse as such; the values that do not are quarantined by :func:`cast`
-with the column and value in the reason, never silently nulled.
+A :class:`Schema` is an ordered list of :class:`Field` (name, type name
+``dtype``, nullable; stored as ``{"name", "type", "nullable"}``). Type names
+are stable strings (``int64``, ``float64``, ``bool``, ``string``, ``date``,
+``datetime[us, UTC]`` …) so schemas compare and store as JSON. Text columns
+are typed by :func:`infer`: a column becomes ``int64``, ``float64``, ``bool``
+or a datetime when at least ``threshold`` of its non-null values parse as such;
+the values that do not are quarantined by :func:`cast` with the column and
+value in the reason, never silently nulled.
 
 :func:`diff` lists added and removed columns, type changes (``widened`` when
 no value can be lost, e.g. ``int64 → float64``) and nullability changes.
@@ -21,7 +22,7 @@ no value can be lost, e.g. ``int64 → float64``) and nullability changes.
     any change is a :class:`~altakit.errors.SchemaError`.
 ``ignore``
     the approved schema is kept; unexpected columns are dropped (reported).
-``review`` (the default)
+``review`` (the default, :data:`DEFAULT_POLICY`)
     any change becomes a pending change that blocks the write until a person
     approves or rejects it (:mod:`altakit.ingestion.review`).
 
@@ -35,7 +36,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from altakit.errors import ConfigError, SchemaError
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
     import polars as pl
 
 POLICIES = ("add_new_columns", "rescue", "fail", "ignore", "review")
+#: The policy of a dataset whose spec names none.
+DEFAULT_POLICY = "review"
 RESCUED = "_rescued_data"
 NULL_TOKENS = ("", "NA", "N/A", "n/a", "null", "NULL", "None", "NaN", "nan", "-")
 _WIDEN = {
@@ -55,13 +58,37 @@ _WIDEN = {
 _INTS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
 
 
+def policies() -> list[str]:
+    """The evolution policies, the default first (what a picker offers).
+
+    Example:
+        >>> policies()
+        ['review', 'add_new_columns', 'rescue', 'fail', 'ignore']
+    """
+    return [DEFAULT_POLICY, *(p for p in POLICIES if p != DEFAULT_POLICY)]
+
+
 @dataclass(frozen=True)
 class Field:
-    """One column: ``name``, ``type`` (a type name) and ``nullable``."""
+    """One column: ``name``, ``dtype`` (a type name such as ``"int64"``) and ``nullable``.
+
+    Example:
+        >>> Field("x", "int64").to_doc()
+        {'name': 'x', 'type': 'int64', 'nullable': True}
+    """
 
     name: str
-    type: str
+    dtype: str
     nullable: bool = True
+
+    def to_doc(self) -> dict[str, Any]:
+        """JSON form (the type name under ``"type"``, as stored schemas have it)."""
+        return {"name": self.name, "type": self.dtype, "nullable": self.nullable}
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Field:
+        """From the JSON form."""
+        return cls(doc["name"], doc["type"], bool(doc.get("nullable", True)))
 
 
 @dataclass(frozen=True)
@@ -86,12 +113,12 @@ class Schema:
 
     def to_doc(self) -> list[dict[str, Any]]:
         """JSON form."""
-        return [asdict(f) for f in self.fields]
+        return [f.to_doc() for f in self.fields]
 
     @classmethod
     def from_doc(cls, doc: list[dict[str, Any]]) -> Schema:
         """From the JSON form."""
-        return cls([Field(d["name"], d["type"], bool(d.get("nullable", True))) for d in doc])
+        return cls([Field.from_doc(d) for d in doc])
 
     @classmethod
     def from_polars(cls, schema: Any, nulls: dict[str, int] | None = None) -> Schema:
@@ -106,7 +133,7 @@ class Schema:
 
     def polars(self) -> dict[str, Any]:
         """The polars dtypes, by column."""
-        return {f.name: dtype_of(f.type) for f in self.fields}
+        return {f.name: dtype_of(f.dtype) for f in self.fields}
 
 
 def type_name(dtype: Any) -> str:
@@ -140,7 +167,7 @@ def dtype_of(name: str) -> Any:
     if name.startswith("datetime["):
         unit, _, tz = name[len("datetime[") : -1].partition(", ")
         return pl.Datetime(unit, tz or None)  # type: ignore[arg-type]
-    raise ConfigError(f"unsupported column type {name!r}", type=name)
+    raise ConfigError(f"unsupported column type {name!r}", column_type=name)
 
 
 # ---------------------------------------------------------------- inference and typing
@@ -195,9 +222,9 @@ def infer(
             continue
         sample = values.head(100_000)
         n = sample.len()
-        ints = sample.str.contains(r"^[+-]?\d{1,18}$").sum()
-        floats = sample.cast(pl.Float64, strict=False).is_not_null().sum()
-        bools = sample.str.to_lowercase().is_in(["true", "false"]).sum()
+        ints = int(sample.str.contains(r"^[+-]?\d{1,18}$").sum())
+        floats = int(sample.cast(pl.Float64, strict=False).is_not_null().sum())
+        bools = int(sample.str.to_lowercase().is_in(["true", "false"]).sum())
         if ints == n or (ints >= threshold * n and floats - ints < (1 - threshold) * n):
             types[name] = "int64"
         elif floats >= threshold * n:
@@ -332,8 +359,8 @@ class Diff:
     def to_doc(self) -> dict[str, Any]:
         """JSON form."""
         return {
-            "added": [asdict(f) for f in self.added],
-            "removed": [asdict(f) for f in self.removed],
+            "added": [f.to_doc() for f in self.added],
+            "removed": [f.to_doc() for f in self.removed],
             "changed": [list(x) for x in self.changed],
             "widened": [list(x) for x in self.widened],
             "nullability": [list(x) for x in self.nullability],
@@ -348,13 +375,13 @@ def diff(approved: Schema, observed: Schema) -> Diff:
         if old is None:
             out.added.append(f)
             continue
-        if old.type != f.type:
+        if old.dtype != f.dtype:
             target = (
                 out.widened
-                if (old.type, f.type) in _WIDEN or (old.type in _INTS and f.type == "float64")
+                if (old.dtype, f.dtype) in _WIDEN or (old.dtype in _INTS and f.dtype == "float64")
                 else out.changed
             )
-            target.append((f.name, old.type, f.type))
+            target.append((f.name, old.dtype, f.dtype))
         if f.nullable and not old.nullable:
             out.nullability.append((f.name, old.nullable, f.nullable))
     out.removed = [f for f in approved.fields if observed.get(f.name) is None and f.name != RESCUED]
@@ -408,8 +435,8 @@ def plan(approved: Schema | None, observed: Schema, policy: str = "review", *, d
         )
     if policy == "add_new_columns":
         nullable = {c for c, _, _ in d.nullability}
-        fields = [Field(f.name, f.type, f.nullable or f.name in nullable) for f in approved.fields]
-        fields += [Field(f.name, f.type, True) for f in d.added]
+        fields = [Field(f.name, f.dtype, f.nullable or f.name in nullable) for f in approved.fields]
+        fields += [Field(f.name, f.dtype, True) for f in d.added]
         return Plan(Schema(fields), new_version=True, diff=d)
     if policy == "rescue":
         target = approved if approved.get(RESCUED) else Schema([*approved.fields, Field(RESCUED, "string")])

@@ -56,12 +56,13 @@ class Bucket:
 
     def series(self) -> Iterator[tuple[tuple[Any, ...], pl.DataFrame]] | None:
         """``(key, rows)`` of each piece, as slices of :attr:`frame`; ``None`` if a piece mixes series."""
-        if any(key is None for key, _ in self.pieces):
+        pieces = [(key, n) for key, n in self.pieces if key is not None]
+        if len(pieces) != len(self.pieces):
             return None
         starts = [0]
-        for _, n in self.pieces:
+        for _, n in pieces:
             starts.append(starts[-1] + n)
-        return ((key, self.frame.slice(a, n)) for (key, n), a in zip(self.pieces, starts, strict=False))
+        return ((key, self.frame.slice(a, n)) for (key, n), a in zip(pieces, starts, strict=False))
 
 
 class Spill:
@@ -140,7 +141,7 @@ class Spill:
 
         if self._frame is None or self._frame.height != len(self._where):
             keys = [list(col) for col in zip(*self._where, strict=True)] or [[] for _ in self.by]
-            schema = {**{c: frame.schema[c] for c in self.by}, _BUCKET: pl.Int64}
+            schema: dict[str, Any] = {**{c: frame.schema[c] for c in self.by}, _BUCKET: pl.Int64}
             self._frame = pl.DataFrame([*keys, list(self._where.values())], schema=schema, orient="col")
         return self._frame
 

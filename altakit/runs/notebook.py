@@ -3,16 +3,16 @@
 :func:`run_notebook` executes a notebook with papermill on a real kernel, keeps
 the executed copy and an HTML copy in a local folder, writes both into the
 store (``runs/<name>/<notebook>.ipynb`` / ``.html``, one store version per run)
-and registers a catalog record of kind ``"run"`` with the parameters, status,
-duration, environment and the store versions of both copies. ``altakit run``
-and the OpenShift CronJob call it; :mod:`altakit.runs.workflow` shares its
-execution pieces (:func:`execute`, :func:`export_html`).
+and registers a run record (:class:`altakit.runs.record.RunDoc`) with the
+parameters, status, duration, environment and the store versions of both
+copies. ``altakit run`` and the OpenShift CronJob call it;
+:mod:`altakit.runs.workflow` shares its execution pieces (:func:`execute`,
+:func:`export_html`).
 
-Secrets never land in a notebook: papermill writes every parameter into the
-executed notebook, so parameters that look like secrets are refused
-(:func:`check_parameters`); pass secrets through the environment instead. As a
-second guard, the values of secret-looking environment variables are redacted
-from the executed notebook before it is kept anywhere.
+Secrets never land in a notebook (:mod:`altakit.runs.secrets`): parameters that
+look like secrets are refused before anything runs, and the values of
+secret-looking environment variables are redacted from the executed notebook
+before it is kept anywhere.
 
 Example:
     >>> result = run_notebook("notebooks/01_store_quickstart.ipynb", {"rows": 100})  # doctest: +SKIP
@@ -23,12 +23,8 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import platform
 import re
-import socket
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -39,6 +35,9 @@ from typing import TYPE_CHECKING, Any
 from altakit import config
 from altakit.catalog import catalog_of
 from altakit.errors import ConfigError, MissingDependency, NotFound
+from altakit.runs.record import RunDoc, environment, jsonable, record_run
+from altakit.runs.secrets import REDACTED, check_parameters, redact_file, secret_env_values
+from altakit.store import open_store
 
 if TYPE_CHECKING:
     from altakit.catalog import Record
@@ -46,29 +45,7 @@ if TYPE_CHECKING:
 
 #: Where ``altakit run`` keeps local copies unless told (``--out``).
 RUNS_DIR_ENV = "ALTAKIT_RUNS_DIR"
-#: Name segments that always mark a secret: any non-empty text value is refused.
-_SECRET_WORDS = re.compile(
-    r"(?i)(?:^|[_\-.])(secret|secrets|password|passwd|passphrase|token|tokens|credential|credentials"
-    r"|apikey|api[_\-]?key|access[_\-]?key|private[_\-]?key|secret[_\-]?key|auth)(?:$|[_\-.])"
-)
-#: A ``key`` segment marks a secret only when the value looks like a credential.
-_KEY_WORD = re.compile(r"(?i)(?:^|[_\-.])key(?:$|[_\-.])")
-#: Values that are credentials whatever their parameter is called.
-_SECRET_VALUES = {
-    "an AWS access key id": re.compile(r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[A-Z0-9]{16}\b"),
-    "a private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
-    "a GitHub token": re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"),
-    "a Slack token": re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"),
-    "a JSON web token": re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+"),
-    "a URL with a password": re.compile(r"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@"),
-}
-_CREDENTIAL_LIKE = re.compile(r"^[A-Za-z0-9+/=_\-]{16,}$")
-_ENV_HINT = (
-    "pass secrets through the environment (export MY_TOKEN=… before the run and read "
-    "os.environ['MY_TOKEN'] in the notebook): papermill writes every parameter into the executed notebook"
-)
 _NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
-REDACTED = "[redacted]"
 
 
 @dataclass
@@ -81,7 +58,7 @@ class RunResult:
         html: Local path of its HTML copy.
         seconds: Wall-clock duration of the execution.
         error: ``Type: message`` of the failure ("" when ``ok``).
-        record: The catalog record of kind ``"run"``.
+        record: The run record (its document is a :class:`~altakit.runs.record.RunDoc`).
     """
 
     ok: bool
@@ -90,94 +67,6 @@ class RunResult:
     seconds: float
     error: str
     record: Record
-
-
-# ------------------------------------------------------------------ secrets
-def _looks_like_credential(value: str) -> bool:
-    has = (any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value))
-    return bool(_CREDENTIAL_LIKE.match(value)) and (sum(has) >= 2 or len(value) >= 32)
-
-
-def secret_reason(name: str, value: Any) -> str | None:
-    """Why the parameter ``name=value`` looks like a secret, or ``None`` if it does not.
-
-    Example:
-        >>> secret_reason("api_token", "abc123def456")
-        "its name 'api_token' marks a secret"
-        >>> secret_reason("rows", 500) is None
-        True
-    """
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            reason = secret_reason(f"{name}.{k}", v)
-            if reason:
-                return reason
-        return None
-    if isinstance(value, list | tuple | set):
-        return next((r for r in (secret_reason(name, v) for v in value) if r), None)
-    if not isinstance(value, str) or not value:
-        return None
-    for what, pattern in _SECRET_VALUES.items():
-        if pattern.search(value):
-            return f"its value looks like {what}"
-    if _SECRET_WORDS.search(name):
-        return f"its name {name!r} marks a secret"
-    if _KEY_WORD.search(name) and _looks_like_credential(value):
-        return f"its name {name!r} and its value look like a credential"
-    return None
-
-
-def check_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """Return ``parameters`` as a dict, or refuse any that looks like a secret.
-
-    Raises:
-        ConfigError: A parameter looks like a secret (``fields['parameter']`` names it).
-
-    Example:
-        >>> check_parameters({"rows": 500, "store_url": "s3://bucket/x"})
-        {'rows': 500, 'store_url': 's3://bucket/x'}
-        >>> check_parameters({"password": "hunter2"})  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ...
-        altakit.errors.ConfigError: parameter 'password' looks like a secret: ...
-    """
-    if not isinstance(parameters, Mapping):
-        raise ConfigError("parameters must be a mapping of name to value", hint="e.g. {'rows': 500}")
-    for name, value in parameters.items():
-        if not isinstance(name, str) or not name.isidentifier():
-            raise ConfigError(
-                f"parameter name {name!r} is not a Python identifier", hint="e.g. rows, store_url"
-            )
-        reason = secret_reason(name, value)
-        if reason:
-            raise ConfigError(
-                f"parameter {name!r} looks like a secret: {reason}; refused", parameter=name, hint=_ENV_HINT
-            )
-    return dict(parameters)
-
-
-def secret_env_values(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Values of environment variables whose names mark a secret (6 characters or more)."""
-    env = os.environ if environ is None else environ
-    return {
-        name: value
-        for name, value in env.items()
-        if len(value) >= 6
-        and (_SECRET_WORDS.search(name) or (_KEY_WORD.search(name) and _looks_like_credential(value)))
-    }
-
-
-def redact_file(path: Path, secrets: Mapping[str, str]) -> list[str]:
-    """Replace every secret value in the text file ``path``; return the names found."""
-    text = path.read_text(encoding="utf-8")
-    found = []
-    for name, value in sorted(secrets.items(), key=lambda kv: -len(kv[1])):
-        if value in text:
-            text = text.replace(value, f"{REDACTED}:{name}")
-            found.append(name)
-    if found:
-        path.write_text(text, encoding="utf-8")
-    return found
 
 
 # ---------------------------------------------------------------- execution
@@ -244,23 +133,6 @@ def _kernel_env(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def environment(kernel: str) -> dict[str, str]:
-    """What a run record says about where it ran (versions, host, kernel)."""
-    import altakit
-
-    env = {
-        "python": platform.python_version(),
-        "platform": platform.platform(terse=True),
-        "host": socket.gethostname(),
-        "altakit": altakit.__version__,
-        "kernel": kernel,
-        "executable": sys.executable,
-    }
-    with contextlib.suppress(Exception):
-        env["papermill"] = _papermill().__version__
-    return env
-
-
 def run_name(notebook: Path) -> str:
     """The catalog name of runs of ``notebook``: its file stem, made a valid record name."""
     name = _NAME_RE.sub("-", notebook.stem).strip("-._")
@@ -289,7 +161,7 @@ def run_notebook(
 
     Returns:
         The :class:`RunResult`; a failed notebook gives ``ok=False`` and a record with
-        ``status: "failed"`` (it is not raised).
+        ``status: "failed"`` (it is not raised); one that ran to the end ``status: "finished"``.
 
     Raises:
         ConfigError: A parameter looks like a secret (nothing runs), or the notebook is not ``.ipynb``.
@@ -298,8 +170,6 @@ def run_notebook(
     Example:
         >>> r = run_notebook("report.ipynb", {"day": "2026-01-02"}, store="s3://team/x")  # doctest: +SKIP
     """
-    from altakit.store import open_store
-
     params = check_parameters(parameters or {})
     src = Path(notebook).expanduser().resolve()
     if not src.is_file():
@@ -310,8 +180,7 @@ def run_notebook(
     kernel_env = {config.HOME_ENV: os.environ.get(config.HOME_ENV) or str(config.project_home().resolve())}
     if isinstance(store, str):
         kernel_env[config.STORE_ENV] = store
-    target = store if store is not None and not isinstance(store, str) else None
-    target = target or open_store(store or config.default_store_url())
+    target = open_store(store or None)
     name = run_name(src)
     started = datetime.now(UTC)
     folder = Path(out or os.environ.get(RUNS_DIR_ENV) or config.project_home() / "runs").expanduser()
@@ -330,22 +199,26 @@ def run_notebook(
         html_error = f"{type(exc).__name__}: {exc}".strip()[:500]
     for secret in secret_env_values().values():
         error = error.replace(secret, REDACTED)
-    doc: dict[str, Any] = {
-        "notebook": str(src),
-        "parameters": json.loads(json.dumps(params, default=str)),
-        "status": "failed" if error else "ok",
-        "error": error,
-        "started": started.isoformat(),
-        "seconds": seconds,
-        "environment": environment(kernel),
-        "redacted": redacted,
-        "html_error": html_error,
-        "local": {"executed": str(executed), "html": str(page)},
-    }
+    stored: dict[str, dict[str, Any]] = {}
     for label, path, suffix in (("executed", executed, ".ipynb"), ("html", page, ".html")):
         if path.exists():
             version = target.put(f"runs/{name}/{src.stem}{suffix}", path)
-            doc[label] = {"key": version.key, "version": version.id, "store": target.url}
-    with catalog_of(target) as cat:
-        record = cat.register("run", name, doc)
+            stored[label] = {"key": version.key, "version": version.id, "store": target.url}
+    given: dict[str, Any] = jsonable(params)
+    run = RunDoc(
+        status="failed" if error else "finished",
+        parameters=given,
+        started=started.isoformat(),
+        environment=environment(kernel),
+        notebook={"path": str(src), "parameters": given},
+        seconds=seconds,
+        error=error,
+        executed=stored.get("executed"),
+        html=stored.get("html"),
+        local={"executed": str(executed), "html": str(page)},
+        redacted=redacted,
+        html_error=html_error,
+    )
+    with catalog_of(target):  # closes the index connections this command opened
+        record = record_run(target, name, run)
     return RunResult(not error, executed, page, seconds, error, record)

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from altakit.errors import NotFound
-from altakit.runs.notebook import check_parameters, execute, export_html
+from altakit.runs.notebook import execute, export_html
+from altakit.runs.secrets import check_parameters
 
 _CURATED = re.compile(r"^\d\d_.+\.ipynb$")
 
@@ -89,7 +90,7 @@ def run_workflow(
         The :class:`WorkflowReport` (also written to ``out/report.json``).
 
     Raises:
-        ConfigError: A parameter looks like a secret (see :func:`altakit.runs.check_parameters`).
+        ConfigError: A parameter looks like a secret (see :func:`altakit.runs.secrets.check_parameters`).
         MissingDependency: papermill is not installed.
     """
     out = Path(out)

@@ -3,7 +3,10 @@
 A backend implements five primitives (``_write``, ``_read_range``, ``_scan``,
 ``_remove`` and optionally ``_open_raw`` / ``_names_of`` / ``_copy`` for speed);
 this base class derives versioning, "as of" reads, listing by pattern,
-verification, copy and delete once for every backend.
+verification, copy and delete once for every backend. The plumbing lives
+beside it: :mod:`~altakit.store.readers` (raw and verifying streams),
+:mod:`~altakit.store.sources` (write sources, spooling, hashing) and
+:mod:`~altakit.store.stream` (streamed writes).
 
 Example:
     >>> import tempfile, altakit
@@ -18,21 +21,16 @@ from __future__ import annotations
 
 import abc
 import fnmatch
-import hashlib
 import io
 import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, BinaryIO, TypeVar
 
-from altakit.errors import ConfigError, CorruptObject, NotFound
+from altakit.errors import ConfigError, NotFound
 from altakit.store.names import (
     CATALOG_PREFIX,
-    CHECKSUM_HEX,
-    SEP,
     Version,
     checksum,
     clean_writer,
@@ -44,16 +42,14 @@ from altakit.store.names import (
     validate_key,
     validate_prefix,
 )
-from altakit.store.stream import Background as _Background
-from altakit.store.stream import MemorySpool, Spool, VersionWriter, hash_fd
+from altakit.store.readers import RangeReader, VerifiedReader, verify
+from altakit.store.sources import Background, Source, hash_fd, hash_file, spooled
+from altakit.store.stream import MemorySpool, Spool, VersionWriter
 
 T = TypeVar("T")
 
 #: What ``put`` accepts: bytes-like data, a path, or a readable binary file.
 Data = bytes | bytearray | memoryview | os.PathLike | IO[bytes]
-#: What a backend's ``_write`` receives: the bytes, or a local file to copy from.
-Source = bytes | memoryview | Path
-CHUNK = 8 * 1024 * 1024
 #: Buffer in front of ``Store.open`` streams: small, so a seek and a short read stay cheap.
 READ_BUFFER = 1024 * 1024
 #: Objects this large are hashed on a second thread while the backend stages them.
@@ -98,7 +94,7 @@ class Store(abc.ABC):
 
     def _open_raw(self, name: str, size: int) -> BinaryIO:
         """A seekable binary stream over object ``name``."""
-        return io.BufferedReader(_RangeReader(self, name, size), buffer_size=1024 * 1024)
+        return io.BufferedReader(RangeReader(self._read_range, name, size), buffer_size=1024 * 1024)
 
     def _stage(self, source: Source) -> Any:
         """Begin writing ``source`` where no reader sees it; runs while the checksum is computed.
@@ -126,7 +122,7 @@ class Store(abc.ABC):
         """Copy object ``src`` to the new name ``dst`` (override for server-side copy)."""
         version = parse_name(src)
         assert version is not None
-        with self._open_raw(src, version.size) as raw, _spooled(raw) as (path, _, _):
+        with self._open_raw(src, version.size) as raw, spooled(raw) as (path, _, _):
             self._write(dst, path)
 
     def close(self) -> None:
@@ -163,15 +159,15 @@ class Store(abc.ABC):
             size = path.stat().st_size
 
             def digest() -> str:
-                hashed_size, hashed = _hash_file(path)
+                hashed_size, hashed = hash_file(path)
                 if hashed_size != size:
                     raise ConfigError(f"{str(path)!r} changed while it was being stored", key=key)
                 return hashed
 
             return self._put(key, path, size, digest)
         if hasattr(data, "read"):
-            with _spooled(data) as (path, size, digest):
-                return self._put(key, path, size, lambda: digest)
+            with spooled(data) as (path, size, hashed):
+                return self._put(key, path, size, lambda: hashed)
         raise ConfigError(f"put() cannot store a {type(data).__name__}", key=key)
 
     def _put(self, key: str, source: Source, size: int, digest: Callable[[], str]) -> Version:
@@ -179,7 +175,7 @@ class Store(abc.ABC):
         if size < PARALLEL_HASH_FROM:
             digested, staged = digest(), self._stage(source)
         else:  # hashing releases the GIL: stage (write a temp file, upload …) on the other core
-            hasher = _Background(digest)
+            hasher = Background(digest)
             staged = self._stage(source)
             digested = hasher.result()
         version = self._new_version(key, size, digested)
@@ -290,7 +286,7 @@ class Store(abc.ABC):
         """All bytes of a version of ``key``, verified against its size and checksum."""
         v = self.resolve(key, version, as_of=as_of)
         data = self._read_range(v.name, 0, v.size)
-        _verify(v, len(data), checksum(data))
+        verify(v, len(data), checksum(data))
         return data
 
     def read_verified(
@@ -320,19 +316,19 @@ class Store(abc.ABC):
         file = self._open_file(v.name)
         if file is None:  # the bytes in memory, hashed while ``read`` parses them
             data = self._read_range(v.name, 0, v.size)
-            hasher = _Background(lambda: (len(data), checksum(data)))
+            hasher = Background(lambda: (len(data), checksum(data)))
             file = io.BytesIO(data)
         else:  # hash the file through a map of it: no copy, no shared file position
-            hasher = _Background(lambda: hash_fd(file.fileno()))
+            hasher = Background(lambda: hash_fd(file.fileno()))
         with file:
             try:
                 result = read(file)
             except Exception:
-                _verify(v, *hasher.result())  # damaged bytes explain the failure best
+                verify(v, *hasher.result())  # damaged bytes explain the failure best
                 raise
             finally:
                 hasher.thread.join()  # it reads the file: close it only after
-        _verify(v, *hasher.result())
+        verify(v, *hasher.result())
         return result
 
     def open(
@@ -348,7 +344,7 @@ class Store(abc.ABC):
             ...     header = f.readline()
         """
         v = self.resolve(key, version, as_of=as_of)
-        reader = _VerifiedReader(v, self._open_raw(v.name, v.size))
+        reader = VerifiedReader(v, self._open_raw(v.name, v.size))
         return io.BufferedReader(reader, buffer_size=READ_BUFFER)
 
     def list(self, prefix: str = "", pattern: str | None = None, recursive: bool = True) -> list[Version]:
@@ -393,190 +389,3 @@ class Store(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
-
-
-def walk_nested(
-    folders: Callable[[str], Iterable[str]],
-    names_of: Callable[[str], Iterator[str]],
-    prefix: str,
-    recursive: bool,
-) -> Iterator[str]:
-    """``Store._scan`` for backends that keep each key's versions in a folder ``<key>✹/``.
-
-    Args:
-        folders: The sub-folder names of a folder (``""`` is the root), temp folders left out.
-        names_of: The backend's ``_names_of``.
-        prefix: As in ``_scan``.
-        recursive: As in ``_scan``.
-    """
-
-    def walk(folder: str) -> Iterator[str]:
-        for entry in sorted(folders(folder)):
-            rel = f"{folder}/{entry}" if folder else entry
-            if rel.endswith(SEP):
-                if rel[: -len(SEP)].startswith(prefix):
-                    yield from names_of(rel[: -len(SEP)])
-            elif prefix.startswith(rel + "/") or (recursive and rel.startswith(prefix)):
-                yield from walk(rel)
-
-    return walk(prefix.rpartition("/")[0])
-
-
-def _verify(v: Version, size: int, digest: str | None) -> None:
-    if size != v.size:
-        raise CorruptObject(
-            f"object {v.name!r} has {size} bytes, expected {v.size}",
-            name=v.name,
-            key=v.key,
-            hint="the stored object is truncated or damaged; read an older version",
-        )
-    if digest is not None and digest != v.checksum:
-        raise CorruptObject(
-            f"object {v.name!r} fails its checksum",
-            name=v.name,
-            key=v.key,
-            hint="the stored bytes were changed after writing; read an older version",
-        )
-
-
-def _hash_file(path: Path) -> tuple[int, str]:
-    with open(path, "rb") as f:
-        return hash_fd(f.fileno())
-
-
-class _spooled:
-    """Copy a readable file into a temp file, hashing on the way: ``(path, size, checksum)``."""
-
-    def __init__(self, src: IO[bytes]) -> None:
-        self.src = src
-
-    def __enter__(self) -> tuple[Path, int, str]:
-        fd, name = tempfile.mkstemp(prefix="altakit-")
-        self.path = Path(name)
-        h = hashlib.sha256()
-        size = 0
-        with os.fdopen(fd, "wb") as out:
-            while chunk := self.src.read(CHUNK):
-                h.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-        return self.path, size, h.hexdigest()[:CHECKSUM_HEX]
-
-    def __exit__(self, *exc: object) -> None:
-        self.path.unlink(missing_ok=True)
-
-
-def iter_chunks(source: Source, size: int = CHUNK) -> Iterable[bytes | memoryview]:
-    """Yield a ``_write`` source in chunks (for backends that stream)."""
-    if isinstance(source, Path):
-        with open(source, "rb") as f:
-            while chunk := f.read(size):
-                yield chunk
-    else:
-        view = memoryview(source)
-        for start in range(0, view.nbytes, size):
-            yield view[start : start + size]
-
-
-def copy_source(source: Source, dest: IO[bytes]) -> None:
-    """Write a ``_write`` source into an open binary file."""
-    if isinstance(source, Path):
-        with open(source, "rb") as f:
-            shutil.copyfileobj(f, dest, CHUNK)
-    else:
-        dest.write(source)
-
-
-class SeekableReader(io.RawIOBase):
-    """Base of the raw object streams: a position within ``size``; subclasses add ``readinto``.
-
-    Example:
-        >>> class Zeros(SeekableReader):
-        ...     def readinto(self, b):
-        ...         n = max(0, min(len(b), self.size - self.pos)); b[:n] = bytes(n); self.pos += n; return n
-        >>> Zeros(4).read()
-        b'\\x00\\x00\\x00\\x00'
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size, self.pos = size, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = (0, self.pos, self.size)[whence]
-        self.pos = max(0, base + offset)
-        return self.pos
-
-
-class _RangeReader(SeekableReader):
-    """A seekable raw stream built on ``Store._read_range``."""
-
-    def __init__(self, store: Store, name: str, size: int) -> None:
-        super().__init__(size)
-        self.store, self.name = store, name
-
-    def readinto(self, buffer: Any) -> int:
-        n = min(len(buffer), self.size - self.pos)
-        if n <= 0:
-            return 0
-        data = self.store._read_range(self.name, self.pos, self.pos + n)
-        buffer[: len(data)] = data
-        self.pos += len(data)
-        return len(data)
-
-
-class _VerifiedReader(io.RawIOBase):
-    """Checks size on every read and the checksum after a full sequential read."""
-
-    def __init__(self, version: Version, raw: BinaryIO) -> None:
-        self.version, self.raw = version, raw
-        self.pos = 0
-        self.hash: Any = hashlib.sha256()  # None once a seek breaks the sequence
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = (0, self.pos, self.version.size)[whence]
-        target = max(0, base + offset)
-        if target != self.pos:
-            self.hash = None
-            self.raw.seek(target)
-            self.pos = target
-        return self.pos
-
-    def readinto(self, buffer: Any) -> int:
-        want = min(len(buffer), self.version.size - self.pos)
-        if want <= 0:
-            if self.raw.read(1):
-                _verify(self.version, self.version.size + 1, None)
-            return 0
-        view = memoryview(buffer)[:want]
-        n = self.raw.readinto(view)
-        if not n:
-            _verify(self.version, self.pos, None)  # shorter than its name says
-        if self.hash is not None:
-            self.hash.update(view[:n])
-        self.pos += n
-        if self.pos == self.version.size and self.hash is not None:
-            _verify(self.version, self.pos, self.hash.hexdigest()[:CHECKSUM_HEX])
-            self.hash = None
-        return n
-
-    def close(self) -> None:
-        self.raw.close()
-        super().close()

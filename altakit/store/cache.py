@@ -39,8 +39,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from altakit.errors import AccessDenied, ConfigError
-from altakit.store.base import CHUNK, Source, Store
+from altakit.store.base import Store
 from altakit.store.names import Version, checksum, parse_name, validate_id
+from altakit.store.sources import CHUNK, Source
 from altakit.store.wrap import WrappedStore
 
 GiB = 1 << 30

@@ -29,6 +29,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import io
 import os
 import struct
 import tempfile
@@ -39,8 +40,10 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from altakit.errors import AccessDenied, ConfigError, Conflict, DecryptionError, MissingDependency
-from altakit.store.base import SeekableReader, Source, Store, _spooled
+from altakit.store.base import Store
 from altakit.store.names import parse_name
+from altakit.store.readers import SeekableReader
+from altakit.store.sources import Source, spooled
 from altakit.store.wrap import WrappedStore
 
 MAGIC = b"AKE1"
@@ -294,15 +297,15 @@ class EncryptedStore(WrappedStore):
         header, aead = self._seal(view.nbytes)
         seg = self.segment_bytes
         count = max(1, -(-view.nbytes // seg))
-        out = bytearray(HEADER + view.nbytes + TAG * count)
-        out[:HEADER] = header
-        target, pos = memoryview(out), HEADER
+        sealed = bytearray(HEADER + view.nbytes + TAG * count)
+        sealed[:HEADER] = header
+        target, pos = memoryview(sealed), HEADER
         for index in range(count):
             chunk = view[index * seg : (index + 1) * seg]
             end = pos + chunk.nbytes + TAG
             aead.encrypt_into(_nonce(index), chunk, _aad(index, index == count - 1), target[pos:end])
             pos = end
-        self.inner._write(name, memoryview(out))
+        self.inner._write(name, memoryview(sealed))
 
     def _encrypt_file(self, src: BinaryIO, size: int, out: BinaryIO) -> None:
         header, aead = self._seal(size)
@@ -377,7 +380,7 @@ class EncryptedStore(WrappedStore):
     def _copy(self, src: str, dst: str) -> None:
         # copy the ciphertext as is: segments are bound to the data key, not to the name
         h = self._header(src)
-        with self.inner._open_raw(src, h.ciphertext_size) as raw, _spooled(raw) as (path, _, _):
+        with self.inner._open_raw(src, h.ciphertext_size) as raw, spooled(raw) as (path, _, _):
             self.inner._write(dst, path)
 
     def _remove(self, name: str) -> None:
@@ -419,7 +422,7 @@ class _DecryptingReader(SeekableReader):
         blob = bytearray(end - start)
         view, got = memoryview(blob), 0
         while got < len(blob):
-            n = self.raw.readinto(view[got:])
+            n = cast(io.BufferedIOBase, self.raw).readinto(view[got:])
             if not n:
                 break
             got += n

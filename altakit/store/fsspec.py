@@ -27,7 +27,7 @@ import tempfile
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fsspec.spec import AbstractFileSystem
 
@@ -271,7 +271,7 @@ class StoreFileSystem(AbstractFileSystem):
                 raise AlreadyExists(
                     f"{self.unstrip_protocol(key)} exists", key=key, hint="open with mode 'wb'"
                 )
-            return VersionWriter(self.store, key, autocommit=autocommit)
+            return TempFileWriter(self.store, key, autocommit=autocommit)
         raise ConfigError(
             f"mode {mode!r} is not supported by altakit:// files",
             hint="use 'rb', 'wb' or 'xb' (versions are immutable; to append, read, then write a new version)",
@@ -286,7 +286,7 @@ class StoreFileSystem(AbstractFileSystem):
             return super().open(path, mode, compression=compression, **kwargs)
         text = {k: kwargs.pop(k) for k in ("encoding", "errors", "newline") if k in kwargs}
         text.setdefault("encoding", "utf-8")
-        return _TextVersionWriter(super().open(path, mode.replace("t", "") + "b", **kwargs), **text)
+        return _TextTempFileWriter(super().open(path, mode.replace("t", "") + "b", **kwargs), **text)
 
     def cat_file(self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any) -> bytes:
         """Bytes of a version, or of the range ``[start, end)`` (negative counts from the end)."""
@@ -376,13 +376,15 @@ class StoreFileSystem(AbstractFileSystem):
         """No-op: a directory vanishes when its last key is deleted."""
 
 
-class VersionWriter(io.BufferedIOBase):
-    """A file that becomes one new version of ``key`` when closed.
+class TempFileWriter(io.BufferedIOBase):
+    """An ``altakit://`` file opened for writing: buffered in a local temp file, one new version on close.
 
-    Bytes go to a local temp file (seekable, so zip and Excel writers work);
-    ``close()`` stores it with ``store.put``. An exception inside ``with`` or a
-    file dropped without ``close()`` discards it. With ``autocommit=False``
-    (fsspec transactions) ``close()`` keeps the bytes until ``commit()``.
+    Unlike :class:`altakit.store.stream.VersionWriter` (``store.open_writer``, a
+    forward-only stream) it is seekable, so zip and Excel writers work, and it
+    can wait for an fsspec transaction. ``close()`` stores it with ``store.put``.
+    An exception inside ``with`` or a file dropped without ``close()`` discards
+    it. With ``autocommit=False`` (fsspec transactions) ``close()`` keeps the
+    bytes until ``commit()``.
 
     Attributes:
         version: The new :class:`Version` once committed, else None.
@@ -467,12 +469,12 @@ class VersionWriter(io.BufferedIOBase):
             self.discard()
 
 
-class _TextVersionWriter(io.TextIOWrapper):
-    """Text mode over :class:`VersionWriter`: an exception inside ``with`` discards."""
+class _TextTempFileWriter(io.TextIOWrapper):
+    """Text mode over :class:`TempFileWriter`: an exception inside ``with`` discards."""
 
     def __exit__(self, exc_type: Any, *rest: Any) -> None:
         if exc_type is not None:
-            self.buffer.discard()
+            cast(TempFileWriter, self.buffer).discard()
         super().__exit__(exc_type, *rest)
 
 

@@ -36,9 +36,12 @@ from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from altakit.errors import AccessDenied, ConfigError, StoreUnavailable
-from altakit.store.base import SeekableReader, Source, Store, walk_nested
+from altakit.store.base import Store
 from altakit.store.jvm_gateway import JvmGateway, java_class, java_error
 from altakit.store.names import SEP
+from altakit.store.nested import walk_nested
+from altakit.store.readers import SeekableReader
+from altakit.store.sources import Source
 
 TMP = ".altakit-tmp"
 #: Bytes fetched per hand-off by a stream from :meth:`JvmStore.open`.
@@ -204,7 +207,7 @@ class JvmStore(Store):
             self._fs, self._pid = fs, os.getpid()
             return fs
 
-    def _error(self, exc: BaseException, what: str, **fields: Any) -> Exception:
+    def _error(self, exc: BaseException, what: str, **fields: Any) -> BaseException:
         if java_class(exc) or type(exc).__module__.startswith("py4j"):
             return java_error(exc, what, url=self.url, **fields)
         return exc

@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from altakit.errors import AccessDenied, ConfigError, NotFound
-from altakit.store.base import Source, Store, walk_nested
+from altakit.store.base import Store
 from altakit.store.names import SEP
+from altakit.store.nested import walk_nested
+from altakit.store.sources import Source
 from altakit.store.stream import FileSpool
 
 TMP = ".altakit-tmp"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import getpass
 import hashlib
+import mmap
 import re
 import secrets
 import socket
@@ -73,7 +74,7 @@ class Version:
         return _FIELD.join((f"{self.key}{SEP}{self.id}", *fields, self.writer))
 
 
-def checksum(data: bytes | memoryview) -> str:
+def checksum(data: bytes | bytearray | memoryview | mmap.mmap) -> str:
     """Checksum as stored in version names."""
     return hashlib.sha256(data).hexdigest()[:CHECKSUM_HEX]
 

@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -49,8 +50,9 @@ from altakit.errors import (
     ConfigError,
     StoreUnavailable,
 )
-from altakit.store.base import SeekableReader, Source, Store
+from altakit.store.base import Store
 from altakit.store.names import SEP, parse_name, validate_key
+from altakit.store.readers import SeekableReader
 from altakit.store.s3_faults import (
     CREDENTIALS_DIR_ENV,
     CREDENTIALS_HINT,
@@ -59,6 +61,7 @@ from altakit.store.s3_faults import (
     translate,
 )
 from altakit.store.s3_parts import PartSpool, StagedParts, upload_parts
+from altakit.store.sources import Source
 
 __all__ = ["S3Store"]
 
@@ -392,15 +395,16 @@ class S3Store(Store):
     def _open_raw(self, name: str, size: int) -> BinaryIO:
         return _S3Reader(self, name, size)  # type: ignore[return-value]
 
+    def _list_page(self, params: dict[str, Any]) -> Any:
+        return self._client().list_objects_v2(**params)
+
     def _list(self, prefix: str, delimiter: str | None) -> Iterator[str]:
         params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self._key(prefix)}
         if delimiter:
             params["Delimiter"] = delimiter
         cut = len(self._base)
         while True:
-            page = self._call(
-                "list", repr(prefix), lambda p=dict(params): self._client().list_objects_v2(**p)
-            )
+            page = self._call("list", repr(prefix), functools.partial(self._list_page, dict(params)))
             for item in page.get("Contents", ()):
                 yield item["Key"][cut:]
             if not page.get("IsTruncated"):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import http.client
 import os
 from pathlib import Path
+from typing import Any
 
 import botocore.exceptions as bex
 import urllib3.exceptions
@@ -186,7 +187,7 @@ def translate(
     if error is None:
         return exc  # not an S3 fault: a bug or a local error, raised unchanged
     code, status = error
-    fields = {"op": op, "url": url, "code": code, "status": status}
+    fields: dict[str, Any] = {"op": op, "url": url, "code": code, "status": status}
     if code == "NoSuchBucket" or (op == "head_bucket" and status == 404):
         return NotFound(
             f"S3 bucket {bucket!r} does not exist at {endpoint or 'AWS'}",

@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -260,7 +261,7 @@ def _abort(store: S3Store, name: str, key: str, upload_id: str | None) -> None:
             store._call(
                 "abort_multipart_upload",
                 name,
-                lambda uid=uid: client.abort_multipart_upload(Bucket=store.bucket, Key=key, UploadId=uid),
+                functools.partial(client.abort_multipart_upload, Bucket=store.bucket, Key=key, UploadId=uid),
             )
     except Exception as exc:
         log.warning("could not abort the multipart upload of %s (%s); it stays invisible", name, exc)

@@ -1,7 +1,5 @@
 """Streamed writes: a version's bytes pass once, hashed on a second thread as they go.
 
-Also the hashing helpers :mod:`altakit.store.base` shares (:class:`Background`, :func:`hash_fd`).
-
 :meth:`Store.open_writer <altakit.store.base.Store.open_writer>` returns a
 :class:`VersionWriter`, a write-only file for producers that write a stream
 (``torch.save``, ``zipfile`` …). Its bytes collect in a :class:`Spool` where no
@@ -31,12 +29,9 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from altakit.store.names import CHECKSUM_HEX, Version, checksum
-
-if TYPE_CHECKING:
-    from altakit.store.base import Store
+from altakit.store.names import CHECKSUM_HEX, Version
 
 #: The hashing thread catches up in steps this large: few GIL hand-offs with the producer.
 HASH_STEP = 16 * 1024 * 1024
@@ -44,38 +39,6 @@ HASH_STEP = 16 * 1024 * 1024
 JOB_STEP = 4 * 1024 * 1024
 #: Writes smaller than this are gathered first (fewer syscalls and copies).
 SMALL_WRITE = 64 * 1024
-
-
-class Background:
-    """Run a function on a plain thread (fork-safe, unlike a shared pool) and collect its result."""
-
-    def __init__(self, fn: Callable[[], Any]) -> None:
-        self.value: Any = None
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
-        self.thread.start()
-
-    def _run(self, fn: Callable[[], Any]) -> None:
-        try:
-            self.value = fn()
-        except BaseException as exc:  # handed to the caller by result()
-            self.error = exc
-
-    def result(self) -> Any:
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-        assert self.value is not None
-        return self.value
-
-
-def hash_fd(fd: int) -> tuple[int, str]:
-    """Size and checksum of an open file, whatever its position."""
-    size = os.fstat(fd).st_size
-    if size == 0:
-        return 0, checksum(b"")
-    with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as view:  # no copies: ~20% faster
-        return size, checksum(view)
 
 
 class Spool(abc.ABC):
@@ -280,6 +243,16 @@ class FileSpool(Spool):
             self._hash.update(span)
 
 
+class Committer(Protocol):
+    """What a :class:`VersionWriter` needs of its store (a :class:`~altakit.store.base.Store` is one)."""
+
+    def _new_version(self, key: str, size: int, digest: str) -> Version: ...
+
+    def _commit(self, staged: Any, name: str) -> None: ...
+
+    def _discard(self, staged: Any) -> None: ...
+
+
 class VersionWriter(io.BufferedIOBase):
     """A write-only stream whose bytes become one new version of a key when it closes.
 
@@ -294,7 +267,7 @@ class VersionWriter(io.BufferedIOBase):
         >>> f.version.size  # doctest: +SKIP
     """
 
-    def __init__(self, store: Store, key: str, spool: Spool) -> None:
+    def __init__(self, store: Committer, key: str, spool: Spool) -> None:
         super().__init__()
         self.store, self.key = store, key
         self.version: Version | None = None

@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from altakit.store.base import Source, Store
+from altakit.store.base import Store
+from altakit.store.sources import Source
 
 
 class WrappedStore(Store):

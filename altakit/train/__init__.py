@@ -1,18 +1,31 @@
-"""Training: checkpoints in the store, an event stream, Keras and PyTorch helpers, a model registry.
+"""Training: checkpoints in the store, run records from the event stream, a model registry.
 
-Framework code lives in :mod:`altakit.train.torch` and :mod:`altakit.train.keras`
-(imported only when used); everything else here is framework-free.
+Framework code lives in :mod:`altakit.train.torch`, :mod:`altakit.train.lightning`
+and :mod:`altakit.train.keras` (imported only when used); everything imported
+here is framework-free.
 
 Example:
     >>> import tempfile, altakit
-    >>> from altakit.train import Checkpointer
-    >>> ckpt = Checkpointer(altakit.open_store(tempfile.mkdtemp()), "demo")
-    >>> ckpt.save(b"state", step=1).step
+    >>> from altakit.train import Checkpointer, ModelRegistry
+    >>> store = altakit.open_store(tempfile.mkdtemp())
+    >>> Checkpointer(store, "demo").save(b"state", step=1).step
     1
+    >>> ModelRegistry(store).list()
+    []
 """
 
 from altakit.events import Event, EventStream, TqdmProgress
 from altakit.train.checkpoint import Checkpoint, Checkpointer, Restored
 from altakit.train.recorder import RunRecorder
+from altakit.train.registry import ModelRegistry
 
-__all__ = ["Checkpoint", "Checkpointer", "Event", "EventStream", "Restored", "RunRecorder", "TqdmProgress"]
+__all__ = [
+    "Checkpoint",
+    "Checkpointer",
+    "Event",
+    "EventStream",
+    "ModelRegistry",
+    "Restored",
+    "RunRecorder",
+    "TqdmProgress",
+]

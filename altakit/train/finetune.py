@@ -20,7 +20,7 @@ from typing import Any
 
 from altakit.catalog.records import Record
 from altakit.errors import ConfigError, NotFound
-from altakit.train.registry import ModelRegistry
+from altakit.train.registry import ModelRegistry, read_model
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ def finetune(
 
 
 def _metric(rec: Record, monitor: str, scores: Mapping[int, Mapping[str, float]] | None) -> float:
-    source = scores.get(rec.version) if scores and rec.version in scores else rec.doc.get("metrics", {})
+    source = scores[rec.version] if scores and rec.version in scores else read_model(rec).metrics
     if monitor not in source:
         raise ConfigError(
             f"{rec.ref} has no metric {monitor!r} (has {sorted(source)})",

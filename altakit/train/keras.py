@@ -5,7 +5,7 @@
   through a :class:`KerasCheckpointer` (the model streams into the store and back).
 - :class:`BackupAndRestore` backs up weights and optimizer state (``.weights.h5``)
   and, at the start of the next ``fit``, restores them and the epoch to continue from.
-- :class:`EventCallback` feeds an :class:`~altakit.train.recorder.EventStream`.
+- :class:`EventCallback` feeds an :class:`~altakit.events.EventStream`.
 
 Nothing is unpickled: ``.keras`` files load with ``safe_mode=True`` and
 ``.weights.h5`` files are HDF5 arrays.
@@ -45,7 +45,7 @@ def _saving_lib() -> Any:
     return saving_lib
 
 
-def save_model_file(model: keras.Model, file: BinaryIO) -> None:
+def save_model_file(model: keras.Model, file: BinaryIO | io.BufferedIOBase) -> None:
     """Write the model as a ``.keras`` file (architecture, weights, optimizer state) into ``file``."""
     _saving_lib().save_model(model, file)
 

@@ -232,6 +232,26 @@ class StoreCheckpoint(_LightningCheckpoint):
         return saved
 
 
+def lightning_callback(store: Store, run: str, **options: Any) -> StoreCheckpoint:
+    """A Lightning callback that checkpoints the run to the store: a :class:`StoreCheckpoint`.
+
+    Saves Lightning's full checkpoint (weights, optimizers, schedulers, loop and
+    data-loader progress, RNG) every epoch or every N steps through the store's
+    checkpointer (atomic, versioned, retention); only the global-zero process
+    writes. Resume with ``trainer.fit(..., ckpt_path=callback.resume_path())``.
+
+    Args:
+        store: Any altakit store.
+        run: Run name.
+        **options: ``every_n_train_steps``, ``every_n_epochs``, ``monitor``, ``mode``,
+            ``keep_last``, ``keep_best``, ``prefix``.
+
+    Example:
+        >>> trainer = L.Trainer(callbacks=[lightning_callback(store, "digits")])  # doctest: +SKIP
+    """
+    return StoreCheckpoint(store, run, **options)
+
+
 def epochs_done(trainer: Any) -> int:
     """Epochs completed by ``trainer``: the current one counts once its last batch ran."""
     return int(trainer.current_epoch) + int(_last_batch_ran(trainer))

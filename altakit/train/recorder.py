@@ -1,8 +1,9 @@
-"""Training runs on the one event stream (:mod:`altakit.events`).
+"""Training runs on the one event stream (:mod:`altakit.events`), recorded as run records.
 
 :class:`RunRecorder` subscribes to a run's :class:`~altakit.events.EventStream`
-and keeps its record in the catalog (parameters, metric history, environment,
-and the notebook with its papermill parameters in batch runs).
+and keeps its run record (:class:`altakit.runs.record.RunDoc`) in the catalog:
+parameters, metric history, environment, and the notebook with its papermill
+parameters in batch runs.
 
 Example:
     >>> stream = EventStream("run-1")  # doctest: +SKIP
@@ -11,34 +12,32 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
-import platform
-import socket
-import sys
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from altakit.catalog import catalog_of
 from altakit.catalog.records import check_name
-from altakit.errors import ConfigError, NotFound
+from altakit.errors import NotFound
 from altakit.events import Event
+from altakit.runs.record import RunDoc, environment, jsonable, notebook_info, record_run
 from altakit.store.base import Store
 
-#: Environment variables ``altakit run`` / papermill batch runs set for the run record.
-NOTEBOOK_ENV = "ALTAKIT_NOTEBOOK"
-PARAMETERS_ENV = "ALTAKIT_PARAMETERS"
+#: Keys of a run record's document: an ``end`` event's data never overrides them.
+_FIELDS = frozenset(f.name for f in dataclasses.fields(RunDoc))
 
 
 class RunRecorder:
-    """Keeps the run record in the catalog: params, metric history, environment, notebook.
+    """Keeps the run record in the catalog: parameters, metric history, environment, notebook.
 
     On ``start`` it registers ``run:<name>`` (status ``running``); after each
     epoch it writes the metric history to the store (``runs/<name>/history.json``,
     a new version each time, so a crash loses at most one epoch); on ``end`` it
-    registers the final record. A resumed run continues the history of the run
-    it resumes, cut at the epoch it resumed from.
+    registers the final record (status ``finished``, ``interrupted`` or
+    ``failed``, the duration, and what else the ``end`` event carried). A
+    resumed run continues the history of the run it resumes, cut at the epoch it
+    resumed from.
 
     Args:
         store: Store whose catalog holds the record.
@@ -64,6 +63,7 @@ class RunRecorder:
         self.params: dict[str, Any] = {}
         self.history: list[dict[str, Any]] = []
         self.started = ""
+        self.start_time: float | None = None
         self.record: Any = None
 
     @property
@@ -73,18 +73,18 @@ class RunRecorder:
 
     def __call__(self, event: Event) -> None:
         if event.kind == "start":
-            self.params = _jsonable(event.data.get("params") or {})
-            self.started = _iso(event.time)
+            self.params = jsonable(event.data.get("params") or {})
+            self.started, self.start_time = _iso(event.time), event.time
             resumed = event.data.get("resumed")
             self.history = self._previous_history(resumed) if resumed else []
-            self._register("running", resumed=resumed)
+            self._register("running", None, {"resumed": resumed})
         elif event.kind == "epoch":
             entry = {"epoch": event.epoch, "step": event.step, "time": _iso(event.time), **event.metrics}
             self.history.append(entry)
             self.store.put(self.history_key, json.dumps(self.history).encode())
         elif event.kind == "end":
-            extra = {k: v for k, v in _jsonable(event.data).items() if k != "status"}
-            self._register(str(event.data.get("status", "finished")), **extra)
+            seconds = round(event.time - self.start_time, 3) if self.start_time is not None else None
+            self._register(str(event.data.get("status", "finished")), seconds, event.data)
 
     def _previous_history(self, resumed: Mapping[str, Any]) -> list[dict[str, Any]]:
         try:
@@ -94,85 +94,24 @@ class RunRecorder:
         epoch = resumed.get("epoch")
         return [h for h in old if epoch is None or (h.get("epoch") is not None and h["epoch"] < epoch)]
 
-    def _register(self, status: str, **extra: Any) -> None:
+    def _register(self, status: str, seconds: float | None, data: Mapping[str, Any]) -> None:
         last = self.history[-1] if self.history else {}
-        doc = {
-            **extra,
-            "status": status,
-            "params": self.params,
-            "started": self.started,
-            "history": self.history,
-            "final": {k: v for k, v in last.items() if k not in ("epoch", "step", "time")},
-            "environment": environment(),
-            "notebook": self.notebook,
-        }
-        self.record = catalog_of(self.store).register("run", self.run, _jsonable(doc))
-
-
-def environment() -> dict[str, Any]:
-    """Where the run happens: Python, platform, host, and versions of loaded frameworks.
-
-    Frameworks are reported only if already imported (this never imports torch).
-    """
-    import altakit
-
-    versions = {"altakit": altakit.__version__}
-    for name in ("torch", "tensorflow", "keras", "numpy", "lightning"):
-        module = sys.modules.get(name)
-        if module is not None:
-            versions[name] = str(getattr(module, "__version__", "?"))
-    return {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "versions": versions,
-    }
-
-
-def notebook_info(
-    path: str | None = None, parameters: Mapping[str, Any] | None = None
-) -> dict[str, Any] | None:
-    """The notebook and papermill parameters of this run, or None outside a notebook.
-
-    Args:
-        path: Notebook path; default ``$ALTAKIT_NOTEBOOK``, then ``$JPY_SESSION_NAME`` (Jupyter).
-        parameters: Papermill parameters; default the JSON object in ``$ALTAKIT_PARAMETERS``.
-    """
-    path = path or os.environ.get(NOTEBOOK_ENV) or os.environ.get("JPY_SESSION_NAME")
-    if parameters is None and os.environ.get(PARAMETERS_ENV):
-        try:
-            parameters = json.loads(os.environ[PARAMETERS_ENV])
-        except ValueError as exc:
-            raise ConfigError(
-                f"${PARAMETERS_ENV} is not JSON: {exc}", hint='set it to a JSON object, e.g. {"epochs": 3}'
-            ) from exc
-    if path is None and not parameters:
-        return None
-    return {"path": path, "parameters": _jsonable(dict(parameters or {}))}
+        reported = jsonable(data)
+        error = reported.get("error")
+        run = RunDoc(
+            status=status,  # type: ignore[arg-type]  # validated by to_doc
+            parameters=self.params,
+            started=self.started,
+            environment=environment(),
+            notebook=self.notebook,
+            seconds=seconds,
+            error="" if error is None else str(error),
+            history=jsonable(self.history),
+            final={k: v for k, v in last.items() if k not in ("epoch", "step", "time")},
+            extra={k: v for k, v in reported.items() if k not in _FIELDS},
+        )
+        self.record = record_run(self.store, self.run, run)
 
 
 def _iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-
-
-def _jsonable(value: Any) -> Any:
-    """``value`` as plain JSON (NaN/inf become None; unknown objects their str)."""
-
-    def fix(v: Any) -> Any:
-        if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
-            return None
-        if isinstance(v, Mapping):
-            return {str(k): fix(x) for k, x in v.items()}
-        if isinstance(v, list | tuple):
-            return [fix(x) for x in v]
-        if isinstance(v, str | int | float | bool) or v is None:
-            return v
-        if hasattr(v, "item"):  # numpy / torch scalars
-            try:
-                return fix(v.item())
-            except (TypeError, ValueError):
-                pass
-        return str(v)
-
-    return fix(value)

@@ -12,6 +12,10 @@ An alias (``champion``, ``staging`` …) is a record of kind ``model_alias`` nam
 (record writer and time) and why is the alias's history. A rollback moves the
 alias back to the version it pointed at before the last move, and is recorded too.
 
+This module owns both documents: :class:`ModelDoc` (kind ``model``) and
+:class:`AliasDoc` (kind ``model_alias``); the registry writes and reads them
+through these models only.
+
 Example:
     >>> reg = ModelRegistry(store)  # doctest: +SKIP
     >>> rec = reg.register("digits", ckpt.find("best"), metrics={"accuracy": 0.97},
@@ -23,23 +27,111 @@ Example:
 
 from __future__ import annotations
 
+import builtins
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from altakit.catalog import catalog_of
+from altakit.catalog.model import RecordDoc
 from altakit.catalog.records import Record, Ref, check_name
 from altakit.errors import ConfigError, CorruptObject, NotFound
+from altakit.runs.record import notebook_info
 from altakit.store.base import Store
 from altakit.train.checkpoint import Checkpoint
-from altakit.train.recorder import notebook_info
 
 MODEL = "model"
 ALIAS = "model_alias"
 #: Checkpoint formats and the framework that loads them.
 FRAMEWORKS = {"torch": "torch", "keras": "keras", "keras-weights": "keras"}
+
+
+@dataclass(frozen=True)
+class ModelDoc(RecordDoc):
+    """The document of a ``model`` record: one registered model version.
+
+    Attributes:
+        framework: ``torch`` or ``keras``: what loads the weights.
+        format: ``torch``, ``keras`` (a whole model) or ``keras-weights`` (weights only).
+        key: Store key of the weights (copied out of the run's checkpoints).
+        store_version: Store version id of the weights.
+        size: Size of the weights in bytes.
+        checksum: Their checksum (as the store lists it).
+        metrics: Evaluation metrics.
+        notebook: ``{"path", "parameters"}`` of the notebook that trained it, or None.
+        source: Where the weights came from: ``{"run", "checkpoint", "step", "epoch"}`` or ``{"run"}``.
+        description: Free text.
+
+    Example:
+        >>> doc = ModelDoc("torch", "torch", "models/m/weights", "v1", 10, "ab", {"acc": 0.9}, None, {})
+        >>> ModelDoc.from_doc(doc.to_doc()) == doc
+        True
+    """
+
+    KIND = MODEL
+
+    framework: Literal["torch", "keras"]
+    format: Literal["torch", "keras", "keras-weights"]
+    key: str
+    store_version: str
+    size: int
+    checksum: str
+    metrics: dict[str, Any]
+    notebook: dict[str, Any] | None
+    source: dict[str, Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class AliasDoc(RecordDoc):
+    """The document of a ``model_alias`` record (``<model>/<alias>``): one move of an alias.
+
+    Attributes:
+        model: The model's name.
+        alias: The alias (``champion``, ``staging`` …).
+        version: The model version it points at after this move.
+        previous: Where it pointed before (None for the first move).
+        stack: Earlier targets a rollback returns to, oldest first.
+        action: ``move`` (a promote) or ``rollback``.
+        reason: Why (free text).
+        by: Who moved it.
+
+    Example:
+        >>> AliasDoc.from_doc({"model": "m", "alias": "champion", "version": 2, "previous": 1,
+        ...                    "stack": [1], "action": "move", "reason": "", "by": "ana"}).version
+        2
+    """
+
+    KIND = ALIAS
+
+    model: str
+    alias: str
+    version: int
+    previous: int | None
+    stack: list[int]
+    action: Literal["move", "rollback"]
+    reason: str = ""
+    by: str = ""
+
+
+def read_model(record: Record) -> ModelDoc:
+    """The typed document of a ``model`` record.
+
+    Raises:
+        CorruptObject: Its document does not validate.
+    """
+    return ModelDoc.from_doc(record.doc, where=str(record.ref))
+
+
+def read_alias(record: Record) -> AliasDoc:
+    """The typed document of a ``model_alias`` record.
+
+    Raises:
+        CorruptObject: Its document does not validate.
+    """
+    return AliasDoc.from_doc(record.doc, where=str(record.ref))
 
 
 @dataclass(frozen=True)
@@ -113,19 +205,19 @@ class ModelRegistry:
             if rel != "finetuned_from":
                 links[rel] = self.catalog.resolve(ref).ref
         framework, fmt, weights, source = self._store_weights(name, checkpoint, run)
-        doc = {
-            "framework": framework,
-            "format": fmt,
-            "key": weights.key,
-            "store_version": weights.id,
-            "size": weights.size,
-            "checksum": weights.checksum,
-            "metrics": {k: float(v) for k, v in (metrics or {}).items()},
-            "notebook": notebook_info(notebook, parameters),
-            "source": source,
-            "description": description,
-        }
-        return self.catalog.register(MODEL, name, doc, links=links)
+        doc = ModelDoc(
+            framework=framework,  # type: ignore[arg-type]  # validated by to_doc
+            format=fmt,  # type: ignore[arg-type]
+            key=weights.key,
+            store_version=weights.id,
+            size=weights.size,
+            checksum=weights.checksum,
+            metrics={k: float(v) for k, v in (metrics or {}).items()},
+            notebook=notebook_info(notebook, parameters),
+            source=source,
+            description=description,
+        )
+        return self.catalog.register(MODEL, name, doc.to_doc(), links=links)
 
     def get(self, spec: str | Ref) -> Record:
         """The model version ``spec`` names: ``"name@3"``, ``"name@champion"``, ``"name"`` (latest).
@@ -165,9 +257,9 @@ class ModelRegistry:
             NotFound: No such model version.
         """
         self.catalog.get(MODEL, name, version)
-        current = self._alias_record(name, alias)
-        stack = [*current.doc["stack"], current.doc["version"]] if current else []
-        previous = current.doc["version"] if current else None
+        current = self._alias_doc(name, alias)
+        stack = [*current.stack, current.version] if current else []
+        previous = current.version if current else None
         return self._move(name, alias, version, previous, stack, "move", reason, by)
 
     def rollback(
@@ -178,17 +270,17 @@ class ModelRegistry:
         Raises:
             NotFound: The alias does not exist or has nothing to roll back to.
         """
-        current = self._alias_record(name, alias)
-        if current is None or not current.doc["stack"]:
+        current = self._alias_doc(name, alias)
+        if current is None or not current.stack:
             raise NotFound(
                 f"alias {alias!r} of model {name!r} has no earlier version to roll back to",
                 model=name,
                 alias=alias,
                 hint="promote a version explicitly: promote(name, version, alias)",
             )
-        stack = list(current.doc["stack"])
+        stack = list(current.stack)
         target = stack.pop()
-        return self._move(name, alias, target, current.doc["version"], stack, "rollback", reason, by)
+        return self._move(name, alias, target, current.version, stack, "rollback", reason, by)
 
     def alias_target(self, name: str, alias: str) -> int:
         """The version ``alias`` points at.
@@ -196,7 +288,7 @@ class ModelRegistry:
         Raises:
             NotFound: No such alias.
         """
-        current = self._alias_record(name, alias)
+        current = self._alias_doc(name, alias)
         if current is None:
             raise NotFound(
                 f"model {name!r} has no alias {alias!r}",
@@ -204,38 +296,33 @@ class ModelRegistry:
                 alias=alias,
                 hint=f"aliases of {name!r}: {sorted(self.aliases(name))}; promote one first",
             )
-        return int(current.doc["version"])
+        return current.version
 
     def aliases(self, name: str) -> dict[str, int]:
         """``{alias: version}`` of model ``name``."""
-        return {
-            rec.doc["alias"]: int(rec.doc["version"])
-            for rec in self.catalog.list(ALIAS)
-            if rec.doc.get("model") == name
-        }
+        docs = (read_alias(rec) for rec in self.catalog.list(ALIAS))
+        return {doc.alias: doc.version for doc in docs if doc.model == name}
 
-    def history(self, name: str, alias: str = "champion") -> list[AliasMove]:
+    def history(self, name: str, alias: str = "champion") -> builtins.list[AliasMove]:
         """Every move of ``alias``, oldest first: version, previous, action, who, when, why."""
         check_name(f"{name}/{alias}")
-        return [
-            AliasMove(
-                alias=alias,
-                version=int(r.doc["version"]),
-                previous=r.doc.get("previous"),
-                action=r.doc["action"],
-                by=r.doc.get("by") or r.writer,
-                at=r.created,
-                reason=r.doc.get("reason", ""),
+        moves = []
+        for r in self.catalog.versions(ALIAS, f"{name}/{alias}"):
+            doc = read_alias(r)
+            moves.append(
+                AliasMove(
+                    alias, doc.version, doc.previous, doc.action, doc.by or r.writer, r.created, doc.reason
+                )
             )
-            for r in self.catalog.versions(ALIAS, f"{name}/{alias}")
-        ]
+        return moves
 
     # ------------------------------------------------------------------- loading
     def load_bytes(self, spec: str | Ref) -> tuple[bytes, Record]:
         """The stored weights of a model version (checksum verified) and its record."""
         rec = self.get(spec)
+        doc = read_model(rec)
         try:
-            data = self.store.get(rec.doc["key"], version=rec.doc["store_version"])
+            data = self.store.get(doc.key, version=doc.store_version)
         except CorruptObject as exc:
             raise CorruptObject(
                 f"the weights of {rec.ref} fail their checksum",
@@ -261,7 +348,7 @@ class ModelRegistry:
         """
         data, rec = self.load_bytes(spec)
         where = f"model {rec.ref}"
-        fmt = rec.doc["format"]
+        fmt = read_model(rec).format
         if fmt == "torch":
             from altakit.train import torch as torch_train
 
@@ -275,7 +362,7 @@ class ModelRegistry:
         keras_train.load_weights_bytes(model, data, where)
         return model
 
-    def lineage(self, spec: str | Ref, depth: int | None = None) -> list[tuple[Ref, str, Ref]]:
+    def lineage(self, spec: str | Ref, depth: int | None = None) -> builtins.list[tuple[Ref, str, Ref]]:
         """What a model version was made from: dataset version, schema, sources, parent model …"""
         return self.catalog.lineage(self.get(spec).ref, direction="up", depth=depth)
 
@@ -322,11 +409,11 @@ class ModelRegistry:
             hint="pass a Checkpoint (ckpt.find('best')), a torch.nn.Module or a keras.Model",
         )
 
-    def _alias_record(self, name: str, alias: str) -> Record | None:
+    def _alias_doc(self, name: str, alias: str) -> AliasDoc | None:
         _check_alias(alias)
         check_name(name)
         try:
-            return self.catalog.get(ALIAS, f"{name}/{alias}")
+            return read_alias(self.catalog.get(ALIAS, f"{name}/{alias}"))
         except NotFound:
             return None
 
@@ -336,23 +423,14 @@ class ModelRegistry:
         alias: str,
         version: int,
         previous: int | None,
-        stack: list[int],
-        action: str,
+        stack: builtins.list[int],
+        action: Literal["move", "rollback"],
         reason: str,
         by: str | None,
     ) -> Record:
-        doc = {
-            "model": name,
-            "alias": alias,
-            "version": version,
-            "previous": previous,
-            "stack": stack,
-            "action": action,
-            "reason": reason,
-            "by": by or self.store.writer,
-        }
+        doc = AliasDoc(name, alias, version, previous, stack, action, reason, by or self.store.writer)
         return self.catalog.register(
-            ALIAS, f"{name}/{alias}", doc, links={"points_to": Ref(MODEL, name, version)}
+            ALIAS, f"{name}/{alias}", doc.to_doc(), links={"points_to": Ref(MODEL, name, version)}
         )
 
 

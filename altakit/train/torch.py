@@ -5,8 +5,8 @@ state in one ``torch.save`` payload (a new store version) and :meth:`resume`
 puts everything back, so a resumed run continues exactly where it stopped.
 Loading never unpickles code: ``torch.load(weights_only=True)``. Under DDP only
 rank 0 writes (the model is unwrapped, so keys carry no ``module.`` prefix) and
-any world size can resume. A Lightning callback is available when Lightning is
-installed (:func:`lightning_callback`).
+any world size can resume. Lightning runs checkpoint through the same
+checkpointer with :mod:`altakit.train.lightning` (``StoreCheckpoint``).
 
 Example:
     >>> ckpt = Checkpointer(store, "digits", monitor="val_loss")  # doctest: +SKIP
@@ -65,7 +65,7 @@ def rng_state() -> dict[str, Any]:
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     state: dict[str, Any] = {
         "python": random.getstate(),
-        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
+        "numpy": (kind, torch.from_numpy(np.asarray(keys).astype(np.int64)), pos, has_gauss, cached),
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -207,7 +207,7 @@ class Checkpointer(_ckpt.Checkpointer):
         if not isinstance(state, Mapping):
             raise ConfigError(f"torch checkpoints save a dict, not {type(state).__name__}")
         with self.store.open_writer(self.state_key) as f:
-            torch.save(dict(state), f)
+            torch.save(dict(state), f)  # type: ignore[arg-type]  # a binary file object, as torch.save takes
         assert f.version is not None
         return f.version
 
@@ -347,25 +347,3 @@ def _tuples(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return tuple(_tuples(v) for v in value)
     return value
-
-
-def lightning_callback(store: Store, run: str, **options: Any) -> Any:
-    """A Lightning callback that checkpoints the run to the store: a ``StoreCheckpoint``.
-
-    Saves Lightning's full checkpoint (weights, optimizers, schedulers, loop and
-    data-loader progress, RNG) every epoch or every N steps through the store's
-    checkpointer (atomic, versioned, retention); only the global-zero process
-    writes. Resume with ``trainer.fit(..., ckpt_path=callback.resume_path())``.
-
-    Args:
-        store: Any altakit store.
-        run: Run name.
-        **options: ``every_n_train_steps``, ``every_n_epochs``, ``monitor``, ``mode``,
-            ``keep_last``, ``keep_best``, ``prefix``.
-
-    Raises:
-        MissingDependency: Lightning is not installed (``pip install 'altakit[lightning]'``).
-    """
-    from altakit.train.lightning import StoreCheckpoint
-
-    return StoreCheckpoint(store, run, **options)

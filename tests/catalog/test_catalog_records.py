@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from altakit.catalog import Catalog, Record, Ref
@@ -75,3 +77,21 @@ def test_record_is_frozen_and_doc_is_a_copy(catalog) -> None:
     assert catalog.get("dataset", "sensors").doc["rows"] == 3
     with pytest.raises(AttributeError):
         rec.version = 2  # type: ignore[misc]
+
+
+def test_to_json_is_the_one_rendering_and_is_json(catalog) -> None:
+    catalog.register("schema", "sensors", {"columns": {"t": "datetime"}})
+    catalog.register("dataset", "sensors", {"rows": 3, "note": "é"}, links={"schema": "schema:sensors"})
+    rec = catalog.resolve("dataset:sensors")
+    body = rec.to_json()
+    assert body == {
+        "ref": "dataset:sensors@1",
+        "kind": "dataset",
+        "name": "sensors",
+        "version": 1,
+        "created": rec.created.isoformat(),
+        "writer": rec.writer,
+        "links": {"schema": ["schema:sensors@1"]},
+        "doc": {"rows": 3, "note": "é"},
+    }
+    assert json.loads(json.dumps(body)) == body

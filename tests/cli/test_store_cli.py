@@ -152,6 +152,7 @@ def test_catalog_ls_show_reindex(filled, tmp_path) -> None:
         invoke("catalog", "show", "dataset:sensors", "--store", store, "--index", index).stdout
     )
     assert shown["version"] == 2 and shown["links"] == {"schema": ["schema:sensors@1"]}
+    assert shown == cat.resolve("dataset:sensors").to_json()  # the one rendering (the REST API's too)
 
     Path(tmp_path / "cli-index.sqlite").unlink()
     out = invoke("catalog", "reindex", "--store", store, "--index", index)

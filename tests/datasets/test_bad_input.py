@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 import altakit
 from altakit.cli import app
-from altakit.datasets.shards import parse_tar, register_manifest
+from altakit.datasets.manifest import register_manifest
+from altakit.datasets.shards import parse_tar
 from altakit.errors import DataError
 
 BAD_KEY = "000000012"  # the third sample of shard 1

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 import altakit
 from altakit.catalog import catalog_of
 from altakit.cli import app
-from altakit.datasets.lenses import LensRegistry
+from altakit.datasets.lenses import LensRegistry, lenses_of
 from altakit.errors import ConfigError, NotFound
 
 
@@ -58,12 +58,12 @@ def test_the_type_is_rebuilt_from_the_stored_schema(digits_ds):
     ds = altakit.load_dataset("digits", store=digits_ds.store)
     first = ds.head(1)[0]
     assert type(first) is not Digit and type(first).__name__ == "digit" and first.image.shape == (8, 8)
-    typed = altakit.load_dataset("digits", store=digits_ds.store, type=Digit)
+    typed = altakit.load_dataset("digits", store=digits_ds.store, sample_type=Digit)
     assert isinstance(typed.head(1)[0], Digit)
     with pytest.raises(ConfigError, match="does not match"):
-        altakit.load_dataset("digits", store=digits_ds.store, type=LabelOnly)
+        altakit.load_dataset("digits", store=digits_ds.store, sample_type=LabelOnly)
     rec = catalog_of(digits_ds.store).resolve(ds.manifest["schema_ref"])
-    assert rec.kind == "schema" and rec.doc["fingerprint"] == ds.schema.fingerprint
+    assert rec.kind == "sample_type" and rec.doc["fingerprint"] == ds.schema.fingerprint
 
 
 def test_len_head_and_stages_in_order(digits_ds, digit_samples):
@@ -103,10 +103,10 @@ def test_as_type_uses_a_lens_registry(digits_ds):
 
 
 def test_as_type_defaults_to_the_catalogs_registry(digits_ds):
-    catalog_of(digits_ds.store).lenses.register(digit_to_label)
+    lenses_of(digits_ds.store).register(digit_to_label)
     got = digits_ds.as_type(LabelOnly).head(2)
     assert [v.label for v in got] == [0, 1]
-    assert len(catalog_of(digits_ds.store).lenses) == 1  # owned by this store's catalog, not a global
+    assert len(lenses_of(digits_ds.store)) == 1  # owned by this store's catalog, not a global
 
 
 def test_to_polars_and_pandas(digits_ds):
@@ -170,7 +170,7 @@ def test_write_refuses_mixed_types_and_empty_input(local_store):
 
 
 def test_writing_reports_progress_on_the_event_stream(local_store):
-    from altakit.datasets.shards import PROGRESS_EVERY
+    from altakit.datasets.write import PROGRESS_EVERY
     from altakit.events import EventStream
 
     stream, seen = EventStream("write"), []

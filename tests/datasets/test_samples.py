@@ -11,7 +11,8 @@ import pytest
 from datakit_types import Digit
 
 import altakit
-from altakit.datasets.samples import Array, Schema, build_type, decode, encode, schema_of
+from altakit.datasets.codec import decode, encode
+from altakit.datasets.samples import Array, SampleSchema, build_type, schema_of
 from altakit.errors import ConfigError, DataError
 
 
@@ -45,7 +46,10 @@ def test_plain_msgpack_reads_a_sample():
 def test_schema_identity_is_stable_and_sensitive():
     s = schema_of(Mixed)
     assert (s.name, s.version) == ("mixed", 3)
-    assert Schema.from_doc(s.to_doc()) == s and Schema.from_doc(s.to_doc()).fingerprint == s.fingerprint
+    assert (
+        SampleSchema.from_doc(s.to_doc()) == s
+        and SampleSchema.from_doc(s.to_doc()).fingerprint == s.fingerprint
+    )
 
     @altakit.sample(name="mixed", version=3)
     class Other:
@@ -91,7 +95,7 @@ def test_unsupported_field_types_are_refused():
 
 
 def test_views_into_the_shard_match_msgpack():
-    from altakit.datasets.samples import unpack, unpack_views
+    from altakit.datasets.codec import unpack, unpack_views
 
     m = Mixed(np.arange(70000, dtype="<i4"), -2.5, False, "x" * 40, b"b" * 300, None, "n")
     raw = b"pad" + encode(m) + b"tail"

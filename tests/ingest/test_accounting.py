@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import altakit
-from altakit.ingestion import readers
+from altakit.ingestion import sources
 from altakit.ingestion.engines.local import process
-from altakit.ingestion.job import IngestSpec
 from altakit.ingestion.schema import plan
+from altakit.ingestion.spec import IngestSpec
 
 GOOD = st.builds(
     lambda m, v: f"2024-01-01T00:{m:02d}:00Z,s1,{v:.2f}",
@@ -32,7 +32,7 @@ def test_every_row_is_accounted_for(tmp_path, lines):
     path.write_text(
         "ts,sensor,value\n" + "\n".join(line.replace("\n", " ").replace("\r", " ") for line in lines)
     )
-    src = readers.resolve_sources(str(path), tmp_path)[0]
+    src = sources.resolve_sources(str(path), tmp_path)[0]
     spec = IngestSpec.load({"time": "ts", "steps": [{"step": "outliers", "action": "quarantine"}]})
     out = process([src], spec, lambda observed: plan(None, observed, "add_new_columns"), None)
     assert out.rows_in == out.rows_written + out.quarantine.count

@@ -165,12 +165,12 @@ def test_missing_source_is_not_found(local_store, tmp_path):
 
 
 def test_many_blocks_keep_line_numbers(local_store, tmp_path):
-    from altakit.ingestion import readers
+    from altakit.ingestion import readers, sources
 
     lines = ["a,b"] + [f"{i},{i}" if i % 1000 else f"{i}" for i in range(1, 5001)]
     path = tmp_path / "big.csv"
     path.write_text("\n".join(lines) + "\n")
-    src = readers.resolve_sources(str(path), tmp_path)[0]
+    src = sources.resolve_sources(str(path), tmp_path)[0]
     batches = list(readers.read_file(src, readers.ReadOptions(block_bytes=4096)))
     assert len(batches) > 5
     bad = pl.concat([b.bad for b in batches])

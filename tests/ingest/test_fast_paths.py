@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from altakit.ingestion import csv_blocks
+from altakit.ingestion.readers import csv_blocks
 
 HEADER = ["ts", "sensor", "value"]
 FIELD = st.text(alphabet="ab1.- \t\r\xe9", max_size=6)
@@ -337,7 +337,7 @@ def test_cleaning_in_parts_matches_one_piece(sizes, parts, seed):
 
     from altakit.ingestion import clean, order
     from altakit.ingestion.engines import local as engine_local
-    from altakit.ingestion.job import IngestSpec
+    from altakit.ingestion.spec import IngestSpec
 
     rnd = random.Random(seed)
     rows = [

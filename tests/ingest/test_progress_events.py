@@ -10,7 +10,7 @@ import pytest
 import altakit
 from altakit.errors import SchemaChangePending
 from altakit.events import EventStream
-from altakit.ingestion.job import IngestSpec
+from altakit.ingestion.spec import IngestSpec
 
 DATA = Path(__file__).resolve().parents[2] / "notebooks" / "data"
 

@@ -123,7 +123,7 @@ def test_concurrent_ingests_of_one_file_write_it_once(kind, request):
 
 def test_a_claimed_file_is_a_conflict_then_a_noop(local_store, tmp_path):
     from altakit.ingestion.job import IngestJob
-    from altakit.ingestion.readers import resolve_sources
+    from altakit.ingestion.sources import resolve_sources
 
     path = tmp_path / "day1.csv"
     path.write_bytes(_csv(0, 10))
@@ -161,11 +161,11 @@ def test_estimate(local_store, tmp_path):
     assert abs(est["rows"] - 21 * 600) <= 21 * 600 * 0.05
     assert est["seconds"] >= 0 and est["sample_rows"] == 21 * 600  # the whole file fits the sample
     # an estimate reads a sample only: it neither hashes the input nor waits for a hash
-    from altakit.ingestion import readers
+    from altakit.ingestion import sources
 
-    (plain,) = readers.resolve_sources(str(path), tmp_path, checksums=False)
+    (plain,) = sources.resolve_sources(str(path), tmp_path, checksums=False)
     assert plain.digest == "" and plain.size == path.stat().st_size
-    (hashed,) = readers.resolve_sources(str(path), tmp_path)
+    (hashed,) = sources.resolve_sources(str(path), tmp_path)
     assert len(hashed.checksum) == 64
 
 

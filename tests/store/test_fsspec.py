@@ -27,7 +27,7 @@ def default_store(tmp_path, monkeypatch):
 
 @pytest.fixture
 def fs(local_store):
-    return local_store.fs
+    return StoreFileSystem(store=local_store)
 
 
 # ------------------------------------------------------------------ the filesystem itself
@@ -279,7 +279,7 @@ def test_polars_through_file_objects(local_store, tmp_path):
         assert pl.read_parquet(f).equals(first)
     with fsspec.open(f"altakit://pl/a.csv@{v_csv.id}", **opts) as f:
         assert pl.read_csv(f).equals(first)
-    with local_store.fs.open("pl/a.csv") as f:
+    with StoreFileSystem(store=local_store).open("pl/a.csv") as f:
         assert pl.read_csv(f).equals(second)
 
 
@@ -359,7 +359,7 @@ def test_fs_over_every_backend(request, backend):
         store = request.getfixturevalue(backend)
     except pytest.FixtureLookupError:
         pytest.skip(f"fixture {backend!r} is not defined in this checkout")
-    fs = store.fs
+    fs = StoreFileSystem(store=store)
     data = bytes(range(256)) * 1000
     with fs.open("b/one.bin", "wb") as f:
         f.write(data)

@@ -28,9 +28,9 @@ L = pytest.importorskip("lightning.pytorch")
 
 import altakit  # noqa: E402
 from altakit.errors import CheckpointError  # noqa: E402
-from altakit.train.lightning import StoreCheckpoint  # noqa: E402
+from altakit.train.lightning import StoreCheckpoint, lightning_callback  # noqa: E402
 from altakit.train.registry import ModelRegistry  # noqa: E402
-from altakit.train.torch import Checkpointer, lightning_callback  # noqa: E402
+from altakit.train.torch import Checkpointer  # noqa: E402
 
 # Lightning 2.6 on torch 2.13: a deprecation inside Lightning's pytree helper, not ours
 pytestmark = pytest.mark.filterwarnings(

@@ -160,5 +160,66 @@ def test_cli_models_and_runs(local_store, monkeypatch):
         assert expect in result.output, (args, result.output)
     run = reg.catalog.get("run", "cli-run")
     assert run.doc["notebook"]["parameters"] == {"epochs": 2}
-    assert [h["loss"] for h in run.doc["history"]] == [0.9, 0.4] and run.doc["params"] == {"lr": 0.1}
+    assert [h["loss"] for h in run.doc["history"]] == [0.9, 0.4] and run.doc["parameters"] == {"lr": 0.1}
     assert "python" in run.doc["environment"]
+
+
+#: A model version and an alias move as the registry wrote them before the record models.
+OLD_MODEL = {
+    "framework": "torch",
+    "format": "torch",
+    "key": "models/net/weights",
+    "store_version": "",
+    "size": 0,
+    "checksum": "",
+    "metrics": {"loss": 0.25},
+    "notebook": {"path": "notebooks/05_train_pytorch.ipynb", "parameters": {"epochs": 2}},
+    "source": {"run": "old-run", "checkpoint": "20260102T030405_ab12", "step": 10, "epoch": 2},
+    "description": "before the record models",
+}
+OLD_ALIAS = {
+    "model": "net",
+    "alias": "champion",
+    "version": 1,
+    "previous": None,
+    "stack": [],
+    "action": "move",
+    "reason": "first",
+    "by": "ana@hub",
+}
+
+
+def test_model_and_alias_records_written_before_the_models_read_back(local_store):
+    import subprocess
+    import sys
+
+    from altakit.train import ModelRegistry as Exported
+    from altakit.train.registry import AliasDoc, ModelDoc, read_alias, read_model
+
+    assert Exported is ModelRegistry
+    reg = Exported(local_store)
+    weights = local_store.put("models/net/weights", b"\0" * 8)
+    cat = reg.catalog
+    stored = {"store_version": weights.id, "size": 8, "checksum": weights.checksum}
+    cat.register("model", "net", {**OLD_MODEL, **stored})
+    cat.register("model_alias", "net/champion", OLD_ALIAS, links={"points_to": "model:net@1"})
+    doc = read_model(reg.get("net@champion"))
+    assert isinstance(doc, ModelDoc) and doc.metrics == {"loss": 0.25} and doc.source["run"] == "old-run"
+    assert reg.load_bytes("net@1")[0] == b"\0" * 8
+    assert reg.aliases("net") == {"champion": 1} and reg.history("net")[0].by == "ana@hub"
+    reg.register("net", torch.nn.Linear(1, 1), metrics={"loss": 0.1})
+    moved = read_alias(reg.promote("net", 2, reason="better"))
+    assert isinstance(moved, AliasDoc) and (moved.previous, moved.stack, moved.action) == (1, [1], "move")
+    assert read_alias(reg.rollback("net")).version == 1 and reg.alias_target("net", "champion") == 1
+    assert set(cat.get("model", "net", 2).doc) == set(OLD_MODEL)  # the stored keys stay as they were
+    assert set(cat.get("model_alias", "net/champion").doc) == set(OLD_ALIAS)
+
+    cat.register("model_alias", "net/broken", {k: v for k, v in OLD_ALIAS.items() if k != "stack"})
+    with pytest.raises(CorruptObject, match=r"model_alias:net/broken@1.* lacks 'stack'"):
+        reg.rollback("net", "broken")  # a typed error naming the record, not a KeyError
+    framework_free = (
+        "import sys, altakit.train; "
+        "print(sorted({'torch', 'tensorflow', 'keras', 'lightning'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", framework_free], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

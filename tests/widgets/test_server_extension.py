@@ -72,6 +72,8 @@ def test_one_record_and_lineage(served):
     assert status == 200, body
     assert json.loads(body)["links"] == {"trained_on": ["dataset:sensors@2"]}
     assert json.loads(get(f"{api}/records/dataset/sensors/latest", TOKEN)[1])["version"] == 2
+    # one rendering: the API answers with Record.to_json(), as `altakit catalog show` prints it
+    assert json.loads(body) == served[1].get("model", "team/forecast", 1).to_json()
     status, body = get(f"{api}/lineage/model/team/forecast/latest", TOKEN)
     assert status == 200, body
     edges = [(e["from"], e["relation"], e["to"]) for e in json.loads(body)["edges"]]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from altakit_widgets.demo_digits import write_digits
 from jupyter_servers import BROWSER_ARGS, REPO, problems, voila
 
 import altakit
-from altakit.train.recipes import write_digits
 from altakit.train.registry import ModelRegistry
 
 DASHBOARD = REPO / "notebooks" / "dashboards" / "training.ipynb"

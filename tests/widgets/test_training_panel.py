@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 
 import pytest
+from altakit_widgets.demo_digits import write_digits
 from altakit_widgets.panels import TrainingPanel
 
 import altakit
 from altakit.catalog import catalog_of
 from altakit.train import Event
-from altakit.train.recipes import write_digits
 from altakit.train.registry import ModelRegistry
 
 

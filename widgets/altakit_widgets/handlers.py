@@ -34,7 +34,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 if TYPE_CHECKING:
-    from altakit.catalog import Catalog, Record, Ref
+    from altakit.catalog import Catalog, Ref
 
 T = TypeVar("T")
 #: Plural route names and the record kind each lists.
@@ -43,28 +43,6 @@ _KIND = r"([a-z][a-z0-9_]{0,39})"
 _VERSION = r"(latest|[0-9]+)"
 #: Jupyter's authorizer sees requests to these endpoints as this resource.
 AUTH_RESOURCE = "altakit"
-
-
-def record_json(record: Record) -> dict[str, Any]:
-    """A record as the API returns it (the same fields as ``altakit catalog show``).
-
-    Example:
-        >>> record_json(cat.resolve("dataset:sensors"))["ref"]  # doctest: +SKIP
-        'dataset:sensors@1'
-    """
-    links: dict[str, list[str]] = {}
-    for relation, target in record.links:
-        links.setdefault(relation, []).append(str(target))
-    return {
-        "ref": str(record.ref),
-        "kind": record.kind,
-        "name": record.name,
-        "version": record.version,
-        "created": record.created.isoformat(),
-        "writer": record.writer,
-        "links": links,
-        "doc": record.doc,
-    }
 
 
 def edge_json(edge: tuple[Ref, str, Ref]) -> dict[str, str]:
@@ -91,10 +69,11 @@ class CatalogService:
     def catalog(self) -> Catalog:
         """The catalog (opened on first call; call from the worker thread only)."""
         if self._catalog is None:
-            from altakit.catalog import Catalog
+            from altakit.catalog import Catalog, catalog_of
             from altakit.store import open_store
 
-            self._catalog = Catalog(open_store(self.store_url), index_url=self.index_url)
+            store = open_store(self.store_url)
+            self._catalog = catalog_of(store) if self.index_url is None else Catalog(store, self.index_url)
         return self._catalog
 
     async def call(self, fn: Callable[[Catalog], T]) -> T:
@@ -167,7 +146,7 @@ class KindHandler(CatalogHandler):
         kind = KINDS.get(plural, plural)
         text = self.get_argument("q", None)
         records = (lambda cat: cat.search(kind, text)) if text else (lambda cat: cat.list(kind))
-        await self.answer(lambda cat: {"kind": kind, "records": [record_json(r) for r in records(cat)]})
+        await self.answer(lambda cat: {"kind": kind, "records": [r.to_json() for r in records(cat)]})
 
 
 class NameHandler(CatalogHandler):
@@ -182,7 +161,7 @@ class NameHandler(CatalogHandler):
             found = cat.versions(kind, name)
             if not found:
                 cat.resolve(Ref(kind, name))  # raises NotFound with its hint
-            return {"kind": kind, "name": name, "versions": [record_json(r) for r in found]}
+            return {"kind": kind, "name": name, "versions": [r.to_json() for r in found]}
 
         await self.answer(versions)
 
@@ -191,7 +170,7 @@ class RecordHandler(CatalogHandler):
     @web.authenticated
     @authorized
     async def get(self, kind: str, name: str, version: str) -> None:
-        await self.answer(lambda cat: record_json(cat.get(kind, name, _version(version))))
+        await self.answer(lambda cat: cat.get(kind, name, _version(version)).to_json())
 
 
 class LineageHandler(CatalogHandler):

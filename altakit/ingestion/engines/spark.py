@@ -5,16 +5,18 @@ decide the schema policy, exactly as the local engine does, then fixes them.
 Spark does the rest, with data moving as Arrow record batches:
 
 1. ``mapInArrow`` over the source files: each task reads, types and quarantines
-   one file with the local engine's own code (:class:`~.engine_local.Typing`);
+   one file with the code the local engine runs (:class:`~._shared.Typing`);
 2. ``groupBy(<series key>).applyInArrow``: each task cleans whole series with
-   the local engine's :func:`~.engine_local.clean_frame`;
+   the shared :func:`~._shared.clean_frame`;
 3. the result comes back to the driver as Arrow and is written by the same
    writer, so both engines produce the same table for the same input.
 
 Tasks must see the source files: here they share the driver's disk; on a
 cluster, put the sources on shared storage. The driver collects the cleaned
 rows before the Delta commit (one commit per ingest), so the table written by
-one ingest must fit the driver's memory.
+one ingest must fit the driver's memory. This module is an
+:class:`~altakit.ingestion.engine.Engine` (its :func:`process`), registered as
+``spark``; pyspark is imported only when a session starts.
 
 Example:
     >>> report = altakit.ingest("raw/*.csv", "sensors", spec, store=store, engine="spark")  # doctest: +SKIP
@@ -33,14 +35,15 @@ from typing import TYPE_CHECKING, Any
 
 from altakit.errors import IngestError, MissingDependency, ServiceUnavailable
 from altakit.ingestion import clean, quarantine, readers
-from altakit.ingestion.engines.local import Decide, Processed, Typing, clean_frame, conform
+from altakit.ingestion.engines._shared import Decide, Processed, Typing, clean_frame, conform
 from altakit.ingestion.quarantine import Quarantine
 from altakit.ingestion.schema import Plan, Schema, dtype_of, normalize_nulls
+from altakit.ingestion.sources import SourceFile
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from altakit.ingestion.job import IngestSpec
+    from altakit.ingestion.spec import IngestSpec
 
 _lock = threading.Lock()
 _sessions: dict[str, Any] = {}
@@ -48,7 +51,12 @@ _owned_env: set[str] = set()  # environment variables pyspark set for a session 
 _KIND = "_kind"
 #: Spark Connect retries (pyspark's ``DefaultPolicy`` fields): about 8 s before a call gives up,
 #: instead of pyspark's default of at least 10 minutes, so a dead server is an error, not a hang.
-CONNECT_RETRY = {"max_retries": 5, "backoff_multiplier": 2.0, "initial_backoff": 250, "max_backoff": 4000}
+CONNECT_RETRY: dict[str, Any] = {
+    "max_retries": 5,
+    "backoff_multiplier": 2.0,
+    "initial_backoff": 250,
+    "max_backoff": 4000,
+}
 
 
 def session(master: str | None = None) -> Any:
@@ -201,7 +209,7 @@ def _fixed(plan: Plan) -> Decide:
 
 
 def process(
-    files: Sequence[readers.SourceFile],
+    files: Sequence[SourceFile],
     spec: IngestSpec,
     decide: Decide,
     approved: Schema | None,
@@ -220,7 +228,7 @@ def process(
 
 
 def _process(
-    files: Sequence[readers.SourceFile],
+    files: Sequence[SourceFile],
     spec: IngestSpec,
     decide: Decide,
     approved: Schema | None,
@@ -238,7 +246,7 @@ def _process(
     if typing.plan is None:
         raise IngestError("the input holds no columns", hint="check the file and its format")
     plan = typing.plan
-    target = {f.name: f.type for f in plan.target.fields}
+    target = {f.name: f.dtype for f in plan.target.fields}
     typed_cols = {
         c: target.get(c, t) for c, t in typing.types.items() if c not in plan.drop and c not in plan.rescue
     }
@@ -259,7 +267,7 @@ def _process(
         worker.types, worker.nullable, worker.datetimes, worker.plan = types, nullable, datetimes, s_plan
         for rb in batches:
             for row in rb.to_pylist():
-                src = readers.SourceFile(row["name"], Path(row["path"]), row["checksum"], row["size"])
+                src = SourceFile(row["name"], Path(row["path"]), row["checksum"], row["size"])
                 for batch in readers.read_file(src, s_spec.read_options()):
                     yield from _to_batches(batch.bad, "r", schema)
                     counted = pl.DataFrame(
@@ -289,7 +297,9 @@ def _process(
 
             import pyarrow as pa
 
-            frame = pl.from_arrow(table).drop(_KIND, "_reason", "_raw")
+            arrived = pl.from_arrow(table)
+            assert isinstance(arrived, pl.DataFrame)
+            frame = arrived.drop(_KIND, "_reason", "_raw")
             rejected: list[Any] = []
 
             def reject(rows: Any, reason: str) -> None:

@@ -29,15 +29,12 @@ KINDS = [("all", ""), ("datasets", "dataset"), ("models", "model"), ("runs", "ru
 
 
 def _open(source: Catalog | Store | str | None) -> Catalog:
-    from altakit import config
-    from altakit.catalog import Catalog
-    from altakit.store import Store, open_store
+    from altakit.catalog import Catalog, catalog_of
+    from altakit.store import open_store
 
     if isinstance(source, Catalog):
         return source
-    if isinstance(source, Store):
-        return Catalog(source)
-    return Catalog(open_store(source or config.default_store_url()))
+    return catalog_of(open_store(source))
 
 
 def _edges(edges: list[tuple[Ref, str, Ref]], empty: str) -> str:

@@ -1,9 +1,9 @@
 """IngestPanel: pick a source, preview it, set cleaning options, estimate, run, and see the outcome.
 
 Every button is one library call, the same a notebook cell makes:
-:func:`preview` (readers + schema inference on the first rows),
+:func:`altakit.ingestion.preview.preview` (readers + schema inference on the first rows),
 :meth:`altakit.ingestion.IngestJob.estimate`, :func:`altakit.ingestion.ingest` and
-:func:`altakit.ingestion.read_table` (``quarantine=True`` for the rejected rows).
+:func:`altakit.datasets.tables.read_quarantine` (the rows the run quarantined).
 The cleaning widgets only fill in an :class:`~altakit.ingestion.IngestSpec` dict.
 
 Example:
@@ -17,14 +17,13 @@ Example:
 from __future__ import annotations
 
 import html
-import tempfile
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from altakit.catalog import catalog_of
+from altakit.ingestion.preview import Preview, preview
+from altakit.ingestion.schema import DEFAULT_POLICY, policies
+from altakit.store import open_store
 from altakit_widgets.panels.base import Panel
 
 if TYPE_CHECKING:
@@ -36,72 +35,6 @@ if TYPE_CHECKING:
 
 #: Source kinds offered, as (label, kind).
 SOURCES = [("upload", "upload"), ("store key / prefix", "store"), ("path or s3:// URL", "url")]
-POLICIES = ("review", "add_new_columns", "rescue", "fail", "ignore")
-#: Bytes read for a preview (one block of the first file).
-PREVIEW_BYTES = 1024 * 1024
-
-
-@dataclass
-class Preview:
-    """The first rows of a source, typed as an ingest would type them.
-
-    Attributes:
-        rows: The first rows (text, as read).
-        types: Inferred type name per column.
-        datetime_formats: Detected formats (chrono syntax, or ``"epoch"``) per datetime column.
-        files: Source files the source resolved to.
-    """
-
-    rows: pl.DataFrame
-    types: dict[str, str]
-    datetime_formats: dict[str, list[str]] = field(default_factory=dict)
-    files: list[str] = field(default_factory=list)
-
-
-def preview(source: Any, spec: Any = None, *, store: Store | None = None, rows: int = 20) -> Preview:
-    """Read the first rows of ``source`` and infer its schema and datetime formats (nothing is written).
-
-    Args:
-        source: Anything :func:`altakit.ingestion.ingest` accepts (path, ``store:key``, ``(name, bytes)`` …).
-        spec: The ingest spec (its reader options, datetime columns and threshold are used).
-        store: The store ``store:`` sources refer to.
-        rows: Rows to return (inference uses the whole first block).
-
-    Example:
-        >>> preview("notebooks/data/sensors_day1.csv").types["temperature"]  # doctest: +SKIP
-        'float64'
-    """
-    from altakit.errors import IngestError
-    from altakit.ingestion import IngestSpec
-    from altakit.ingestion.datetimes import detect_formats
-    from altakit.ingestion.readers import ReadOptions, read_file, resolve_sources
-    from altakit.ingestion.schema import infer, normalize_nulls
-
-    spec = IngestSpec.load(spec)
-    opts = spec.read_options()
-    options = ReadOptions(opts.format, opts.delimiter, opts.encoding, block_bytes=PREVIEW_BYTES)
-    with tempfile.TemporaryDirectory(prefix="altakit-preview-") as work:
-        files = resolve_sources(source, Path(work), store)
-        if not files:
-            raise IngestError("the source holds no files", hint="pick a file, a store key or a prefix")
-        batch = next(iter(read_file(files[0], options)))
-    data = normalize_nulls(batch.data.drop([c for c in batch.data.columns if c.startswith("_")]))
-    wanted = {c: f for c, f in spec.datetime_columns().items() if c in data.columns}
-    types, dts = infer(data, datetimes=wanted, tz=spec.tz, threshold=spec.infer_threshold)
-    formats: dict[str, list[str]] = {}
-    for col, fmt in dts.items():
-        if fmt:
-            formats[col] = [fmt]
-        elif data.schema[col] == _string():
-            found, epoch, _ = detect_formats(data.get_column(col).str.strip_chars())
-            formats[col] = found + (["epoch"] if epoch else [])
-    return Preview(data.head(rows), types, formats, [f.name for f in files])
-
-
-def _string() -> Any:
-    import polars as pl
-
-    return pl.String
 
 
 def grid(frame: pl.DataFrame, *, css_class: str = "altakit-grid", limit: int = 50) -> str:
@@ -144,7 +77,7 @@ class IngestPanel(Panel):
 
     def __init__(self, store: Store | str | None = None, *, dataset: str = "", source: Any = None) -> None:
         super().__init__("Ingest")
-        self.store: Store | None = self.call(_open_store, store)
+        self.store: Store | None = self.call(open_store, store)
         self.source: Any = None
         self.preview_result: Preview | None = None
         self.estimate_result: dict[str, Any] | None = None
@@ -169,7 +102,7 @@ class IngestPanel(Panel):
         # --- cleaning options (they fill in the spec)
         self.time = w.Dropdown(options=[("(none)", "")], value="", description="Time column")
         self.by = w.Text(description="Series by", placeholder="sensor, site")
-        self.policy = w.Dropdown(options=POLICIES, value="review", description="Schema")
+        self.policy = w.Dropdown(options=policies(), value=DEFAULT_POLICY, description="Schema")
         self.outliers = w.Dropdown(
             options=[("keep", ""), ("zscore", "zscore"), ("iqr", "iqr"), ("hampel", "hampel")],
             value="",
@@ -322,20 +255,15 @@ class IngestPanel(Panel):
         return report
 
     def show_quarantine(self) -> pl.DataFrame | None:
-        """The rows the last run quarantined (``read_table(…, quarantine=True)`` of that version)."""
-        import polars as pl
-
-        from altakit.ingestion import read_table
+        """The rows the last run quarantined (:func:`altakit.datasets.tables.read_quarantine`)."""
+        from altakit.datasets.tables import read_quarantine
 
         if self.report is None or self.report.version is None or self.store is None:
             return None
         spec = f"{self.report.dataset}@{self.report.version}"
-        frame = self.call(read_table, spec, store=self.store, quarantine=True)
+        frame = self.call(read_quarantine, spec, store=self.store)
         if frame is None:
             return None
-        record = self.call(catalog_of(self.store).get, "table", self.report.dataset, self.report.version)
-        if record is not None and "_ingest" in frame.columns:
-            frame = frame.filter(pl.col("_ingest") == record.doc["ingest_id"]).drop("_ingest")
         self.quarantined = frame
         self.quarantine_grid.value = grid(frame)
         return frame
@@ -422,12 +350,3 @@ class IngestPanel(Panel):
             f"<tr><th>seconds</th><td>{report.seconds:.2f}</td></tr></table>"
             f"{f'<ul>{reasons}</ul>' if reasons else ''}{note}</div>"
         )
-
-
-def _open_store(store: Store | str | None) -> Store:
-    from altakit import config
-    from altakit.store import Store, open_store
-
-    if isinstance(store, Store):
-        return store
-    return open_store(store or config.default_store_url())

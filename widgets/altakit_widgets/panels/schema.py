@@ -2,10 +2,13 @@
 
 Every action is one library call: :class:`altakit.ingestion.SchemaRegistry`
 (``pending``, ``approved``, ``changes``, ``approve``, ``reject``),
-:func:`altakit.ingestion.read_table` for sample values and the table's columns,
-and :func:`altakit.ingestion.ingest` to ingest the waiting source again after an
-approval. The reviewer is the current user (``$JUPYTERHUB_USER`` on a hub,
-else the store's writer).
+:func:`altakit.ingestion.review.diff_rows` for the rows of the diff,
+:func:`altakit.ingestion.spec.dataset_policy` and :func:`~altakit.ingestion.spec.last_spec`
+for the dataset's policy and spec, :func:`altakit.ingestion.read_table` and
+:func:`altakit.ingestion.preview.preview` for sample values and the table's
+columns, and :func:`altakit.ingestion.ingest` to ingest the waiting source again
+after an approval. The reviewer is the current user (``$JUPYTERHUB_USER`` on a
+hub, else the store's writer).
 
 Example:
     >>> from altakit_widgets.panels import SchemaReviewPanel
@@ -22,9 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from altakit.catalog import catalog_of
+from altakit.ingestion.preview import preview, samples
+from altakit.ingestion.review import change_doc, diff_rows
+from altakit.ingestion.spec import dataset_policy, last_spec
+from altakit.store import open_store
 from altakit_widgets.panels.base import Panel
-from altakit_widgets.panels.ingest import _open_store, preview
 
 if TYPE_CHECKING:
     from altakit.catalog import Record
@@ -49,19 +54,6 @@ def current_user(store: Store | None = None) -> str:
     return os.environ.get("JUPYTERHUB_USER") or (store.writer if store is not None else default_writer())
 
 
-def diff_rows(doc: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    """``(kind, column, before, after)`` rows of a change's ``diff`` document."""
-    rows = [("added", f["name"], "", f["type"]) for f in doc.get("added", [])]
-    rows += [("removed", f["name"], f["type"], "") for f in doc.get("removed", [])]
-    for kind in ("changed", "widened"):
-        rows += [(kind, c, a, b) for c, a, b in doc.get(kind, [])]
-    rows += [
-        ("nullability", c, "nullable" if a else "not null", "nullable" if b else "not null")
-        for c, a, b in doc.get("nullability", [])
-    ]
-    return rows
-
-
 class SchemaReviewPanel(Panel):
     """Review a dataset's pending schema change: diff with samples, policy, approve / reject, history.
 
@@ -82,7 +74,7 @@ class SchemaReviewPanel(Panel):
 
     def __init__(self, store: Store | str | None = None, *, dataset: str = "", source: Any = None) -> None:
         super().__init__("Schema review")
-        self.store: Store | None = self.call(_open_store, store)
+        self.store: Store | None = self.call(open_store, store)
         self.source = source or None
         self.change: Record | None = None
         self.policy = "review"
@@ -138,7 +130,7 @@ class SchemaReviewPanel(Panel):
             return
         self.history = self.call(registry.changes, name) or []
         approved = self.call(registry.approved, name)
-        self.policy = self._policy(name)
+        self.policy = dataset_policy(self.store, name)
         self._show_table(name)
         base = f"v{approved[1]}" if approved else "none yet"
         self.info.value = (
@@ -153,7 +145,7 @@ class SchemaReviewPanel(Panel):
             self.samples = self._samples(name, self.change)
             self.diff.value = self._diff_html(self.change)
             self._buttons(True)
-            self.set_status(f"{name}: {self.change.doc['summary']} awaits review.")
+            self.set_status(f"{name}: {change_doc(self.change).summary} awaits review.")
         self.audit.value = self._audit_html()
 
     def approve(self) -> Record | None:
@@ -171,7 +163,7 @@ class SchemaReviewPanel(Panel):
         name = self.dataset.value.strip()
         if self.store is None or self.source is None:
             return None
-        spec = self._last_spec(name)
+        spec = last_spec(self.store, name)
         report = self.call(ingest, self.source, name, spec, store=self.store)
         if report is None:
             return None
@@ -197,31 +189,22 @@ class SchemaReviewPanel(Panel):
         verb = "approved" if action == "approve" else "rejected"
         again = " Ingest again to write the new columns." if action == "approve" and self.source else ""
         self.reingest_button.disabled = not (action == "approve" and self.source is not None)
-        self.set_status(f"{name}: change {verb} by {record.doc['decided_by']}.{again}")
+        self.set_status(f"{name}: change {verb} by {change_doc(record).decided_by}.{again}")
         return record
 
     def _buttons(self, pending: bool) -> None:
         self.approve_button.disabled = self.reject_button.disabled = not pending
         self.reingest_button.disabled = True
 
-    def _last_spec(self, name: str) -> dict[str, Any] | None:
-        from altakit.errors import NotFound
-
-        try:
-            return dict(catalog_of(self.store).get("table", name).doc.get("spec") or {})
-        except NotFound:
-            return None
-
-    def _policy(self, name: str) -> str:
-        spec = self._last_spec(name)
-        return str((spec or {}).get("policy") or "review")
-
     def _show_table(self, name: str) -> None:
+        from altakit.datasets.tables import version_doc
         from altakit.errors import NotFound
         from altakit.ingestion import read_table
 
+        if self.store is None:
+            return
         try:
-            record = catalog_of(self.store).get("table", name)
+            record, _ = version_doc(self.store, name)
             frame = read_table(name, store=self.store)
         except NotFound:
             self.table.value = "<p><i>No table yet.</i></p>"
@@ -230,8 +213,8 @@ class SchemaReviewPanel(Panel):
             self.show_error(exc)
             return
         self.columns = [c for c in frame.columns if not c.startswith("_")]
-        for col in self.columns:
-            self.samples.setdefault(col, [str(v) for v in frame.get_column(col).drop_nulls().head(SAMPLES)])
+        for col, values in samples(frame, SAMPLES).items():
+            self.samples.setdefault(col, values)
         cols = "".join(f"<code>{html.escape(c)}</code> " for c in self.columns)
         self.table.value = (
             f'<div class="altakit-table">Table <code class="altakit-version">{html.escape(name)}@'
@@ -239,19 +222,20 @@ class SchemaReviewPanel(Panel):
         )
 
     def _samples(self, name: str, change: Record) -> dict[str, list[str]]:
-        samples = dict(self.samples)  # table values of existing columns
-        if self.source is not None:
-            found = self.call(preview, self.source, self._last_spec(name), store=self.store, rows=SAMPLES)
+        found_samples = dict(self.samples)  # table values of existing columns
+        if self.source is not None and self.store is not None:
+            found = self.call(
+                preview, self.source, last_spec(self.store, name), store=self.store, rows=SAMPLES
+            )
             if found is not None:
-                for col in found.rows.columns:
-                    samples[col] = [str(v) for v in found.rows.get_column(col).drop_nulls()]
-        return samples
+                found_samples.update(samples(found.rows))
+        return found_samples
 
     def _diff_html(self, change: Record) -> str:
-        doc = change.doc
-        who, when = doc.get("requested_by", "?"), doc.get("requested_at", "?")[:19]
+        doc = change_doc(change)
+        who, when = doc.requested_by, doc.requested_at[:19]
         rows = []
-        for kind, col, before, after in diff_rows(doc["diff"]):
+        for kind, col, before, after in diff_rows(doc.diff):
             colour = COLOURS[kind]
             sample = ", ".join(self.samples.get(col, [])) or "—"
             rows.append(
@@ -263,7 +247,7 @@ class SchemaReviewPanel(Panel):
         return (
             f'<div class="altakit-change"><p>Change <code>{html.escape(str(change.ref))}</code> proposed by '
             f"{html.escape(who)} at {html.escape(when)} "
-            f"(base schema v{doc.get('base_version')})</p>"
+            f"(base schema v{doc.base_version})</p>"
             '<table class="altakit-diff"><tr><th>change</th><th>column</th><th>approved</th>'
             f"<th>proposed</th><th>sample values</th></tr>{''.join(rows)}</table></div>"
         )
@@ -273,13 +257,13 @@ class SchemaReviewPanel(Panel):
             return "<p><i>No schema changes yet.</i></p>"
         rows = []
         for rec in reversed(self.history):
-            d = rec.doc
-            who = d.get("decided_by") or d.get("requested_by", "")
-            when = d.get("decided_at") or d.get("requested_at", "")
+            d = change_doc(rec)
+            who = d.decided_by or d.requested_by
+            when = d.decided_at or d.requested_at
             rows.append(
-                f"<tr><td>v{rec.version}</td><td>{html.escape(d['status'])}</td>"
-                f"<td>{html.escape(d.get('summary', ''))}</td><td>{html.escape(who)}</td>"
-                f"<td>{html.escape(when[:19])}</td><td>{html.escape(d.get('comment', ''))}</td></tr>"
+                f"<tr><td>v{rec.version}</td><td>{html.escape(d.status)}</td>"
+                f"<td>{html.escape(d.summary)}</td><td>{html.escape(who)}</td>"
+                f"<td>{html.escape(when[:19])}</td><td>{html.escape(d.comment or '')}</td></tr>"
             )
         return (
             '<h5>Audit history</h5><table class="altakit-audit"><tr><th>#</th><th>status</th><th>change</th>'

@@ -1,10 +1,10 @@
 """TrainingPanel: pick a dataset version and settings, train, watch the curves, promote a model.
 
-Start runs :func:`altakit.train.recipes.train_digits` (the function the curated
+Start runs :func:`altakit_widgets.demo_digits.train_digits` (the function the curated
 notebooks call) on a background thread with a stop flag and the panel's event
 subscriber; the curves, the progress bar (with ETA) and the checkpoint list
 update from the run's event stream as events arrive (nothing polls). Promote is
-:meth:`altakit.train.registry.ModelRegistry.promote`.
+:meth:`altakit.train.ModelRegistry.promote`.
 
 Example:
     >>> from altakit_widgets.panels import TrainingPanel
@@ -27,16 +27,13 @@ from altakit_widgets.panels.base import Panel
 if TYPE_CHECKING:
     from altakit.events import Event
     from altakit.store import Store
-    from altakit.train.recipes import TrainResult
+    from altakit_widgets.demo_digits import TrainResult
 
 
 def _open(source: Store | str | None) -> Store:
-    from altakit import config
-    from altakit.store import Store, open_store
+    from altakit.store import open_store
 
-    if isinstance(source, Store):
-        return source
-    return open_store(source or config.default_store_url())
+    return open_store(source or None)
 
 
 #: Grid line colour of the curves, readable on light and dark themes.
@@ -88,7 +85,7 @@ class TrainingPanel(Panel):
 
     Attributes:
         thread: The training thread while a run is going.
-        result: The last run's :class:`~altakit.train.recipes.TrainResult` (None if it failed).
+        result: The last run's :class:`~altakit_widgets.demo_digits.TrainResult` (None if it failed).
         run: The current or last run's name.
         checkpoints: The run's kept checkpoints, as the library lists them.
         figure: The plotly ``FigureWidget`` (traces ``loss``, ``val_loss``, ``val_accuracy``).
@@ -190,7 +187,7 @@ class TrainingPanel(Panel):
     def refresh_models(self) -> None:
         """List the versions and aliases of the chosen model (``ModelRegistry``)."""
         from altakit.errors import NotFound
-        from altakit.train.registry import ModelRegistry
+        from altakit.train.registry import ModelRegistry, read_model
 
         if self.store is None or not self.model.value.strip():
             return
@@ -206,7 +203,7 @@ class TrainingPanel(Panel):
         aliases = self.call(registry.aliases, name) if versions else {}
         labels = []
         for rec in reversed(versions):
-            acc = rec.doc.get("metrics", {}).get("val_accuracy")
+            acc = read_model(rec).metrics.get("val_accuracy")
             score = f"  val_accuracy {acc:.3f}" if isinstance(acc, int | float) else ""
             labels.append((f"v{rec.version}{score}", rec.version))
         keep = self.versions.value
@@ -220,7 +217,7 @@ class TrainingPanel(Panel):
         self.aliases.value = f"<table><tr><th>alias</th><th>version</th></tr>{rows}</table>" if rows else ""
 
     def start(self) -> None:
-        """Start :func:`~altakit.train.recipes.train_digits` on a background thread."""
+        """Start :func:`~altakit_widgets.demo_digits.train_digits` on a background thread."""
         if self.store is None or self.running:
             return
         from altakit.errors import ConfigError
@@ -255,7 +252,7 @@ class TrainingPanel(Panel):
 
     def promote(self, version: int | None = None, alias: str | None = None) -> None:
         """Point ``alias`` of the model at ``version`` (default: the chosen ones)."""
-        from altakit.train.registry import ModelRegistry
+        from altakit.train import ModelRegistry
 
         if self.store is None:
             return
@@ -302,7 +299,7 @@ class TrainingPanel(Panel):
 
     # ------------------------------------------------------------------ helpers
     def _train(self, spec: str, settings: dict[str, Any]) -> None:
-        from altakit.train.recipes import train_digits
+        from altakit_widgets.demo_digits import train_digits
 
         try:
             self.result = self.call(train_digits, spec, **settings)

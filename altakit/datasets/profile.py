@@ -1,12 +1,12 @@
-"""Profiles, drift and estimates.
+"""Profiles and drift of dataset tables.
 
 :func:`profile` gives per-column statistics (rows, nulls, min, max, mean,
 quartiles, top values); :func:`drift` compares two frames column by column with
 the population stability index (PSI, on deciles of the reference) and the
 two-sample Kolmogorov–Smirnov statistic for numeric columns, PSI over category
 shares for text. Rule of thumb: PSI < 0.1 stable, 0.1–0.25 moderate, > 0.25 a
-shift worth retraining for. :func:`estimate` sizes a job from a sample of its
-input before it starts.
+shift worth retraining for. :func:`profile_table` and :func:`drift_tables` do
+the same for dataset versions (``"sensors@2"``, :func:`~altakit.datasets.tables.read_table`).
 
 Example:
     >>> import polars as pl
@@ -18,15 +18,15 @@ Example:
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+from altakit.datasets.tables import read_table
+from altakit.store import open_store
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from altakit.ingestion.job import IngestSpec
-    from altakit.ingestion.readers import SourceFile
     from altakit.store.base import Store
 
 _EPS = 1e-6
@@ -118,73 +118,11 @@ def drift(reference: pl.DataFrame, current: pl.DataFrame, *, bins: int = 10) -> 
 
 
 def profile_table(spec: str, *, store: Store | None = None) -> dict[str, dict[str, Any]]:
-    """Profile of a dataset version (``"sensors@2"``)."""
-    from altakit.datasets.tables import read_table
-
+    """Profile of a dataset version (``"sensors@2"``; the store defaults to the project store)."""
     return profile(read_table(spec, store=store))
 
 
 def drift_tables(reference: str, current: str, *, store: Store | None = None) -> dict[str, dict[str, Any]]:
     """Drift between two dataset versions, e.g. ``drift_tables("sensors@1", "sensors@2")``."""
-    from altakit.datasets.tables import read_table
-
+    store = open_store(store)
     return drift(read_table(reference, store=store), read_table(current, store=store))
-
-
-#: A job's wall time over the timed sample run's, scaled to the input's bytes: a job also pays for
-#: fresh memory block after block, spills past its budget and writes. Measured with
-#: ``bench/bench_ingest.py`` on a 2-core machine: 0.88 (10 M rows in memory, and 5 GB spilled).
-JOB_OVER_SAMPLE = 0.9
-
-
-def estimate(
-    files: Sequence[SourceFile], spec: IngestSpec, *, sample_bytes: int = 16 * 1024 * 1024
-) -> dict[str, Any]:
-    """Rows, bytes and expected seconds for ``files``, from a sample of the first one.
-
-    The sample (one read block) is processed by the local engine as the job would process it
-    (read, typed, put in series order, cleaned), twice: the first run warms up, the second is
-    timed. Rows scale with bytes; time with bytes, times :data:`JOB_OVER_SAMPLE`.
-
-    Example:
-        >>> estimate(files, IngestSpec())  # doctest: +SKIP
-        {'files': 1, 'bytes': 354392033, 'rows': 10000122, 'seconds': 3.9, ...}
-    """
-    from altakit.ingestion import readers
-    from altakit.ingestion.engines.local import process
-    from altakit.ingestion.schema import plan
-
-    total = sum(f.path.stat().st_size for f in files)
-    if not files:
-        return {"files": 0, "bytes": 0, "rows": 0, "seconds": 0.0}
-    first = files[0]
-    with open(first.path, "rb") as f:
-        head = f.read(sample_bytes)
-    cut = head.rfind(b"\n") + 1 if len(head) == sample_bytes else len(head)
-    sample_path = first.path.with_name(first.path.name + ".sample")
-    sample_path.write_bytes(head[:cut] or head)
-    sample = [readers.SourceFile(first.name, sample_path, "", cut)]
-
-    def decide(observed: Any) -> Any:
-        return plan(None, observed, "add_new_columns")
-
-    try:
-        warm = process(
-            sample, spec, decide, None
-        )  # its rows stay held while the timed run goes, as a job's do
-        started = time.perf_counter()
-        timed = process(sample, spec, decide, None)
-        seconds = time.perf_counter() - started
-        warm.close()
-        timed.close()
-    finally:
-        sample_path.unlink(missing_ok=True)
-    scale = total / max(cut, 1)
-    return {
-        "files": len(files),
-        "bytes": total,
-        "rows": int(timed.rows_in * scale),
-        "seconds": round(seconds * scale * JOB_OVER_SAMPLE, 1),
-        "sample_bytes": cut,
-        "sample_rows": timed.rows_in,
-    }

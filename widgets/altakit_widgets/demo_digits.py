@@ -1,7 +1,10 @@
-"""Recipes for the curated workflow: scikit-learn digits as typed shards and a tiny PyTorch model.
+"""The digits demo: scikit-learn digits as typed shards and a tiny PyTorch model.
 
-One function trains a model on a dataset version (:func:`train_digits`); the
-notebooks, the training panel and the tests all call it. It checkpoints every
+Demo code, not library: it shows the library at work (typed samples, shards,
+checkpoints, run records, the model registry) for the curated notebooks 04–07,
+the training panel and its dashboard. One function trains a model on a dataset
+version (:func:`train_digits`); the notebooks, the training panel and the tests
+all call it. It checkpoints every
 epoch into the store, records the run in the catalog, streams ``start`` /
 ``batch`` / ``epoch`` / ``end`` events (the ``epoch`` event carries the new
 checkpoint's version), honours a stop flag between batches, resumes from the
@@ -12,7 +15,7 @@ the same arguments and ``resume=True`` trains nothing and registers nothing new.
 Samples whose ``idx`` is a multiple of 5 are the validation split; the rest train.
 
 Example:
-    >>> from altakit.train.recipes import train_digits, write_digits  # doctest: +SKIP
+    >>> from altakit_widgets.demo_digits import train_digits, write_digits  # doctest: +SKIP
     >>> ds = write_digits(store=store)  # doctest: +SKIP
     >>> result = train_digits(ds, store=store, epochs=3, register="digits")  # doctest: +SKIP
     >>> result.status, round(result.metrics["val_accuracy"], 2)  # doctest: +SKIP
@@ -35,8 +38,9 @@ from altakit.catalog.records import Record, check_name
 from altakit.datasets.samples import Array, sample
 from altakit.errors import ConfigError, NotFound
 from altakit.events import Event, EventStream, TqdmProgress
-from altakit.store.base import Store
-from altakit.train.recorder import RunRecorder
+from altakit.store import Store, open_store
+from altakit.train import ModelRegistry, RunRecorder
+from altakit.train.registry import read_model
 
 #: Validation split: samples whose ``idx`` is a multiple of this.
 VAL_EVERY = 5
@@ -78,7 +82,7 @@ def digits_samples(variant: str = "clean", *, seed: int = 0) -> list[Any]:
         images = images * 1.25 + rng.poisson(1.0, size=images.shape)
     images = np.clip(np.rint(images), 0, 16).astype(np.uint8)
     return [
-        Digit(image=img, label=int(y), idx=i)
+        Digit(image=img, label=int(y), idx=i)  # type: ignore[call-arg]  # @sample made it a dataclass
         for i, (img, y) in enumerate(zip(images, data.target, strict=True))
     ]
 
@@ -112,10 +116,10 @@ def write_digits(
         >>> ds.version, len(ds)  # doctest: +SKIP
         (1, 1797)
     """
-    from altakit.datasets.dataset import load_dataset, open_default_store
-    from altakit.datasets.shards import write_dataset
+    from altakit.datasets.dataset import load_dataset
+    from altakit.datasets.write import write_dataset
 
-    store = open_default_store(store)
+    store = open_store(store or None)
     samples = digits_samples(variant, seed=seed)
     description = f"scikit-learn digits, {variant} (seed {seed}), content {_fingerprint(samples)}"
     try:
@@ -137,7 +141,7 @@ def digit_features(dataset: Any) -> Any:
     ``col_center`` (centre of mass), ``label``.
 
     Example:
-        >>> from altakit.ingestion.profile import drift  # doctest: +SKIP
+        >>> from altakit.datasets.profile import drift  # doctest: +SKIP
         >>> drift(digit_features(v1), digit_features(v2))["ink"]["psi"]  # doctest: +SKIP
     """
     import polars as pl
@@ -250,14 +254,14 @@ def default_run(dataset: str, params: dict[str, Any]) -> str:
     return f"digits-torch/{dataset.replace('@', '-v')}-{digest}"
 
 
-def find_model(registry: Any, name: str, run: str, checkpoint: str | None = None) -> Record | None:
+def find_model(registry: ModelRegistry, name: str, run: str, checkpoint: str | None = None) -> Record | None:
     """The version of model ``name`` registered from ``run`` (and that checkpoint), or None."""
     try:
         versions = registry.versions(name)
     except NotFound:
         return None
     for rec in reversed(versions):
-        source = rec.doc.get("source") or {}
+        source = read_model(rec).source
         if source.get("run") == run and (checkpoint is None or source.get("checkpoint") == checkpoint):
             return rec
     return None
@@ -315,8 +319,7 @@ def train_digits(
     """
     import torch
 
-    from altakit.datasets.dataset import Dataset, load_dataset, open_default_store
-    from altakit.train.registry import ModelRegistry
+    from altakit.datasets.dataset import Dataset, load_dataset
     from altakit.train.torch import Checkpointer
 
     for label, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1)):
@@ -326,7 +329,7 @@ def train_digits(
         raise ConfigError(f"lr must be a number between 0 and 10, not {lr!r}", hint="try 0.01")
     if register is not None:
         check_name(register)
-    ds = dataset if isinstance(dataset, Dataset) else load_dataset(dataset, open_default_store(store))
+    ds = dataset if isinstance(dataset, Dataset) else load_dataset(dataset, open_store(store or None))
     store = ds.store
     spec = f"{ds.name}@{ds.version}"
     params = {"dataset": spec, "epochs": epochs, "lr": lr, "batch_size": batch_size, "hidden": hidden}
@@ -392,7 +395,13 @@ def train_digits(
 
 
 def _register(
-    registry: Any, name: str, best: Any, metrics: dict[str, float], spec: str, run: str, parent: str | None
+    registry: ModelRegistry,
+    name: str,
+    best: Any,
+    metrics: dict[str, float],
+    spec: str,
+    run: str,
+    parent: str | None,
 ) -> Record:
     existing = find_model(registry, name, run, best.version)
     if existing is not None:

@@ -20,7 +20,7 @@ numbers and quarantine as the exact one:
   line-exact.
 
 Every value arrives as a string (empty fields as ``""``); typing and null
-tokens are handled later (:mod:`.schema`).
+tokens are handled later (:mod:`altakit.ingestion.schema`).
 
 Example:
     >>> batch = parse_block("a.csv", b"1,2\\n3\\n4,5\\n", 1, ["a", "b"], ",")
@@ -32,10 +32,10 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from altakit.ingestion import quarantine
+from altakit.datasets.tables import QUARANTINE_COLUMNS
+from altakit.ingestion.readers._common import Batch, no_rows, quarantine_rows
 
 if TYPE_CHECKING:
     import polars as pl
@@ -47,16 +47,6 @@ MAX_FIELD = 256 * 1024 * 1024
 ODD_SHARE = 0.05
 #: Bytes per piece in which line ends and delimiters are counted to find odd lines.
 PIECE = 64 * 1024
-
-
-@dataclass
-class Batch:
-    """Rows read from one block: ``data`` (``_source``, ``_line`` + columns) and ``bad`` (quarantine)."""
-
-    data: pl.DataFrame
-    bad: pl.DataFrame
-    blank_lines: int = 0
-    lines: int | None = None  # physical lines read, where the path counted them
 
 
 def parse_block(name: str, block: bytes, lineno: int, header: list[str], delim: str) -> Batch:
@@ -94,6 +84,7 @@ def parse_fields(name: str, block: bytes, lineno: int, header: list[str], delim:
     longer = fields is None
     if longer and (fields := _read_fields(block, header, delim, truncate=True)) is None:
         return None  # invalid UTF-8: no count needed to know that
+    assert fields is not None
     split = None if longer or cr else _short_lines(block, fields)
     spans, odd, n = split or _odd_lines(block, sep, k, None if longer else PIECE)
     if not n or fields.height != n or len(odd) > ODD_SHARE * n:
@@ -101,7 +92,7 @@ def parse_fields(name: str, block: bytes, lineno: int, header: list[str], delim:
     line = pl.int_range(lineno + 1, lineno + 1 + n, dtype=pl.Int64, eager=True)
     data = fields.select(pl.lit(name).alias("_source"), line.alias("_line"), pl.all())
     if not len(odd):
-        return Batch(data, pl.DataFrame(schema=quarantine.schema()), 0, n)
+        return Batch(data, no_rows(), 0, n)
     keep = np.ones(n, dtype=bool)
     keep[odd] = False
     bad, blank = _odd_rows(name, [block[a:b] for a, b in spans], (odd + (lineno + 1)).tolist(), k, delim)
@@ -193,7 +184,7 @@ def _odd_rows(
             blank += 1
         else:
             bad.append((number, f"ragged row: {text.count(delim) + 1} fields, expected {k}", text))
-    return quarantine.rows(name, bad), blank
+    return quarantine_rows(name, bad), blank
 
 
 def _read_fields(block: bytes, header: list[str], delim: str, truncate: bool = False) -> pl.DataFrame | None:
@@ -270,7 +261,7 @@ def _lines(name: str, block: bytes, header: list[str], delim: str, first: int) -
         fields = good.select(pl.col("_raw").str.split_exact(delim, len(header) - 1)).unnest("_raw")
         fields.columns = header
     data = pl.concat([good.select(pl.lit(name).alias("_source"), "_line"), fields], how="horizontal")
-    return Batch(data, bad.select(quarantine.COLUMNS), blank.height)
+    return Batch(data, bad.select(QUARANTINE_COLUMNS), blank.height)
 
 
 def parse_quoted(name: str, block: bytes, lineno: int, header: list[str], delim: str) -> Batch:
@@ -321,4 +312,4 @@ def parse_quoted(name: str, block: bytes, lineno: int, header: list[str], delim:
         orient="col",
     )
     bad.sort()
-    return Batch(data, quarantine.rows(name, bad), blank)
+    return Batch(data, quarantine_rows(name, bad), blank)

@@ -1,0 +1,144 @@
+"""Readers: source files in, batches of text rows (plus quarantine rows) out; one module per format.
+
+:func:`read_file` picks the format (the spec's, else from the file's name, else
+from its first bytes) and hands the file to that format's reader:
+:mod:`.csv` (blocks of CSV/TSV text, parsed by :mod:`.csv_blocks`),
+:mod:`.json` (JSON arrays and NDJSON), :mod:`.parquet` and :mod:`.excel`. Each
+yields :class:`Batch` objects: the rows with ``_source`` and ``_line``, and the
+rows that could not be read, as quarantine rows. :func:`read_ahead` reads the
+next batch on a thread while the current one is typed and cleaned. Where the
+files come from (paths, uploads, store keys, archives) is :mod:`altakit.ingestion.sources`.
+
+Example:
+    >>> for batch in read_file(src, ReadOptions()):  # doctest: +SKIP
+    ...     print(batch.data.height, batch.bad.height)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from altakit.errors import ConfigError
+from altakit.ingestion.readers._common import BLOCK, FORMATS, SAMPLE, Batch, ReadOptions
+from altakit.ingestion.readers.csv import detect_delimiter, detect_encoding, read_csv
+from altakit.ingestion.readers.excel import read_excel
+from altakit.ingestion.readers.json import read_json, read_ndjson
+from altakit.ingestion.readers.parquet import read_parquet
+
+if TYPE_CHECKING:
+    from altakit.ingestion.sources import SourceFile
+
+__all__ = [
+    "AHEAD",
+    "BLOCK",
+    "FORMATS",
+    "Batch",
+    "ReadOptions",
+    "detect_delimiter",
+    "detect_encoding",
+    "detect_format",
+    "read_ahead",
+    "read_file",
+]
+
+#: Batches :func:`read_ahead` reads before they are asked for.
+AHEAD = 1
+_EXT = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".xlsx": "excel",
+    ".xls": "excel",
+}
+
+
+def detect_format(src: SourceFile) -> str:
+    """The format of a source file from its name, else its first bytes."""
+    lower = src.name.lower()
+    for ext, fmt in _EXT.items():
+        if lower.endswith(ext):
+            return fmt
+    with open(src.path, "rb") as f:
+        head = f.read(SAMPLE)
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith(b"["):
+        return "json"
+    if stripped.startswith(b"{"):
+        return "ndjson"
+    return "csv"
+
+
+def read_file(src: SourceFile, options: ReadOptions, fmt: str | None = None) -> Iterator[Batch]:
+    """Read one source file in batches; see the module docstring.
+
+    Raises:
+        ConfigError: ``fmt`` (or ``options.format``) is not one of :data:`FORMATS`.
+        IngestError: The file cannot be read as a whole in its format.
+    """
+    fmt = fmt or options.format or detect_format(src)
+    if fmt == "csv":
+        yield from read_csv(src, options)
+    elif fmt == "parquet":
+        yield read_parquet(src)
+    elif fmt == "json":
+        yield read_json(src)
+    elif fmt == "ndjson":
+        yield from read_ndjson(src)
+    elif fmt == "excel":
+        yield read_excel(src)
+    else:
+        raise ConfigError(f"unknown format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
+
+
+def read_ahead(files: Sequence[SourceFile], options: ReadOptions) -> Iterator[tuple[SourceFile, Batch]]:
+    """``(file, batch)`` for every batch of ``files`` in order, the next ones read on a thread meanwhile.
+
+    Parsing (polars, numpy) releases the GIL, so reading the next block overlaps typing
+    and cleaning this one; at most :data:`AHEAD` batches wait. A reader's error is raised here.
+    """
+    import queue
+
+    ready: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=AHEAD)
+    stop, end = threading.Event(), object()
+
+    def put(item: Any, error: BaseException | None = None) -> None:
+        while not stop.is_set():
+            try:
+                ready.put((item, error), timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def run() -> None:
+        try:
+            for src in files:
+                for batch in read_file(src, options):
+                    put((src, batch))
+                    if stop.is_set():
+                        return
+            put(end)
+        except BaseException as exc:  # handed to the consumer
+            put(end, exc)
+
+    thread = threading.Thread(target=run, name="altakit-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = ready.get()
+            if error is not None:
+                raise error
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()

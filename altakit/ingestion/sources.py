@@ -1,0 +1,217 @@
+"""Sources: what an ingest reads, resolved to local, unpacked files with their checksums.
+
+A source (a path or glob, bytes, ``("name.csv", bytes)``, a store key
+``store:raw/a.csv`` or prefix ``store:raw/``, or a URL under the store's own
+URL) resolves to :class:`SourceFile` objects: local files, each with the
+SHA-256 checksum of the bytes as received. Compressed inputs (gzip, bzip2, xz,
+zip) are detected by their magic bytes and unpacked into a work folder first,
+so a truncated archive is a typed :class:`~altakit.errors.IngestError`, never
+a partial read. Reading them is :mod:`altakit.ingestion.readers`' job.
+
+Example:
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as work:
+    ...     (src,) = resolve_sources(("a.csv", b"x\\n1\\n"), Path(work))
+    ...     src.name, src.size, src.checksum[:12]
+    ('a.csv', 4, 'daff832f8020')
+"""
+
+from __future__ import annotations
+
+import bz2
+import glob
+import gzip
+import hashlib
+import lzma
+import os
+import shutil
+import tempfile
+import threading
+import zipfile
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from altakit.errors import ConfigError, IngestError, NotFound
+
+if TYPE_CHECKING:
+    from altakit.store.base import Store
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One input file, local and unpacked.
+
+    Attributes:
+        name: Name recorded in the catalog and quarantine (path, key or ``archive.zip/member``).
+        path: Local file with the (decompressed) bytes.
+        digest: SHA-256 hex digest of the bytes as received (before decompression), or a
+            :class:`~concurrent.futures.Future` of it while a plain file is hashed on a thread
+            (reading can start meanwhile); :attr:`checksum` waits for it.
+        size: Bytes as received.
+    """
+
+    name: str
+    path: Path
+    digest: str | Future[str]
+    size: int
+
+    @property
+    def checksum(self) -> str:
+        """SHA-256 hex digest of the bytes as received (waits for the hashing thread)."""
+        return self.digest if isinstance(self.digest, str) else self.digest.result()
+
+
+def resolve_sources(
+    source: Any, workdir: Path, store: Store | None = None, *, checksums: bool = True
+) -> list[SourceFile]:
+    """Turn a source into local, unpacked :class:`SourceFile` objects.
+
+    Args:
+        source: A path, glob, ``bytes``, ``("name.csv", bytes)``, ``store:key``, ``store:prefix/``,
+            a URL under ``store.url``, or a list of these.
+        workdir: Folder for unpacked and downloaded copies.
+        store: The store ``store:`` sources and URLs refer to.
+        checksums: Hash plain files (on a thread); ``False`` leaves their digest ``""`` (estimates).
+
+    Raises:
+        NotFound: No file matches a path or glob, or no key is under a prefix.
+        ConfigError: A ``store:`` source without a store, or a URL outside the store.
+        IngestError: A compressed input is damaged or truncated.
+    """
+    if isinstance(source, list | tuple) and not _is_named_bytes(source):
+        return [f for item in source for f in resolve_sources(item, workdir, store, checksums=checksums)]
+    if isinstance(source, bytes | bytearray | memoryview) or _is_named_bytes(source):
+        name, data = source if _is_named_bytes(source) else ("upload", source)
+        path = _new_file(workdir, "upload")
+        path.write_bytes(bytes(data))
+        return _unpack(str(name), path, workdir, checksums)
+    text = str(source)
+    if store is not None and "://" in text and text.startswith(store.url.rstrip("/") + "/"):
+        text = "store:" + text[len(store.url.rstrip("/")) + 1 :]
+    if text.startswith("store:"):
+        return _from_store(text[len("store:") :], workdir, store, checksums)
+    if "://" in text and not text.startswith("file://"):
+        raise ConfigError(
+            f"cannot read {text!r}: not under the store's URL",
+            hint="open the store at that bucket and pass store=…, or copy the file locally",
+        )
+    text = text.removeprefix("file://")
+    matches = sorted(glob.glob(os.path.expanduser(text))) if glob.has_magic(text) else [text]
+    files = [m for m in matches if os.path.isfile(m)]
+    if not files:
+        raise NotFound(f"no input file matches {text!r}", path=text)
+    return [f for m in files for f in _unpack(m, Path(m), workdir, checksums)]
+
+
+def _is_named_bytes(item: Any) -> bool:
+    return isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], bytes | bytearray | memoryview)
+
+
+def _from_store(key: str, workdir: Path, store: Store | None, checksums: bool) -> list[SourceFile]:
+    if store is None:
+        raise ConfigError(f"source 'store:{key}' needs a store", hint="pass store=altakit.open_store(...)")
+    keys = [v.key for v in store.list(key)] if key.endswith("/") or not key else [key]
+    if not keys:
+        raise NotFound(f"no keys under {key!r} in {store.url}", key=key)
+    out = []
+    for k in keys:
+        with store.open(k) as src:
+            path = _copy_in(src, workdir, "store")
+        out.extend(_unpack(k, path, workdir, checksums))
+    return out
+
+
+# ------------------------------------------------------------------ hashing
+def digest(path: Path) -> tuple[str, int]:
+    """SHA-256 hex digest and size of the file at ``path``."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1024 * 1024):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def _hash_later(path: Path) -> Future[str]:
+    """The digest of ``path``, computed on a plain thread (hashlib releases the GIL)."""
+    done: Future[str] = Future()
+
+    def run() -> None:
+        try:
+            done.set_result(digest(path)[0])
+        except BaseException as exc:  # handed to whoever asks for the checksum
+            done.set_exception(exc)
+
+    threading.Thread(target=run, name="altakit-hash", daemon=True).start()
+    return done
+
+
+# ------------------------------------------------------------------ unpacking
+def _new_file(workdir: Path, kind: str) -> Path:
+    """A new, empty file in ``workdir`` named after what it holds."""
+    fd, name = tempfile.mkstemp(prefix=f"{kind}-", dir=workdir)
+    os.close(fd)
+    return Path(name)
+
+
+def _copy_in(src: IO[bytes], workdir: Path, kind: str) -> Path:
+    """Copy a stream into a new file in ``workdir``."""
+    path = _new_file(workdir, kind)
+    with open(path, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1024 * 1024)
+    return path
+
+
+def _unpack(name: str, path: Path, workdir: Path, checksums: bool = True) -> list[SourceFile]:
+    with open(path, "rb") as f:
+        magic = f.read(8)
+    plain = not any(magic.startswith(m) for m in (b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"PK\x03\x04"))
+    if plain:
+        return [SourceFile(name, path, _hash_later(path) if checksums else "", path.stat().st_size)]
+    sha, size = digest(path)
+    opener: dict[bytes, Callable[..., Any]] = {
+        b"\x1f\x8b": gzip.open,
+        b"BZ": bz2.open,
+        b"\xfd7zXZ": lzma.open,
+    }
+    for prefix, open_ in opener.items():
+        if magic.startswith(prefix) and not (prefix == b"BZ" and magic[2:3] != b"h"):
+            try:
+                with open_(path, "rb") as src:
+                    out = _copy_in(src, workdir, "unpacked")
+            except (EOFError, OSError, lzma.LZMAError, ValueError) as exc:
+                raise IngestError(
+                    f"{name}: compressed data is damaged or truncated ({exc})",
+                    source=name,
+                    hint="re-export or re-upload the file",
+                ) from exc
+            stem = name.rsplit(".", 1)[0] if name.lower().endswith((".gz", ".bz2", ".xz")) else name
+            return [SourceFile(stem, out, sha, size)]
+    if magic.startswith(b"PK\x03\x04") and not name.lower().endswith((".xlsx", ".xls")):
+        return _unzip(name, path, workdir, sha, size)
+    return [SourceFile(name, path, sha, size)]
+
+
+def _unzip(name: str, path: Path, workdir: Path, sha: str, size: int) -> list[SourceFile]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if any(n.startswith("xl/") for n in archive.namelist()):
+                return [SourceFile(name if name.endswith(".xlsx") else name + ".xlsx", path, sha, size)]
+            members = [
+                i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX")
+            ]
+            if not members:
+                raise IngestError(f"{name}: the zip archive holds no files", source=name)
+            out = []
+            for info in members:
+                with archive.open(info) as src:
+                    target = _copy_in(src, workdir, "unzipped")
+                out.append(SourceFile(f"{name}/{info.filename}", target, sha, size))
+            return out
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise IngestError(f"{name}: the zip archive is damaged ({exc})", source=name) from exc

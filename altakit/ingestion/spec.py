@@ -1,0 +1,143 @@
+"""The ingest spec: what to ingest and how, as plain data (a dict, YAML or JSON).
+
+A papermill parameter, a panel and the CLI describe the same job with the same
+:class:`IngestSpec`; :func:`last_spec` is the spec a dataset's latest version
+was written with (what a re-run or a reviewer starts from).
+
+Example:
+    >>> spec = IngestSpec.load("time: ts\\nby: [sensor]")
+    >>> spec.by, spec.policy, spec.engine
+    (['sensor'], 'review', 'local')
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from altakit.datasets import tables
+from altakit.errors import ConfigError, NotFound
+from altakit.ingestion.engine import ENGINES
+from altakit.ingestion.readers import ReadOptions
+from altakit.ingestion.schema import DEFAULT_POLICY, POLICIES
+
+if TYPE_CHECKING:
+    from altakit.store.base import Store
+
+
+@dataclass
+class IngestSpec:
+    """What to ingest and how.
+
+    Attributes:
+        format: ``csv``, ``parquet``, ``json``, ``ndjson``, ``excel`` (default: detect).
+        delimiter: CSV delimiter (default: detect).
+        encoding: Text encoding (default: detect).
+        time: The time column (datetime; used by resampling and gap filling).
+        by: Columns that identify one series (e.g. ``["sensor"]``).
+        datetimes: Extra datetime columns with a format (chrono, ``epoch_s``, ``epoch_ms``) or null.
+        tz: Time zone of datetimes in the table.
+        source_tz: Time zone of datetime text without an offset.
+        infer_threshold: Share of values that must parse for a column to take a type.
+        steps: Cleaning steps (see :mod:`altakit.ingestion.clean`).
+        policy: Schema evolution policy (``review`` by default).
+        incremental: Skip source files whose checksum was already ingested.
+        engine: An engine's name (:class:`~altakit.ingestion.engine.EngineRegistry`): ``local`` or ``spark``.
+        spark_master: Spark master URL or ``sc://`` Spark Connect URL (``local[*]`` by default).
+
+    Example:
+        >>> IngestSpec.load({"time": "ts", "steps": [{"step": "resample", "rule": "15m"}]}).time
+        'ts'
+    """
+
+    format: str | None = None
+    delimiter: str | None = None
+    encoding: str | None = None
+    time: str | None = None
+    by: list[str] = field(default_factory=list)
+    datetimes: dict[str, str | None] = field(default_factory=dict)
+    tz: str = "UTC"
+    source_tz: str = "UTC"
+    infer_threshold: float = 0.9
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    policy: str = DEFAULT_POLICY
+    incremental: bool = True
+    engine: str = "local"
+    spark_master: str | None = None
+
+    @classmethod
+    def load(cls, spec: IngestSpec | dict[str, Any] | str | Path | None) -> IngestSpec:
+        """From a spec, a dict, a YAML/JSON file path, or YAML/JSON text.
+
+        Raises:
+            ConfigError: Unknown keys or malformed text.
+        """
+        if spec is None:
+            return cls()
+        if isinstance(spec, IngestSpec):
+            return spec
+        if isinstance(spec, Path) or (isinstance(spec, str) and "\n" not in spec and Path(spec).is_file()):
+            spec = Path(spec).read_text(encoding="utf-8")
+        if isinstance(spec, str):
+            import yaml
+
+            try:
+                spec = yaml.safe_load(spec) or {}
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"the ingest spec is not valid YAML/JSON: {exc}") from exc
+        if not isinstance(spec, dict):
+            raise ConfigError("an ingest spec must be a mapping", hint="e.g. {time: ts, by: [sensor]}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown ingest spec keys {unknown}", hint=f"known keys: {', '.join(sorted(known))}"
+            )
+        out = cls(**spec)
+        if out.policy not in POLICIES:
+            raise ConfigError(f"unknown schema policy {out.policy!r}", hint=f"one of {', '.join(POLICIES)}")
+        if out.engine not in ENGINES.names():
+            raise ConfigError(f"unknown engine {out.engine!r}", hint=f"one of {', '.join(ENGINES.names())}")
+        if isinstance(out.by, str):
+            out.by = [out.by]
+        return out
+
+    def datetime_columns(self) -> dict[str, str | None]:
+        """Columns that must be datetimes: ``time`` plus ``datetimes``."""
+        out = dict(self.datetimes)
+        if self.time and self.time not in out:
+            out[self.time] = None
+        return out
+
+    def read_options(self) -> ReadOptions:
+        """The reader options of this spec."""
+        return ReadOptions(format=self.format, delimiter=self.delimiter, encoding=self.encoding)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (for the catalog and YAML)."""
+        return asdict(self)
+
+
+def last_spec(store: Store, dataset: str) -> dict[str, Any] | None:
+    """The spec (plain data) the latest version of ``dataset`` was written with; ``None`` if none yet.
+
+    Example:
+        >>> last_spec(store, "sensors")["policy"]  # doctest: +SKIP
+        'review'
+    """
+    try:
+        _, doc = tables.version_doc(store, dataset)
+    except NotFound:
+        return None
+    return dict(doc.spec or {})
+
+
+def dataset_policy(store: Store, dataset: str) -> str:
+    """The schema evolution policy of ``dataset``: its latest spec's, else :data:`~.schema.DEFAULT_POLICY`.
+
+    Example:
+        >>> dataset_policy(store, "sensors")  # doctest: +SKIP
+        'review'
+    """
+    return str((last_spec(store, dataset) or {}).get("policy") or DEFAULT_POLICY)
