@@ -31,6 +31,8 @@ def test_workflow_runs_curated_notebooks_and_reports(tmp_path: Path) -> None:
 
 
 def test_failed_notebook_is_reported_and_others_still_run(tmp_path: Path) -> None:
+    import altakit
+    from altakit.runs import read_run
     from altakit.runs.workflow import run_workflow
 
     folder = tmp_path / "nbs"
@@ -39,8 +41,16 @@ def test_failed_notebook_is_reported_and_others_still_run(tmp_path: Path) -> Non
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(nb, folder / name)
-    report = run_workflow(folder, tmp_path / "out")
+    store = altakit.open_store(tmp_path / "store")
+    report = run_workflow(folder, tmp_path / "out", store=store)
     assert not report.ok
     assert [(n.name, n.ok) for n in report.notebooks] == [("01_bad.ipynb", False), ("02_good.ipynb", True)]
     assert "boom" in report.notebooks[0].error
+    # each notebook is recorded as a run, through the one run-record owner, with its executed copy stored
+    runs = [read_run(altakit.catalog_of(store).resolve(n.run)) for n in report.notebooks]
+    assert [(r.status, r.seconds) for r in runs] == [("failed", n.seconds) for n in report.notebooks[:1]] + [
+        ("finished", report.notebooks[1].seconds)
+    ]
+    assert "boom" in runs[0].error and runs[1].executed is not None
+    assert store.exists(runs[1].executed["key"])
     assert "FAILED" in report.html.read_text()

@@ -11,8 +11,9 @@ naming the record, never a raw ``KeyError`` three calls later.
 
 Field types are checked from the annotations: ``str``, ``int``, ``float``,
 ``bool``, ``dict``, ``list``, ``Any``, ``X | None`` and ``Literal[...]``.
-Keys a model does not know are kept in ``extra`` when the model declares an
-``extra: dict[str, Any]`` field, and refused otherwise.
+Keys a model does not know (written by a newer altakit, or added by hand
+through the free-form ``Catalog.register``) are kept in ``extra`` and written
+back as they were, so reading and re-writing a document never drops a key.
 
 Example:
     >>> from dataclasses import dataclass
@@ -23,10 +24,12 @@ Example:
     ...     stars: int | None = None
     >>> Note.from_doc({"text": "hi"}).to_doc()
     {'text': 'hi', 'stars': None}
+    >>> Note.from_doc({"text": "hi", "mood": "sunny"}).extra
+    {'mood': 'sunny'}
     >>> Note.from_doc({"stars": 3})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    altakit.errors.CorruptObject: a 'note' record lacks 'text'
+    altakit.errors.CorruptObject: a 'note' record: lacks 'text'
 """
 
 from __future__ import annotations
@@ -48,6 +51,9 @@ class RecordDoc:
 
     KIND: ClassVar[str] = ""
 
+    #: Keys this model does not know, kept as they were read (top-level keys of the stored document).
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict, kw_only=True)
+
     @classmethod
     def upgrade(cls, doc: dict[str, Any]) -> dict[str, Any]:
         """Turn a document written in an older shape into today's shape (default: unchanged)."""
@@ -62,30 +68,19 @@ class RecordDoc:
             where: The record's reference, for error messages (``"run:report@3"``).
 
         Raises:
-            CorruptObject: The document misses a field, has one of the wrong type, or an unknown key.
+            CorruptObject: The document misses a field or has one of the wrong type.
         """
         if not isinstance(doc, Mapping):
-            raise CorruptObject(f"a {cls.KIND!r} record{_at(where)} is not a JSON object", ref=where)
+            raise cls.corrupt(where, "not a JSON object")
         values = cls.upgrade(dict(doc))
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = {k: v for k, v in values.items() if k not in known}
-        if unknown and "extra" in known:
-            values = {k: v for k, v in values.items() if k in known}
-            values["extra"] = {**values.get("extra", {}), **unknown}
-        elif unknown:
-            raise CorruptObject(
-                f"a {cls.KIND!r} record{_at(where)} has unknown keys {sorted(unknown)}",
-                ref=where,
-                hint="it was written by a newer altakit, or by hand: upgrade altakit or fix the record",
-            )
+        known = {f.name: f for f in dataclasses.fields(cls) if f.name != "extra"}
+        extra = {k: v for k, v in values.items() if k not in known}
+        values = {k: v for k, v in values.items() if k in known}
         for f in known.values():
-            if (
-                f.name not in values
-                and f.default is dataclasses.MISSING
-                and f.default_factory is dataclasses.MISSING
-            ):
-                raise CorruptObject(f"a {cls.KIND!r} record{_at(where)} lacks {f.name!r}", ref=where)
-        made = cls(**values)
+            required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            if required and f.name not in values:
+                raise cls.corrupt(where, f"lacks {f.name!r}")
+        made = cls(**values, extra=extra)
         made.check(where)
         return made
 
@@ -94,12 +89,14 @@ class RecordDoc:
         hints = typing.get_type_hints(type(self))
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if not _fits(value, hints[f.name]):
-                raise CorruptObject(
-                    f"a {self.KIND!r} record{_at(where)}: {f.name!r} is {value!r}, "
-                    f"not {_describe(hints[f.name])}",
-                    ref=where,
-                )
+            if not fits(value, hints[f.name]):
+                raise self.corrupt(where, f"{f.name!r} is {value!r}, not {_describe(hints[f.name])}")
+
+    @classmethod
+    def corrupt(cls, where: str, what: str, hint: str | None = None) -> CorruptObject:
+        """The error for a stored document of this kind that is not what it should be (``where``: its ref)."""
+        at = f" ({where})" if where else ""
+        return CorruptObject(f"a {cls.KIND!r} record{at}: {what}", ref=where, hint=hint)
 
     def to_doc(self) -> dict[str, Any]:
         """The JSON document to register (validated first)."""
@@ -109,16 +106,13 @@ class RecordDoc:
         return {**extra, **doc}
 
 
-def _at(where: str) -> str:
-    return f" ({where})" if where else ""
-
-
-def _fits(value: Any, hint: Any) -> bool:
+def fits(value: Any, hint: Any) -> bool:
+    """True if the JSON ``value`` is of the annotated type ``hint`` (see the module docstring)."""
     if hint is Any:
         return True
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        return any(_fits(value, h) for h in typing.get_args(hint))
+        return any(fits(value, h) for h in typing.get_args(hint))
     if origin is Literal:
         return value in typing.get_args(hint)
     if hint is type(None):

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from altakit.catalog import Record, Ref, catalog_of
-from altakit.catalog.model import RecordDoc
+from altakit.catalog.model import RecordDoc, fits
 from altakit.datasets.samples import SCALARS, SampleSchema
 from altakit.datasets.shards import FORMAT
 from altakit.errors import ConfigError, CorruptObject, NotFound
@@ -86,10 +86,9 @@ class SampleTypeDoc(RecordDoc):
         super().check(where)
         schema = self.schema(where)
         if schema.fingerprint != self.fingerprint:
-            raise CorruptObject(
-                f"a {self.KIND!r} record{_at(where)} has fingerprint {self.fingerprint!r}, "
-                f"its fields give {schema.fingerprint!r}",
-                ref=where,
+            raise self.corrupt(
+                where,
+                f"has fingerprint {self.fingerprint!r}, its fields give {schema.fingerprint!r}",
                 hint="the stored JSON was changed by hand; register the sample type again",
             )
 
@@ -100,14 +99,12 @@ class SampleTypeDoc(RecordDoc):
                 {"name": self.name, "version": self.version, "fields": self.fields}
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise CorruptObject(
-                f"a {self.KIND!r} record{_at(where)} has malformed fields: {exc!r}", ref=where
-            ) from exc
+            raise self.corrupt(where, f"has malformed fields: {exc!r}") from exc
         for f in schema.fields:
             if f.kind != "array" and f.kind not in SCALARS:
-                raise CorruptObject(
-                    f"a {self.KIND!r} record{_at(where)}: field {f.name!r} has unknown kind {f.kind!r}",
-                    ref=where,
+                raise self.corrupt(
+                    where,
+                    f"field {f.name!r} has unknown kind {f.kind!r}",
                     hint="it was written by a newer altakit: upgrade altakit",
                 )
         return schema
@@ -143,7 +140,7 @@ class DatasetDoc(RecordDoc):
         >>> doc.to_doc()  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        altakit.errors.CorruptObject: a 'sample_type' record (schema of dataset manifest) has fingerprint ...
+        altakit.errors.CorruptObject: a 'sample_type' record (schema of dataset manifest): has fingerprint ...
     """
 
     KIND = DATASET
@@ -153,47 +150,42 @@ class DatasetDoc(RecordDoc):
     count: int
     bytes: int
     shards: list[Any]
-    description: str = ""
+    description: str | None = ""
 
     def check(self, where: str = "") -> None:
         """Field types, then: the format is known, the schema and its ref parse, shard entries are whole."""
         super().check(where)
         if self.format != FORMAT:
-            raise CorruptObject(
-                f"dataset manifest{_at(where)} has format {self.format!r}, not {FORMAT!r}",
-                ref=where,
+            raise self.corrupt(
+                where,
+                f"has format {self.format!r}, not {FORMAT!r}",
                 hint="it was written by a newer altakit: upgrade altakit",
             )
         self.sample_schema(where)
         try:
             ref = Ref.parse(self.schema_ref)
         except ConfigError as exc:
-            raise CorruptObject(f"dataset manifest{_at(where)}: {exc.message}", ref=where) from exc
+            raise self.corrupt(where, exc.message) from exc
         if ref.kind not in (SAMPLE_TYPE, LEGACY_SAMPLE_TYPE) or ref.version is None:
-            raise CorruptObject(
-                f"dataset manifest{_at(where)}: schema_ref {self.schema_ref!r} is not 'sample_type:<name>@N'",
-                ref=where,
+            raise self.corrupt(
+                where,
+                f"schema_ref {self.schema_ref!r} is not 'sample_type:<name>@N'",
             )
         for i, entry in enumerate(self.shards):
             bad = not isinstance(entry, dict) or any(
-                not isinstance(entry.get(k), t) or (t is int and isinstance(entry.get(k), bool))
-                for k, t in _SHARD_ENTRY.items()
+                not fits(entry.get(k), t) for k, t in _SHARD_ENTRY.items()
             )
             if bad:
-                raise CorruptObject(
-                    f"dataset manifest{_at(where)}: shard entry {i} is not "
+                raise self.corrupt(
+                    where,
+                    f"shard entry {i} is not "
                     f"{{{', '.join(f'{k}: {t.__name__}' for k, t in _SHARD_ENTRY.items())}}}: {entry!r}",
-                    ref=where,
                 )
 
     def sample_schema(self, where: str = "") -> SampleSchema:
         """The schema of the stored samples (kept in the manifest itself)."""
         inner = f"schema of {where}" if where else "schema of dataset manifest"
         return SampleTypeDoc.from_doc(self.schema, where=inner).schema(inner)
-
-
-def _at(where: str) -> str:
-    return f" ({where})" if where else ""
 
 
 # ----------------------------------------------------------------- sample types

@@ -12,7 +12,7 @@ the approved schema (and the table) untouched. This module owns both kinds.
 Older altakit wrote a typed sample type's schema as a ``schema`` record too
 (``{"name", "version", "fields": [{"name", "kind", …}], "fingerprint"}``, named
 after the sample type); such records are not table schemas and are passed over
-(:func:`is_sample_type_doc`).
+(:func:`altakit.datasets.manifest.is_sample_type_doc`).
 
 Example:
     >>> reg = SchemaRegistry(store)  # doctest: +SKIP
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from altakit.catalog import catalog_of
 from altakit.catalog.model import RecordDoc
+from altakit.datasets.manifest import is_sample_type_doc
 from altakit.errors import ConfigError, NotFound
 from altakit.ingestion.schema import Diff, Schema, diff
 
@@ -107,22 +108,6 @@ class SchemaChangeDoc(RecordDoc):
 def change_doc(record: Record) -> SchemaChangeDoc:
     """The typed document of a ``schema_change`` record (validated; names the record if it is not one)."""
     return SchemaChangeDoc.from_doc(record.doc, where=str(record.ref))
-
-
-def is_sample_type_doc(doc: Mapping[str, Any]) -> bool:
-    """True for a ``schema`` record that older altakit wrote for a typed sample type, not a table.
-
-    Example:
-        >>> is_sample_type_doc({"name": "p", "version": 1, "fields": [{"name": "x", "kind": "int"}]})
-        True
-    """
-    if not isinstance(doc, Mapping):
-        return False
-    fields = doc.get("fields")
-    kinds = isinstance(fields, list) and any(
-        isinstance(f, Mapping) and "kind" in f and "type" not in f for f in fields
-    )
-    return "fingerprint" in doc or kinds
 
 
 def diff_rows(diff_doc: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:

@@ -6,8 +6,8 @@ store (``runs/<name>/<notebook>.ipynb`` / ``.html``, one store version per run)
 and registers a run record (:class:`altakit.runs.record.RunDoc`) with the
 parameters, status, duration, environment and the store versions of both
 copies. ``altakit run`` and the OpenShift CronJob call it;
-:mod:`altakit.runs.workflow` shares its execution pieces (:func:`execute`,
-:func:`export_html`).
+:mod:`altakit.runs.workflow` shares its execution (:func:`execute`) and the
+way a run is kept (:func:`keep_run`).
 
 Secrets never land in a notebook (:mod:`altakit.runs.secrets`): parameters that
 look like secrets are refused before anything runs, and the values of
@@ -139,6 +139,64 @@ def run_name(notebook: Path) -> str:
     return name or "notebook"
 
 
+def keep_run(
+    store: Store,
+    src: Path,
+    parameters: Mapping[str, Any],
+    kernel: str,
+    started: datetime,
+    seconds: float,
+    error: str,
+    executed: Path,
+    page: Path,
+) -> Record:
+    """Keep one executed notebook: redact it, export HTML, store both copies, register the run record.
+
+    The one path by which ``altakit run`` and the workflow keep a run. Secret
+    environment values are redacted from the executed notebook (before its HTML
+    copy is made) and from ``error``; both copies go into the store as
+    ``runs/<name>/<notebook>.ipynb`` / ``.html``; the run record
+    (:class:`~altakit.runs.record.RunDoc`) names them, with the local copies.
+
+    Returns:
+        The run record (``status`` ``finished``, or ``failed`` when ``error`` is not empty).
+
+    Example:
+        >>> rec = keep_run(store, src, {"rows": 5}, "python3", started, 1.5, "", out, page)  # doctest: +SKIP
+    """
+    redacted = redact_file(executed, secret_env_values()) if executed.exists() else []
+    html_error = ""
+    try:
+        export_html(executed, page)
+    except Exception as exc:  # the executed notebook is the run's result; a missing HTML copy is noted
+        html_error = f"{type(exc).__name__}: {exc}".strip()[:500]
+    for secret in secret_env_values().values():
+        error = error.replace(secret, REDACTED)
+    name = run_name(src)
+    stored: dict[str, dict[str, Any]] = {}
+    for label, path, suffix in (("executed", executed, ".ipynb"), ("html", page, ".html")):
+        if path.exists():
+            version = store.put(f"runs/{name}/{src.stem}{suffix}", path)
+            stored[label] = {"key": version.key, "version": version.id, "store": store.url}
+    given: dict[str, Any] = jsonable(dict(parameters))
+    run = RunDoc(
+        status="failed" if error else "finished",
+        parameters=given,
+        started=started.isoformat(),
+        environment=environment(kernel),
+        notebook={"path": str(src), "parameters": given},
+        seconds=seconds,
+        error=error,
+        executed=stored.get("executed"),
+        html=stored.get("html"),
+        local={"executed": str(executed), "html": str(page)},
+        redacted=redacted,
+        html_error=html_error,
+    )
+    with catalog_of(store):  # closes the index connections this command opened
+        return record_run(store, name, run)
+
+
 def run_notebook(
     notebook: str | Path,
     parameters: Mapping[str, Any] | None = None,
@@ -181,7 +239,6 @@ def run_notebook(
     if isinstance(store, str):
         kernel_env[config.STORE_ENV] = store
     target = open_store(store or None)
-    name = run_name(src)
     started = datetime.now(UTC)
     folder = Path(out or os.environ.get(RUNS_DIR_ENV) or config.project_home() / "runs").expanduser()
     folder.mkdir(parents=True, exist_ok=True)
@@ -189,36 +246,6 @@ def run_notebook(
     executed, page = folder / f"{stem}.ipynb", folder / f"{stem}.html"
     with _kernel_env(kernel_env):
         seconds, error = execute(src, executed, params, kernel=kernel, timeout=timeout)
-    redacted: list[str] = []
-    if executed.exists():
-        redacted = redact_file(executed, secret_env_values())
-    html_error = ""
-    try:
-        export_html(executed, page)
-    except Exception as exc:  # the executed notebook is the run's result; a missing HTML copy is noted
-        html_error = f"{type(exc).__name__}: {exc}".strip()[:500]
-    for secret in secret_env_values().values():
-        error = error.replace(secret, REDACTED)
-    stored: dict[str, dict[str, Any]] = {}
-    for label, path, suffix in (("executed", executed, ".ipynb"), ("html", page, ".html")):
-        if path.exists():
-            version = target.put(f"runs/{name}/{src.stem}{suffix}", path)
-            stored[label] = {"key": version.key, "version": version.id, "store": target.url}
-    given: dict[str, Any] = jsonable(params)
-    run = RunDoc(
-        status="failed" if error else "finished",
-        parameters=given,
-        started=started.isoformat(),
-        environment=environment(kernel),
-        notebook={"path": str(src), "parameters": given},
-        seconds=seconds,
-        error=error,
-        executed=stored.get("executed"),
-        html=stored.get("html"),
-        local={"executed": str(executed), "html": str(page)},
-        redacted=redacted,
-        html_error=html_error,
-    )
-    with catalog_of(target):  # closes the index connections this command opened
-        record = record_run(target, name, run)
+    record = keep_run(target, src, params, kernel, started, seconds, error, executed, page)
+    error = str(record.doc["error"])
     return RunResult(not error, executed, page, seconds, error, record)

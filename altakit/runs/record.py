@@ -9,9 +9,11 @@ notebook's summary) reads every run alike.
 
 The shape, and why:
 
-- ``status`` is one of ``running``, ``finished``, ``interrupted``, ``failed``: a
-  training run lives through those states, and a notebook run is a run that
+- ``status`` is ``running``, ``finished``, ``interrupted`` or ``failed`` (:data:`RunStatus`):
+  a training run lives through those states, and a notebook run is a run that
   finished or failed (older notebook runs said ``ok``; they read as ``finished``).
+  A stream's ``end`` event may report its own status (an ingest ends ``written``,
+  ``unchanged`` or ``empty``): that is kept as it was reported.
 - ``parameters`` holds what the run was given (papermill parameters of a notebook
   run, the hyperparameters of a training run): the name papermill, ``altakit
   run -p`` and :func:`notebook_info` already use (older training runs said
@@ -23,7 +25,8 @@ The shape, and why:
   stored and local copies of an executed notebook. Fields a run has no use for
   keep their empty default, so every run record has the same keys.
 - Anything else a run reports (a training run's ``end`` event: ``epochs_done``,
-  ``model`` …) is kept as extra top-level keys.
+  ``model`` …) is kept as extra top-level keys; a reported value that would
+  clash with one of the fields above is kept as ``reported_<name>``.
 
 :meth:`RunDoc.upgrade` reads both shapes older altakit wrote.
 
@@ -43,12 +46,13 @@ import os
 import platform
 import socket
 import sys
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from altakit.catalog import catalog_of
-from altakit.catalog.model import RecordDoc
+from altakit.catalog.model import RecordDoc, fits
 from altakit.errors import ConfigError, CorruptObject
 
 if TYPE_CHECKING:
@@ -73,7 +77,7 @@ class RunDoc(RecordDoc):
     """The document of a ``run`` record (see the module docstring for the shape and why).
 
     Attributes:
-        status: ``running``, ``finished``, ``interrupted`` or ``failed``.
+        status: ``running``, ``finished``, ``interrupted`` or ``failed``, or what an ``end`` event reported.
         parameters: What the run was given (JSON values).
         started: When it started (ISO 8601, UTC).
         environment: Where it ran (:func:`environment`).
@@ -87,12 +91,11 @@ class RunDoc(RecordDoc):
         local: Local copies ``{"executed", "html"}``.
         redacted: Names of the secret environment variables redacted from the notebook.
         html_error: Why there is no HTML copy ("" if there is one).
-        extra: Anything else the run reported (kept as top-level keys).
     """
 
     KIND = KIND
 
-    status: RunStatus
+    status: str
     parameters: dict[str, Any]
     started: str
     environment: dict[str, Any]
@@ -106,7 +109,6 @@ class RunDoc(RecordDoc):
     local: dict[str, Any] | None = None
     redacted: list[Any] = field(default_factory=list)
     html_error: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def upgrade(cls, doc: dict[str, Any]) -> dict[str, Any]:
@@ -121,7 +123,7 @@ class RunDoc(RecordDoc):
         env = doc.get("environment")
         if isinstance(env, dict):
             doc["environment"] = _upgrade_environment(env)
-        return doc
+        return set_aside(doc)
 
     def check(self, where: str = "") -> None:
         """Validate the field types and that ``environment`` has every key of :data:`ENVIRONMENT_KEYS`."""
@@ -134,6 +136,23 @@ class RunDoc(RecordDoc):
                 ref=where,
                 hint="write run records through altakit.runs.record (environment() has every key)",
             )
+
+
+def set_aside(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """``doc`` with each value that does not fit its :class:`RunDoc` field kept as ``reported_<name>``.
+
+    Older ``RunRecorder``s wrote whatever an ``end`` event carried over the record's own keys.
+
+    Example:
+        >>> set_aside({"seconds": "n/a", "epochs_done": 3})
+        {'epochs_done': 3, 'reported_seconds': 'n/a'}
+    """
+    hints = typing.get_type_hints(RunDoc)
+    out = dict(doc)
+    for name, value in doc.items():
+        if name in hints and name != "extra" and not fits(value, hints[name]):
+            out[f"reported_{name}"] = out.pop(name)
+    return out
 
 
 def _upgrade_environment(env: dict[str, Any]) -> dict[str, Any]:

@@ -2,9 +2,11 @@
 
 The curated notebooks are ``notebooks/NN_*.ipynb``; they run in number order
 with papermill on a real kernel, each receiving the same parameters (e.g.
-``store_url``). Every executed notebook is kept, with an HTML copy, and a
-report (``report.html`` and ``report.json``) lists what ran, how long it took
-and what failed. A failed notebook stops nothing else from being reported.
+``store_url``). Every executed notebook is kept, with an HTML copy, in the output
+folder and in the store, and recorded as a run (:func:`altakit.runs.notebook.keep_run`,
+the same path as ``altakit run``); a report (``report.html`` and ``report.json``)
+lists what ran, how long it took, what failed and each run record. A failed
+notebook stops nothing else from being reported.
 
 Example:
     >>> report = run_workflow("notebooks", "build/run")  # doctest: +SKIP
@@ -18,12 +20,17 @@ import html
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from altakit.errors import NotFound
-from altakit.runs.notebook import execute, export_html
+from altakit.runs.notebook import execute, keep_run
 from altakit.runs.secrets import check_parameters
+from altakit.store import open_store
+
+if TYPE_CHECKING:
+    from altakit.store import Store
 
 _CURATED = re.compile(r"^\d\d_.+\.ipynb$")
 
@@ -38,6 +45,7 @@ class NotebookResult:
     seconds: float
     ok: bool
     error: str = ""
+    run: str = ""
 
 
 @dataclass
@@ -76,6 +84,7 @@ def run_workflow(
     parameters: dict[str, Any] | None = None,
     kernel: str = "python3",
     timeout: int = 600,
+    store: Store | str | None = None,
 ) -> WorkflowReport:
     """Execute every curated notebook in order and write the report.
 
@@ -85,6 +94,8 @@ def run_workflow(
         parameters: Papermill parameters given to every notebook.
         kernel: Kernel name to execute with.
         timeout: Seconds one cell may run.
+        store: Where the runs are recorded (default: the ``store_url`` parameter, else the default
+            store — the one the notebooks themselves use).
 
     Returns:
         The :class:`WorkflowReport` (also written to ``out/report.json``).
@@ -96,12 +107,15 @@ def run_workflow(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     report = WorkflowReport(out=out, parameters=check_parameters(parameters or {}))
+    target = open_store(store if store is not None else report.parameters.get("store_url") or None)
     for src in curated_notebooks(notebooks):
-        executed = out / src.name
+        executed, page = out / src.name, out / f"{src.stem}.html"
+        started = datetime.now(UTC)
         seconds, error = execute(src, executed, report.parameters, kernel=kernel, timeout=timeout)
-        page = out / f"{src.stem}.html"
-        export_html(executed, page)
-        report.notebooks.append(NotebookResult(src.name, str(executed), str(page), seconds, not error, error))
+        run = keep_run(target, src, report.parameters, kernel, started, seconds, error, executed, page)
+        error = str(run.doc["error"])
+        result = NotebookResult(src.name, str(executed), str(page), seconds, not error, error, str(run.ref))
+        report.notebooks.append(result)
     _write_report(report)
     return report
 

@@ -24,7 +24,7 @@ from altakit.events import Event
 from altakit.runs.record import RunDoc, environment, jsonable, notebook_info, record_run
 from altakit.store.base import Store
 
-#: Keys of a run record's document: an ``end`` event's data never overrides them.
+#: Keys of a run record's document: an ``end`` event's own values for them are kept as ``reported_<key>``.
 _FIELDS = frozenset(f.name for f in dataclasses.fields(RunDoc))
 
 
@@ -99,7 +99,7 @@ class RunRecorder:
         reported = jsonable(data)
         error = reported.get("error")
         run = RunDoc(
-            status=status,  # type: ignore[arg-type]  # validated by to_doc
+            status=status,
             parameters=self.params,
             started=self.started,
             environment=environment(),
@@ -108,7 +108,11 @@ class RunRecorder:
             error="" if error is None else str(error),
             history=jsonable(self.history),
             final={k: v for k, v in last.items() if k not in ("epoch", "step", "time")},
-            extra={k: v for k, v in reported.items() if k not in _FIELDS},
+            extra={
+                (f"reported_{k}" if k in _FIELDS else k): v
+                for k, v in reported.items()
+                if k not in ("status", "error")
+            },
         )
         self.record = record_run(self.store, self.run, run)
 

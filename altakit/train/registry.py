@@ -81,7 +81,7 @@ class ModelDoc(RecordDoc):
     metrics: dict[str, Any]
     notebook: dict[str, Any] | None
     source: dict[str, Any]
-    description: str = ""
+    description: str | None = ""
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ class AliasDoc(RecordDoc):
     previous: int | None
     stack: list[int]
     action: Literal["move", "rollback"]
-    reason: str = ""
+    reason: str | None = ""
     by: str = ""
 
 
@@ -311,7 +311,13 @@ class ModelRegistry:
             doc = read_alias(r)
             moves.append(
                 AliasMove(
-                    alias, doc.version, doc.previous, doc.action, doc.by or r.writer, r.created, doc.reason
+                    alias,
+                    doc.version,
+                    doc.previous,
+                    doc.action,
+                    doc.by or r.writer,
+                    r.created,
+                    doc.reason or "",
                 )
             )
         return moves

@@ -175,13 +175,24 @@ def test_runs_written_in_both_older_shapes_read_back_through_the_one_model(local
     assert shown["ref"] == "run:digits-torch/digits-v1@2" and shown["epochs_done"] == 2
 
 
+def test_what_an_end_event_reported_is_kept_not_refused(local_store):
+    """Older RunRecorders wrote an end event's data over the record's keys (an ingest ends "written")."""
+    from altakit.runs.record import read_run
+
+    cat = catalog_of(local_store)
+    old = cat.register("run", "ingest-run", {**OLD_TRAINING_END, "status": "written", "seconds": "n/a"})
+    run = read_run(old)
+    assert (run.status, run.seconds, run.extra["reported_seconds"]) == ("written", None, "n/a")
+    assert run.to_doc()["reported_seconds"] == "n/a"  # nothing is lost on a re-write
+
+
 def test_a_run_record_that_fits_no_shape_is_a_typed_error(local_store):
     from altakit.runs.record import read_run
 
     cat = catalog_of(local_store)
-    done = cat.register("run", "odd", {**OLD_TRAINING_END, "status": "done"})
-    with pytest.raises(CorruptObject, match=r"run:odd@1.*'status' is 'done'"):
-        read_run(done)
+    odd = cat.register("run", "odd", {**OLD_TRAINING_END, "params": "lr=0.1"})
+    with pytest.raises(CorruptObject, match=r"run:odd@1.*lacks 'parameters'"):
+        read_run(odd)
     bare = cat.register("run", "bare", {"status": "finished", "parameters": {}, "started": ""})
     with pytest.raises(CorruptObject, match="lacks 'environment'"):
         read_run(bare)

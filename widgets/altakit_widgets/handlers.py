@@ -38,7 +38,13 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 #: Plural route names and the record kind each lists.
-KINDS = {"datasets": "dataset", "schemas": "schema", "models": "model", "runs": "run"}
+KINDS = {
+    "datasets": "dataset",
+    "sample_types": "sample_type",
+    "schemas": "schema",
+    "models": "model",
+    "runs": "run",
+}
 _KIND = r"([a-z][a-z0-9_]{0,39})"
 _VERSION = r"(latest|[0-9]+)"
 #: Jupyter's authorizer sees requests to these endpoints as this resource.

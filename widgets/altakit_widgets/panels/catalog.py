@@ -25,7 +25,14 @@ if TYPE_CHECKING:
     from altakit.store import Store
 
 #: The kinds the panel offers, as (label, kind); "" is every kind.
-KINDS = [("all", ""), ("datasets", "dataset"), ("models", "model"), ("runs", "run"), ("schemas", "schema")]
+KINDS = [
+    ("all", ""),
+    ("datasets", "dataset"),
+    ("models", "model"),
+    ("runs", "run"),
+    ("schemas", "schema"),
+    ("sample types", "sample_type"),
+]
 
 
 def _open(source: Catalog | Store | str | None) -> Catalog:
