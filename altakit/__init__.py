@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from altakit.datasets.tables import read_table
     from altakit.datasets.write import write_dataset
     from altakit.ingestion import ingest
+    from altakit.ingestion.quarantine_log import quarantine
 
 __version__ = "0.1.0"
 
@@ -40,6 +41,7 @@ __all__ = [
     "ingest",
     "load_dataset",
     "open_store",
+    "quarantine",
     "read_table",
     "sample",
     "write_dataset",
@@ -54,6 +56,7 @@ _LAZY = {
     "FileDataset": "altakit.datasets.files",
     "ingest": "altakit.ingestion",
     "read_table": "altakit.datasets.tables",
+    "quarantine": "altakit.ingestion.quarantine_log",
 }
 
 

@@ -97,6 +97,13 @@ class IngestError(AltakitError, ValueError):
     """An input cannot be ingested as a whole (unreadable, empty, wrong format …)."""
 
 
+class AmbiguousValues(IngestError):
+    """A column's values read in more than one way (day/month order …) and no spec option says which.
+
+    ``fields`` name the ``column``, the ``source`` file and the spec ``option`` that decides.
+    """
+
+
 class SchemaError(IngestError):
     """Data does not fit the approved schema and the evolution policy refuses it."""
 

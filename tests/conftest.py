@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["fixtures.parts", "fixtures.s3", "fixtures.jvm", "fixtures.postgres"]
+pytest_plugins = ["fixtures.parts", "fixtures.s3", "fixtures.jvm", "fixtures.postgres", "fixtures.readings"]
 
 
 @pytest.fixture

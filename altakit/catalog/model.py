@@ -105,6 +105,57 @@ class RecordDoc:
         extra = doc.pop("extra", None) or {}
         return {**extra, **doc}
 
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The JSON Schema (draft 2020-12) of this kind's document, derived from the field annotations.
+
+        Fields without a default are required; keys the model does not know are allowed
+        (``additionalProperties``: they are kept in ``extra``). Descriptions come from the
+        docstring's ``Attributes:`` section. :meth:`check` may refuse more than the schema
+        does (a fingerprint that does not match its fields …), never less.
+
+        Example:
+            >>> from dataclasses import dataclass
+            >>> @dataclass(frozen=True)
+            ... class Note(RecordDoc):
+            ...     '''A note.
+            ...
+            ...     Attributes:
+            ...         text: What it says.
+            ...     '''
+            ...     KIND = "note"
+            ...     text: str
+            ...     stars: int | None = None
+            >>> schema = Note.json_schema()
+            >>> schema["required"], schema["properties"]["stars"], schema["additionalProperties"]
+            (['text'], {'type': ['integer', 'null']}, True)
+            >>> schema["properties"]["text"]
+            {'type': 'string', 'description': 'What it says.'}
+        """
+        hints = typing.get_type_hints(cls)
+        described = _attributes(cls.__doc__ or "")
+        properties: dict[str, Any] = {}
+        required: list[str] = []
+        for f in dataclasses.fields(cls):
+            if f.name == "extra":
+                continue
+            prop = _schema_of(hints[f.name])
+            if f.name in described:
+                prop["description"] = described[f.name]
+            properties[f.name] = prop
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                required.append(f.name)
+        summary = (cls.__doc__ or "").strip().split("\n\n")[0]
+        return {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": cls.KIND,
+            "description": " ".join(summary.split()),
+            "type": "object",
+            "properties": properties,
+            "required": required,
+            "additionalProperties": True,
+        }
+
 
 def fits(value: Any, hint: Any) -> bool:
     """True if the JSON ``value`` is of the annotated type ``hint`` (see the module docstring)."""
@@ -127,6 +178,52 @@ def fits(value: Any, hint: Any) -> bool:
     if base is list:
         return isinstance(value, list)
     return isinstance(value, base)
+
+
+_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", dict: "object",
+               Mapping: "object", list: "array", type(None): "null"}  # fmt: skip
+
+
+def _schema_of(hint: Any) -> dict[str, Any]:
+    """The JSON Schema of one annotation (the types :func:`fits` checks)."""
+    if hint is Any:
+        return {}
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        parts = [_schema_of(h) for h in typing.get_args(hint)]
+        if all(set(p) == {"type"} and isinstance(p["type"], str) for p in parts):
+            return {"type": [p["type"] for p in parts]}
+        return {"anyOf": parts}
+    if origin is Literal:
+        return {"enum": list(typing.get_args(hint))}
+    schema: dict[str, Any] = {"type": _JSON_TYPES[origin or hint]}
+    args = typing.get_args(hint)
+    if origin is list and args and args[0] is not Any:
+        schema["items"] = _schema_of(args[0])
+    return schema
+
+
+def _attributes(docstring: str) -> dict[str, str]:
+    """``{name: description}`` from a Google-style docstring's ``Attributes:`` section."""
+    out: dict[str, str] = {}
+    lines = docstring.expandtabs().splitlines()
+    inside, indent, name = False, 0, ""
+    for line in lines:
+        text = line.strip()
+        if text == "Attributes:":
+            inside, indent = True, len(line) - len(line.lstrip()) + 4
+            continue
+        if not inside or not text:
+            continue
+        depth = len(line) - len(line.lstrip())
+        if depth < indent:
+            break
+        if depth == indent and ":" in text:
+            name, _, rest = text.partition(":")
+            out[name.strip()] = rest.strip()
+        elif name:
+            out[name] += " " + text
+    return out
 
 
 def _describe(hint: Any) -> str:

@@ -10,10 +10,12 @@ Example:
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import typer
 
 from altakit import __version__
-from altakit.cli import catalog, dataset, doctor, ingest, models, store, workflow
+from altakit.cli import catalog, dataset, doctor, ingest, models, quarantine, store, workflow
 from altakit.cli import run as run_cmd
 
 app = typer.Typer(
@@ -50,26 +52,37 @@ app.add_typer(catalog.app, name="catalog")
 app.add_typer(models.app, name="models")
 app.add_typer(models.runs_app, name="runs")
 app.add_typer(ingest.app)  # ingest, schema …, table …
+app.add_typer(quarantine.app, name="quarantine")
 
 
-def run() -> None:
-    """Console entry point: altakit errors print their message and hint, not a traceback."""
+def run(argv: list[str] | None = None) -> NoReturn:
+    """Console entry point (``altakit``): always ends the process with an exit code, never a usage traceback.
+
+    Typer reports usage errors (a missing or extra argument, an unknown option, a bad value)
+    as its usage message and exit code 2; an :class:`~altakit.errors.AltakitError` prints
+    ``error: <message>`` and its hint on stderr, exit code 1. Typer handles its own
+    exceptions in standalone mode, so this never names click's exception classes (typer
+    ships its own copy of click, whose classes are not ``click``'s).
+
+    Args:
+        argv: The arguments (default: ``sys.argv[1:]``).
+
+    Example:
+        >>> try:
+        ...     run(["store", "ls"])
+        ... except SystemExit as exit:
+        ...     exit.code
+        2
+    """
     import sys
 
     from altakit.errors import AltakitError
 
     try:
-        code = app(standalone_mode=False)  # click returns typer.Exit's code here instead of raising
+        app(args=argv, prog_name="altakit")  # standalone: exits itself (usage errors: 2)
     except AltakitError as exc:
-        typer.secho(f"error: {exc}", err=True, fg="red")
+        typer.secho(f"error: {exc.message}", err=True, fg="red")
+        if exc.hint:
+            typer.echo(f"hint: {exc.hint}", err=True)
         sys.exit(1)
-    except typer.Abort:
-        sys.exit(1)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
-    sys.exit(code if isinstance(code, int) else 0)
+    sys.exit(0)  # pragma: no cover - app() always raises SystemExit in standalone mode

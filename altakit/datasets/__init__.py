@@ -16,8 +16,9 @@ Typed samples, from the type to the training loop (each module imports only the 
   :mod:`~altakit.datasets.tensorflow`, :mod:`~altakit.datasets.frames` (polars / pandas)
 - :mod:`~altakit.datasets.files` — ``FileDataset``: plain files under a prefix
 
-Tables: :mod:`~altakit.datasets.tables` (``read_table``, history) and
-:mod:`~altakit.datasets.profile` (profiles, drift).
+Tables: :mod:`~altakit.datasets.tables` (``read_table``, history),
+:mod:`~altakit.datasets.profile` (profiles, drift) and :mod:`~altakit.datasets.internal`
+(the names of altakit's own columns).
 
 Importing this package imports none of them (no torch, tensorflow or polars).
 

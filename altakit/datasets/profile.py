@@ -21,6 +21,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from altakit.datasets.internal import is_internal
 from altakit.datasets.tables import read_table
 from altakit.store import open_store
 
@@ -95,7 +96,7 @@ def drift(reference: pl.DataFrame, current: pl.DataFrame, *, bins: int = 10) -> 
 
     out: dict[str, dict[str, Any]] = {}
     for name in reference.columns:
-        if name not in current.columns or name.startswith("_"):
+        if name not in current.columns or is_internal(name):
             continue
         ref, cur = reference.get_column(name).drop_nulls(), current.get_column(name).drop_nulls()
         if ref.len() == 0 or cur.len() == 0:

@@ -10,7 +10,9 @@ versioned objects:
 
 No store key can start with ``.altakit`` (:func:`altakit.store.names.validate_key`),
 so a table never collides with a key, and listings never show table files.
-Quarantined rows go to a second table, ``<dataset>.quarantine``, beside it.
+Quarantined rows go to a second table, ``<dataset>.quarantine``, beside it; what became of
+them later (replayed, discarded, failed again) goes to a third, ``<dataset>.quarantine-log``
+(:mod:`altakit.ingestion.quarantine_log`), since the quarantine table is append-only history.
 
 Each ingest is one Delta commit. Its dataset version is a catalog record
 ``table:<dataset>@N`` (this module owns its shape, :class:`TableDoc`) holding the
@@ -30,12 +32,12 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from altakit.catalog import catalog_of
 from altakit.catalog.model import RecordDoc
-from altakit.errors import ConfigError, Conflict, NotFound
+from altakit.errors import ConfigError, Conflict, IngestError, NotFound
 from altakit.store import open_store
 
 if TYPE_CHECKING:
@@ -50,6 +52,8 @@ TABLE = "table"
 QUARANTINE_COLUMNS = ("_source", "_line", "_reason", "_raw")
 #: The quarantine table's column naming the ingest that quarantined a row (its ``ingest_id``).
 INGEST_COLUMN = "_ingest"
+#: Name suffix of the quarantine's log table (what became of quarantined rows), beside the dataset's.
+QUARANTINE_LOG = ".quarantine-log"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 
 
@@ -71,6 +75,14 @@ class TableDoc(RecordDoc):
         quarantine_reasons: Quarantined rows per reason.
         engine: The engine that ran the ingest.
         spec: The ingest spec, as plain data.
+        replay: For a version written by a quarantine replay (:func:`altakit.ingestion.replay.replay`):
+            ``by``, ``at``, ``comment``, ``fix`` and the quarantine ``entries`` it came from (the record
+            links the versions that quarantined them as ``replayed_from``); ``None`` for an ingest.
+        datetimes: The order or format each text datetime column was read in, as the ingest decided
+            it (``{"ts": "dayfirst"}``; a replay reads the column's quarantined rows the same way);
+            empty for versions written before it was recorded (the doc then has no such key).
+        renamed: Source columns renamed because they clash with altakit's own, new name → the
+            source's (``{"_line_user": "_line"}``); no key in the doc when none was.
 
     Example:
         >>> doc = TableDoc(0, None, "/t", "id", [], 2, 2, 0, 2, [], {}, "local", {"time": "ts"})
@@ -92,6 +104,21 @@ class TableDoc(RecordDoc):
     quarantine_reasons: dict[str, Any]
     engine: str
     spec: dict[str, Any]
+    replay: dict[str, Any] | None = None
+    datetimes: dict[str, str] = field(default_factory=dict)
+    renamed: dict[str, str] = field(default_factory=dict)
+
+    def to_doc(self) -> dict[str, Any]:
+        """The document to register; without ``replay`` or ``datetimes`` keys when they are empty
+        (the keys altakit always wrote)."""
+        doc = super().to_doc()
+        if doc["replay"] is None:
+            del doc["replay"]
+        if not doc["datetimes"]:
+            del doc["datetimes"]
+        if not doc["renamed"]:
+            del doc["renamed"]
+        return doc
 
 
 def register_version(
@@ -140,7 +167,8 @@ def quarantine_schema() -> dict[str, Any]:
 
 def check_dataset(name: str) -> str:
     """Return ``name`` if it is a valid dataset name (``sensors``, ``team/sensors``)."""
-    if not isinstance(name, str) or not _NAME.match(name) or len(name) > 200 or name.endswith(".quarantine"):
+    reserved = name.endswith((".quarantine", QUARANTINE_LOG)) if isinstance(name, str) else False
+    if not isinstance(name, str) or not _NAME.match(name) or len(name) > 200 or reserved:
         raise ConfigError(
             f"invalid dataset name {name!r}",
             hint="use '/'-separated segments of letters, digits, '.', '_' and '-', e.g. 'team/sensors'",
@@ -156,14 +184,16 @@ class Location:
     storage_options: dict[str, str] | None = None
 
 
-def location(store: Store, dataset: str, *, quarantine: bool = False) -> Location:
+def location(store: Store, dataset: str, *, quarantine: bool = False, log: bool = False) -> Location:
     """The Delta table location of ``dataset`` in ``store`` (see the module docstring).
+
+    ``quarantine``: its quarantine table; ``log``: the quarantine's log table.
 
     Raises:
         ConfigError: The store is neither local nor S3 (wrappers are looked through).
     """
     check_dataset(dataset)
-    name = f"{dataset}.quarantine" if quarantine else dataset
+    name = f"{dataset}{QUARANTINE_LOG}" if log else f"{dataset}.quarantine" if quarantine else dataset
     base = store
     while hasattr(base, "inner"):
         base = base.inner
@@ -227,7 +257,11 @@ def write(
             text = str(exc).lower()
             racing = isinstance(exc, CommitFailedError) or "conflict" in text or "already exists" in text
             if not racing:
-                raise
+                raise IngestError(
+                    f"cannot write the table at {loc.uri} ({exc})",
+                    uri=loc.uri,
+                    hint="check the rows' columns",
+                ) from exc
             if attempt == retries:
                 raise Conflict(
                     f"another ingest kept committing to {loc.uri} ({exc})",

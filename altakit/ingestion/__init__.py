@@ -15,6 +15,8 @@ The rooms, in the order data passes them:
 - :mod:`.schema`, :mod:`.datetimes`, :mod:`.fastcast` — inference and typing;
 - :mod:`.clean`, :mod:`.order`, :mod:`.spill` — cleaning steps along series;
 - :mod:`.quarantine` — rejected rows with why and where;
+- :mod:`.quarantine_log` and :mod:`.replay` — the open quarantine (``altakit.quarantine``), fixing and
+  replaying rows into a new version, discarding them with a reason;
 - :mod:`.review` — approved schemas and pending changes (catalog kinds ``schema``, ``schema_change``);
 - :mod:`.engine` and :mod:`.engines` — the engine contract, its registry, the local and Spark engines;
 - :mod:`.estimate` — rows, bytes and seconds before a job runs;
@@ -31,6 +33,7 @@ from __future__ import annotations
 from altakit.datasets.profile import drift_tables, profile_table
 from altakit.datasets.tables import read_table
 from altakit.ingestion.job import IngestJob, IngestReport, ingest
+from altakit.ingestion.replay import ReplayReport, discard, replay
 from altakit.ingestion.review import SchemaRegistry
 from altakit.ingestion.spec import IngestSpec
 
@@ -38,9 +41,14 @@ __all__ = [
     "IngestJob",
     "IngestReport",
     "IngestSpec",
+    "ReplayReport",
     "SchemaRegistry",
+    "discard",
     "drift_tables",
     "ingest",
     "profile_table",
     "read_table",
+    "replay",
 ]
+# The listing is altakit.quarantine (altakit.ingestion.quarantine_log.quarantine): the name
+# ``quarantine`` here is the submodule's.

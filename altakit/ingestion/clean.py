@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from altakit.datasets.internal import is_internal
 from altakit.errors import ConfigError
 from altakit.ingestion.order import sort_series
 
@@ -96,7 +97,7 @@ def _numeric(df: pl.DataFrame, columns: Sequence[str] | None, ctx: Context) -> l
             raise ConfigError(f"cleaning step names unknown columns {missing}", columns=missing)
         return list(columns)
     skip = {ctx.time, ctx.series, *ctx.by}
-    return [c for c, t in df.schema.items() if t.is_numeric() and c not in skip and not c.startswith("_")]
+    return [c for c, t in df.schema.items() if t.is_numeric() and c not in skip and not is_internal(c)]
 
 
 def _over(expr: pl.Expr, ctx: Context) -> pl.Expr:

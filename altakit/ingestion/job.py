@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from altakit.catalog import catalog_of
 from altakit.datasets import tables
 from altakit.errors import Conflict, NotFound, SchemaChangePending, SchemaError
+from altakit.ingestion.datetimes import AUTO
 from altakit.ingestion.engine import ENGINES, Engine, EngineRegistry
 from altakit.ingestion.review import SchemaRegistry, change_doc
 from altakit.ingestion.schema import Plan, Schema, plan
@@ -71,6 +72,7 @@ class IngestReport:
         schema_version: The schema version the table was written with.
         schema_change: Summary of the schema change applied, if any.
         seconds: Wall time.
+        renamed: Source columns renamed because they clash with altakit's own, new name → the source's.
     """
 
     dataset: str
@@ -88,6 +90,7 @@ class IngestReport:
     schema_version: int | None = None
     schema_change: str | None = None
     seconds: float = 0.0
+    renamed: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data."""
@@ -182,7 +185,7 @@ class IngestJob:
             out = self._engine().process(
                 todo,
                 self.spec,
-                self._decide(approved),
+                self._decide(approved, todo),
                 approved[0] if approved else None,
                 progress=self._progress,
             )
@@ -192,6 +195,10 @@ class IngestJob:
             report.blank_lines = out.blank_lines
             report.steps = [s.to_dict() for s in out.steps]
             report.quarantine_reasons = out.quarantine.reasons()
+            report.renamed = _renamed(todo)
+            out.plan.diff.renamed = {
+                n: o for n, o in report.renamed.items() if n in out.plan.diff.added_names
+            }
             report.schema_change = None if out.plan.diff.empty else out.plan.diff.summary()
             if self.events is not None:
                 self.events.progress(out.rows_in, out.rows_in, stage="write")
@@ -277,9 +284,11 @@ class IngestJob:
             with contextlib.suppress(NotFound):
                 self.store.purge(key, version)
 
-    def _decide(self, approved: tuple[Schema, int] | None) -> Any:
+    def _decide(self, approved: tuple[Schema, int] | None, files: list[SourceFile]) -> Any:
         def decide(observed: Schema) -> Plan:
             result = plan(approved[0] if approved else None, observed, self.spec.policy, dataset=self.dataset)
+            renamed = _renamed(files)
+            result.diff.renamed = {n: o for n, o in renamed.items() if n in result.diff.added_names}
             if result.review:
                 decided = self.registry.decision(self.dataset, observed)
                 if decided is not None and (verdict := change_doc(decided)).status == "rejected":
@@ -290,7 +299,9 @@ class IngestJob:
                         change=str(decided.ref),
                         hint="fix the input so it matches the approved schema",
                     )
-                change = self.registry.propose(self.dataset, approved, observed, by=self.writer)
+                change = self.registry.propose(
+                    self.dataset, approved, observed, by=self.writer, renamed=renamed
+                )
                 raise SchemaChangePending(
                     f"the schema of {self.dataset!r} changed ({result.diff.summary()}); "
                     f"change {change.ref} awaits review",
@@ -342,9 +353,16 @@ class IngestJob:
             quarantine_reasons=report.quarantine_reasons,
             engine=self.spec.engine,
             spec=json.loads(json.dumps(self.spec.to_dict(), default=str)),
+            datetimes={c: f for c, f in out.datetimes.items() if f is not None and f != AUTO},
+            renamed=report.renamed,
         )
         links = {} if schema_version is None else {"schema": self.registry.ref(self.dataset, schema_version)}
         report.version = tables.register_version(self.store, self.dataset, doc, links=links).version
+
+
+def _renamed(files: list[SourceFile]) -> dict[str, str]:
+    """The columns the readers renamed in ``files`` (those read so far), new name → the source's."""
+    return {new: old for f in files for new, old in f.renamed.items()}
 
 
 def _lit(name: str, value: str) -> Any:

@@ -14,14 +14,16 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from altakit.datasets.internal import is_internal
 from altakit.errors import IngestError
 from altakit.ingestion.datetimes import detect_formats
-from altakit.ingestion.readers import ReadOptions, read_file
+from altakit.ingestion.readers import read_file
 from altakit.ingestion.schema import infer, normalize_nulls
 from altakit.ingestion.sources import resolve_sources
 from altakit.ingestion.spec import IngestSpec
@@ -72,13 +74,13 @@ def preview(
     """
     spec = IngestSpec.load(spec)
     opts = spec.read_options()
-    options = ReadOptions(opts.format, opts.delimiter, opts.encoding, block_bytes=PREVIEW_BYTES)
+    options = dataclasses.replace(opts, block_bytes=PREVIEW_BYTES)
     with tempfile.TemporaryDirectory(prefix="altakit-preview-") as work:
         files = resolve_sources(source, Path(work), store)
         if not files:
             raise IngestError("the source holds no files", hint="pick a file, a store key or a prefix")
         batch = next(iter(read_file(files[0], options)))
-    data = normalize_nulls(batch.data.drop([c for c in batch.data.columns if c.startswith("_")]))
+    data = normalize_nulls(batch.data.drop([c for c in batch.data.columns if is_internal(c)]))
     wanted = {c: f for c, f in spec.datetime_columns().items() if c in data.columns}
     types, dts = infer(data, datetimes=wanted, tz=spec.tz, threshold=spec.infer_threshold)
     formats: dict[str, list[str]] = {}
@@ -96,7 +98,7 @@ def samples(frame: pl.DataFrame, n: int | None = None) -> dict[str, list[str]]:
     return {
         col: [str(v) for v in frame.get_column(col).drop_nulls().head(n if n is not None else frame.height)]
         for col in frame.columns
-        if not col.startswith("_")
+        if not is_internal(col)
     }
 
 

@@ -112,7 +112,11 @@ def change_doc(record: Record) -> SchemaChangeDoc:
 
 def diff_rows(diff_doc: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
     """``(kind, column, before, after)`` rows of a change's ``diff`` document, for people to read."""
-    rows = [("added", f["name"], "", f["type"]) for f in diff_doc.get("added", [])]
+    renamed = diff_doc.get("renamed", {})
+    rows = [
+        ("added", f["name"], f"renamed from {renamed[f['name']]}" if f["name"] in renamed else "", f["type"])
+        for f in diff_doc.get("added", [])
+    ]
     rows += [("removed", f["name"], f["type"], "") for f in diff_doc.get("removed", [])]
     for kind in ("changed", "widened"):
         rows += [(kind, c, a, b) for c, a, b in diff_doc.get(kind, [])]
@@ -195,12 +199,24 @@ class SchemaRegistry:
             return None
         return latest if doc.proposed == proposed.to_doc() else None
 
-    def propose(self, dataset: str, base: tuple[Schema, int] | None, proposed: Schema, *, by: str) -> Record:
-        """Record a pending change (or return the identical one already pending)."""
+    def propose(
+        self,
+        dataset: str,
+        base: tuple[Schema, int] | None,
+        proposed: Schema,
+        *,
+        by: str,
+        renamed: Mapping[str, str] | None = None,
+    ) -> Record:
+        """Record a pending change (or return the identical one already pending).
+
+        ``renamed``: added columns the reader renamed, new name → the source's (shown in the diff).
+        """
         current = self.pending(dataset)
         if current is not None and self._change(current).proposed == proposed.to_doc():
             return current
         d = diff(base[0], proposed) if base else Diff(added=list(proposed.fields))
+        d.renamed = {n: o for n, o in (renamed or {}).items() if any(f.name == n for f in d.added)}
         doc = SchemaChangeDoc(
             status="pending",
             base_version=base[1] if base else None,

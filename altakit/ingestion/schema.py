@@ -37,8 +37,10 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from altakit.datasets.internal import is_internal
 from altakit.errors import ConfigError, SchemaError
 from altakit.ingestion import quarantine
 from altakit.ingestion.datetimes import detect_formats, parse_datetimes
@@ -56,6 +58,15 @@ _WIDEN = {
     ("int32", "int64"), ("float32", "float64"), ("date", "datetime[us, UTC]"),
 }  # fmt: skip
 _INTS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
+#: Text that is an integer and reads back unchanged: no leading zeros (``007`` is a code, kept as text).
+INT_TEXT = r"^[+-]?(0|[1-9]\d*)$"
+#: Text of digits only (an integer, or a code with leading zeros).
+DIGITS = r"^[+-]?\d+$"
+#: From this on (2**53) a float64 does not hold every integer: such integer text never becomes a float.
+FLOAT_EXACT = 2**53
+#: Number text of at most this many characters always reads back from a float64 unchanged (at most 15
+#: significant digits, or an integer below ``2**53`` checked apart): longer text is checked exactly.
+FLOAT_SHORT = 15
 
 
 def policies() -> list[str]:
@@ -125,7 +136,7 @@ class Schema:
         """From a polars schema; ``nulls`` (null counts) decides nullability (default nullable)."""
         out = []
         for name, dtype in schema.items():
-            if name.startswith("_") and name != RESCUED:
+            if is_internal(name) and name != RESCUED:
                 continue
             nullable = True if nulls is None else nulls.get(name, 0) > 0
             out.append(Field(name, type_name(dtype), nullable))
@@ -167,6 +178,9 @@ def dtype_of(name: str) -> Any:
     if name.startswith("datetime["):
         unit, _, tz = name[len("datetime[") : -1].partition(", ")
         return pl.Datetime(unit, tz or None)  # type: ignore[arg-type]
+    if name.startswith("decimal(precision="):  # type_name of pl.Decimal: "decimal(precision=12, scale=2)"
+        precision, _, scale = name[len("decimal(precision=") : -1].partition(", scale=")
+        return pl.Decimal(int(precision), int(scale))
     raise ConfigError(f"unsupported column type {name!r}", column_type=name)
 
 
@@ -175,7 +189,7 @@ def normalize_nulls(df: pl.DataFrame) -> pl.DataFrame:
     """Turn null tokens (``""``, ``NA``, ``null`` …) in text columns into nulls."""
     import polars as pl
 
-    text = [c for c, t in df.schema.items() if t == pl.String and not c.startswith("_")]
+    text = [c for c, t in df.schema.items() if t == pl.String and not is_internal(c)]
     tokens = list(NULL_TOKENS)
     return df.with_columns(
         pl.when(pl.col(c).str.strip_chars().is_in(tokens)).then(None).otherwise(pl.col(c)).alias(c)
@@ -207,7 +221,7 @@ def infer(
     types: dict[str, str] = {}
     dt_type = f"datetime[us, {tz}]"
     for name, dtype in df.schema.items():
-        if name.startswith("_"):
+        if is_internal(name):
             continue
         if dtype != pl.String:
             types[name] = type_name(dtype)
@@ -222,13 +236,21 @@ def infer(
             continue
         sample = values.head(100_000)
         n = sample.len()
-        ints = int(sample.str.contains(r"^[+-]?\d{1,18}$").sum())
-        floats = int(sample.cast(pl.Float64, strict=False).is_not_null().sum())
+        as_float = sample.cast(pl.Float64, strict=False)
+        digits = sample.str.contains(DIGITS)
+        ints = int((sample.str.contains(INT_TEXT) & sample.cast(pl.Int64, strict=False).is_not_null()).sum())
+        floats = int(as_float.is_not_null().sum())
         bools = int(sample.str.to_lowercase().is_in(["true", "false"]).sum())
-        if ints == n or (ints >= threshold * n and floats - ints < (1 - threshold) * n):
+        # a type is taken only if its values read back unchanged: codes with leading zeros and
+        # integers beyond int64 keep the column text; integers beyond 2**53 never become floats
+        codes = bool((digits & ~sample.str.contains(INT_TEXT)).any()) or int(digits.sum()) > ints
+        huge = bool((digits & (as_float.abs() >= FLOAT_EXACT)).any())
+        if ints == n or (ints >= threshold * n and floats == ints and not codes):
             types[name] = "int64"
         elif floats >= threshold * n:
-            types[name] = "float64"
+            # text a float would round (``12345678901234567.89``) keeps the column text, as codes do
+            rounds = codes or huge or bool(inexact_floats(sample).any())
+            types[name] = "string" if rounds else "float64"
         elif bools >= threshold * n:
             types[name] = "bool"
         else:
@@ -266,22 +288,24 @@ def cast(
     """
     import polars as pl
 
-    text_dt = {c: f for c, f in datetimes.items() if c in df.columns and df.schema[c] == pl.String}
+    schema = df.schema  # once: each df.schema / df.columns is linear in the columns
+    text_dt = {c: f for c, f in datetimes.items() if c in schema and schema[c] == pl.String}
     out, _, _ = parse_datetimes(df, text_dt, tz=tz, source_tz=source_tz)
     exprs = {}
     for c, tname in types.items():
-        if c not in df.columns or c in text_dt or type_name(df.schema[c]) == tname:
+        if c not in schema or c in text_dt or type_name(schema[c]) == tname:
             continue
         src = pl.col(c)
-        if df.schema[c] == pl.String:
+        if schema[c] == pl.String:
             src = src.str.strip_chars()
             if tname == "bool":
                 src = src.str.to_lowercase()
             elif tname in _INTS or tname.startswith("uint"):
-                src = pl.when(src.str.contains(r"^[+-]?\d+$")).then(src).otherwise(None)
+                src = pl.when(src.str.contains(INT_TEXT)).then(src).otherwise(None)
         exprs[c] = src.cast(dtype_of(tname), strict=False)
     if exprs:
         out = out.with_columns(df.select(e.alias(c) for c, e in exprs.items()))
+        out = _no_rounded_integers(out, df, [c for c in exprs if types[c] in ("float64", "float32")])
     why = pl.repeat(None, df.height, dtype=pl.String, eager=True)
     failed: dict[str, pl.Series] = {}
     for c in [*text_dt, *exprs]:
@@ -314,11 +338,65 @@ def cast(
     bad_mask = why.is_not_null()
     if not bad_mask.any():
         return out, pl.DataFrame(schema=quarantine.schema())
-    data_cols = [c for c in df.columns if not c.startswith("_")]
+    data_cols = [c for c in df.columns if not is_internal(c)]
     bad = quarantine.from_frame(
         df.filter(bad_mask).with_columns(why.filter(bad_mask).alias("__why")), pl.col("__why"), data_cols
     )
     return out.filter(~bad_mask), bad
+
+
+def _no_rounded_integers(out: pl.DataFrame, df: pl.DataFrame, floats: list[str]) -> pl.DataFrame:
+    """Null (so: not a fit) a float cast from text it does not hold exactly.
+
+    That is integer text of ``2**53`` or more, and (``float64``) any text :func:`inexact_floats` finds.
+    """
+    import polars as pl
+
+    schema = df.schema
+    for c in floats:
+        if schema[c] != pl.String:
+            continue
+        text = df.get_column(c).str.strip_chars()
+        big = out.get_column(c).abs() >= FLOAT_EXACT
+        if big.any():
+            digits = text.str.contains(DIGITS)
+            out = out.with_columns(pl.when(big & digits).then(None).otherwise(pl.col(c)).alias(c))
+        if out.schema[c] == pl.Float64:
+            odd = inexact_floats(text)
+            if odd.any():
+                out = out.with_columns(pl.when(odd).then(None).otherwise(pl.col(c)).alias(c))
+    return out
+
+
+def inexact_floats(values: pl.Series) -> pl.Series:
+    """Which number texts a float64 does not hold exactly (``True``; nulls and non-numbers: ``False``).
+
+    Vectorised for the common case: text of at most :data:`FLOAT_SHORT` characters (finite) reads
+    back unchanged; only longer text (and overflow such as ``1e400``) is checked, in Python:
+    ``Decimal(repr(float(t))) == Decimal(t)``.
+
+    Example:
+        >>> import polars as pl
+        >>> inexact_floats(pl.Series(["0.1", "12345678901234567.89", "1.5000000000000000000"])).to_list()
+        [False, True, False]
+    """
+    import polars as pl
+
+    as_float = values.cast(pl.Float64, strict=False)
+    check = (values.str.len_chars() > FLOAT_SHORT) | as_float.is_infinite()
+    check = (check & as_float.is_not_null()).fill_null(False)
+    if not check.any():
+        return check
+    rows = check.arg_true()
+    odd = [not _exact_float(t) for t in values.gather(rows).str.strip_chars().to_list()]
+    return check.scatter(rows, pl.Series(odd, dtype=pl.Boolean))
+
+
+def _exact_float(text: str) -> bool:
+    try:
+        return Decimal(repr(float(text))) == Decimal(text)
+    except (ValueError, ArithmeticError):
+        return False
 
 
 # ---------------------------------------------------------------- diff
@@ -331,6 +409,8 @@ class Diff:
     changed: list[tuple[str, str, str]] = field(default_factory=list)
     widened: list[tuple[str, str, str]] = field(default_factory=list)
     nullability: list[tuple[str, bool, bool]] = field(default_factory=list)
+    #: Added columns the reader renamed (they clash with altakit's own), new name → the source's.
+    renamed: dict[str, str] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -346,7 +426,7 @@ class Diff:
         """One line for people."""
         parts = []
         if self.added:
-            parts.append("added: " + ", ".join(f.name for f in self.added))
+            parts.append("added: " + ", ".join(self._named(f.name) for f in self.added))
         if self.removed:
             parts.append("removed: " + ", ".join(f.name for f in self.removed))
         for label, items in (("changed", self.changed), ("widened", self.widened)):
@@ -356,15 +436,27 @@ class Diff:
             parts.append("nullable: " + ", ".join(c for c, _, _ in self.nullability))
         return "; ".join(parts) or "no change"
 
+    @property
+    def added_names(self) -> set[str]:
+        """The names of the added columns."""
+        return {f.name for f in self.added}
+
+    def _named(self, name: str) -> str:
+        old = self.renamed.get(name)
+        return name if old is None else f"{name} (renamed from {old})"
+
     def to_doc(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
+        """JSON form (``renamed`` only when a column was renamed)."""
+        doc: dict[str, Any] = {
             "added": [f.to_doc() for f in self.added],
             "removed": [f.to_doc() for f in self.removed],
             "changed": [list(x) for x in self.changed],
             "widened": [list(x) for x in self.widened],
             "nullability": [list(x) for x in self.nullability],
         }
+        if self.renamed:
+            doc["renamed"] = dict(self.renamed)
+        return doc
 
 
 def diff(approved: Schema, observed: Schema) -> Diff:

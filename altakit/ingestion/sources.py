@@ -6,7 +6,10 @@ URL) resolves to :class:`SourceFile` objects: local files, each with the
 SHA-256 checksum of the bytes as received. Compressed inputs (gzip, bzip2, xz,
 zip) are detected by their magic bytes and unpacked into a work folder first,
 so a truncated archive is a typed :class:`~altakit.errors.IngestError`, never
-a partial read. Reading them is :mod:`altakit.ingestion.readers`' job.
+a partial read. Archives inside archives are unpacked too (:data:`MAX_DEPTH`);
+members that are an OS's files (:data:`JUNK`) or empty are skipped; an
+encrypted archive, or one that unpacks past :data:`MAX_RATIO` times its size or
+:data:`MAX_UNPACKED` bytes (a bomb), is a typed error. Reading them is :mod:`altakit.ingestion.readers`' job.
 
 Example:
     >>> import tempfile
@@ -29,9 +32,10 @@ import shutil
 import tempfile
 import threading
 import zipfile
+import zlib
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -52,12 +56,15 @@ class SourceFile:
             :class:`~concurrent.futures.Future` of it while a plain file is hashed on a thread
             (reading can start meanwhile); :attr:`checksum` waits for it.
         size: Bytes as received.
+        renamed: Columns the reader renamed because they clash with altakit's own, new name →
+            the source's (filled while the file is read).
     """
 
     name: str
     path: Path
     digest: str | Future[str]
     size: int
+    renamed: dict[str, str] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property
     def checksum(self) -> str:
@@ -167,51 +174,137 @@ def _copy_in(src: IO[bytes], workdir: Path, kind: str) -> Path:
     return path
 
 
-def _unpack(name: str, path: Path, workdir: Path, checksums: bool = True) -> list[SourceFile]:
+#: Most bytes an input may unpack to, all archive members and nesting levels together.
+MAX_UNPACKED = 64 * 1024**3
+#: Most bytes unpacked per byte received (beyond :data:`RATIO_FLOOR`): more is a decompression bomb.
+MAX_RATIO = 200
+#: Unpacked bytes below which any ratio is fine (small files compress well).
+RATIO_FLOOR = 64 * 1024**2
+#: Archives inside archives unpacked, at most (deeper ones are a typed error).
+MAX_DEPTH = 4
+#: Archive members that are no one's data: macOS resource forks and folder files, Windows thumbnails.
+JUNK = ("__MACOSX/", ".DS_Store", "Thumbs.db", "desktop.ini", "._")
+_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"PK\x03\x04")
+
+
+@dataclass
+class _Budget:
+    """What one received input may unpack to (see :data:`MAX_UNPACKED`, :data:`MAX_RATIO`)."""
+
+    name: str
+    received: int
+    unpacked: int = 0
+
+    def take(self, n: int) -> None:
+        self.unpacked += n
+        ratio = self.unpacked / max(1, self.received)
+        if self.unpacked > MAX_UNPACKED or (self.unpacked > RATIO_FLOOR and ratio > MAX_RATIO):
+            raise IngestError(
+                f"{self.name}: unpacks to more than {self.unpacked:,} bytes from {self.received:,} "
+                f"(a decompression bomb?)",
+                source=self.name,
+                hint=f"inputs may unpack to {MAX_RATIO}x their size and {MAX_UNPACKED:,} bytes at most; "
+                "unpack it yourself and ingest the files",
+            )
+
+
+def _copy_bounded(src: IO[bytes], workdir: Path, kind: str, budget: _Budget) -> Path:
+    """Copy a decompressing stream into a new file, within ``budget``."""
+    path = _new_file(workdir, kind)
+    try:
+        with open(path, "wb") as dst:
+            while chunk := src.read(1024 * 1024):
+                budget.take(len(chunk))
+                dst.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+#: ``(sha, size, budget, depth)``: the outermost input's digest, size and budget, and the nesting depth.
+_Within = tuple[str, int, _Budget, int]
+
+
+def _unpack(
+    name: str, path: Path, workdir: Path, checksums: bool = True, *, within: _Within | None = None
+) -> list[SourceFile]:
+    """The files a received file holds: itself, or what it unpacks to (archives in archives too).
+
+    ``within``: set when ``path`` came out of an archive (see :data:`_Within`).
+    """
     with open(path, "rb") as f:
         magic = f.read(8)
-    plain = not any(magic.startswith(m) for m in (b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"PK\x03\x04"))
-    if plain:
+    if not any(magic.startswith(m) for m in _MAGIC):
+        if within is not None:
+            return [SourceFile(name, path, within[0], within[1])]
         return [SourceFile(name, path, _hash_later(path) if checksums else "", path.stat().st_size)]
-    sha, size = digest(path)
+    if within is None:
+        sha, size = digest(path)
+        budget, depth = _Budget(name, size), 0
+    else:
+        sha, size, budget, depth = within
+    if depth >= MAX_DEPTH:
+        raise IngestError(f"{name}: archives nested more than {MAX_DEPTH} deep", source=name)
     opener: dict[bytes, Callable[..., Any]] = {
         b"\x1f\x8b": gzip.open,
-        b"BZ": bz2.open,
+        b"BZh": bz2.open,
         b"\xfd7zXZ": lzma.open,
     }
     for prefix, open_ in opener.items():
-        if magic.startswith(prefix) and not (prefix == b"BZ" and magic[2:3] != b"h"):
+        if magic.startswith(prefix):
             try:
                 with open_(path, "rb") as src:
-                    out = _copy_in(src, workdir, "unpacked")
-            except (EOFError, OSError, lzma.LZMAError, ValueError) as exc:
+                    out = _copy_bounded(src, workdir, "unpacked", budget)
+            except (EOFError, OSError, lzma.LZMAError, zlib.error, ValueError) as exc:
                 raise IngestError(
                     f"{name}: compressed data is damaged or truncated ({exc})",
                     source=name,
                     hint="re-export or re-upload the file",
                 ) from exc
             stem = name.rsplit(".", 1)[0] if name.lower().endswith((".gz", ".bz2", ".xz")) else name
-            return [SourceFile(stem, out, sha, size)]
+            return _unpack(stem, out, workdir, checksums, within=(sha, size, budget, depth + 1))
     if magic.startswith(b"PK\x03\x04") and not name.lower().endswith((".xlsx", ".xls")):
-        return _unzip(name, path, workdir, sha, size)
+        return _unzip(name, path, workdir, (sha, size, budget, depth + 1), checksums)
     return [SourceFile(name, path, sha, size)]
 
 
-def _unzip(name: str, path: Path, workdir: Path, sha: str, size: int) -> list[SourceFile]:
+def _is_junk(member: str) -> bool:
+    """Whether an archive member is an OS's file, not data (see :data:`JUNK`)."""
+    base = member.rsplit("/", 1)[-1]
+    return member.startswith("__MACOSX/") or "/__MACOSX/" in member or base.startswith(JUNK[1:])
+
+
+def _unzip(name: str, path: Path, workdir: Path, within: _Within, checksums: bool) -> list[SourceFile]:
+    sha, size, budget, _ = within
     try:
         with zipfile.ZipFile(path) as archive:
             if any(n.startswith("xl/") for n in archive.namelist()):
                 return [SourceFile(name if name.endswith(".xlsx") else name + ".xlsx", path, sha, size)]
-            members = [
-                i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX")
-            ]
+            names = [i for i in archive.infolist() if i.filename]
+            members = [i for i in names if not i.is_dir() and not _is_junk(i.filename)]
+            locked = [i.filename for i in members if i.flag_bits & 0x1]
+            if locked:
+                raise IngestError(
+                    f"{name}: the zip archive is encrypted ({locked[:5]})",
+                    source=name,
+                    hint="decrypt it (unzip with its password) and ingest the files",
+                )
+            members = [i for i in members if i.file_size > 0]  # an empty member holds no rows
             if not members:
-                raise IngestError(f"{name}: the zip archive holds no files", source=name)
+                raise IngestError(
+                    f"{name}: the zip archive holds no data files", source=name, hint="check the archive"
+                )
             out = []
             for info in members:
                 with archive.open(info) as src:
-                    target = _copy_in(src, workdir, "unzipped")
-                out.append(SourceFile(f"{name}/{info.filename}", target, sha, size))
+                    target = _copy_bounded(src, workdir, "unzipped", budget)
+                out.extend(_unpack(f"{name}/{info.filename}", target, workdir, checksums, within=within))
             return out
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise IngestError(f"{name}: the zip archive is damaged ({exc})", source=name) from exc
+    except IngestError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, ValueError, LookupError) as exc:
+        # RuntimeError: a member needs a password, or its compression method is one zipfile lacks
+        # (NotImplementedError); ValueError: a member name that is not the UTF-8 its flag says;
+        # LookupError: headers that contradict each other
+        raise IngestError(f"{name}: the zip archive is damaged or unsupported ({exc})", source=name) from exc

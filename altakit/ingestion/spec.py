@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from altakit.datasets import tables
 from altakit.errors import ConfigError, NotFound
 from altakit.ingestion.engine import ENGINES
-from altakit.ingestion.readers import ReadOptions
+from altakit.ingestion.readers import BLOCK, MAX_COLUMNS, ReadOptions
 from altakit.ingestion.schema import DEFAULT_POLICY, POLICIES
 
 if TYPE_CHECKING:
@@ -36,7 +36,8 @@ class IngestSpec:
         encoding: Text encoding (default: detect).
         time: The time column (datetime; used by resampling and gap filling).
         by: Columns that identify one series (e.g. ``["sensor"]``).
-        datetimes: Extra datetime columns with a format (chrono, ``epoch_s``, ``epoch_ms``) or null.
+        datetimes: Extra datetime columns with a format (chrono, ``epoch_s``, ``epoch_ms``), an order
+            (``dayfirst``, ``monthfirst``) or null (detect).
         tz: Time zone of datetimes in the table.
         source_tz: Time zone of datetime text without an offset.
         infer_threshold: Share of values that must parse for a column to take a type.
@@ -45,6 +46,11 @@ class IngestSpec:
         incremental: Skip source files whose checksum was already ingested.
         engine: An engine's name (:class:`~altakit.ingestion.engine.EngineRegistry`): ``local`` or ``spark``.
         spark_master: Spark master URL or ``sc://`` Spark Connect URL (``local[*]`` by default).
+        max_columns: Most columns an input may have; a wider one is a typed error before its rows are read.
+        dayfirst: How to read slash dates whose values fit both orders (``03/04/2026``): day first
+            (``true``) or month first (``false``). Unset, such a column is a typed error, never a guess;
+            a column with a value that fits only one order is read in that order.
+        block_bytes: Size of the blocks text is read and typed in (default 16 MiB).
 
     Example:
         >>> IngestSpec.load({"time": "ts", "steps": [{"step": "resample", "rule": "15m"}]}).time
@@ -65,6 +71,9 @@ class IngestSpec:
     incremental: bool = True
     engine: str = "local"
     spark_master: str | None = None
+    max_columns: int = MAX_COLUMNS
+    dayfirst: bool | None = None
+    block_bytes: int = BLOCK
 
     @classmethod
     def load(cls, spec: IngestSpec | dict[str, Any] | str | Path | None) -> IngestSpec:
@@ -99,6 +108,10 @@ class IngestSpec:
             raise ConfigError(f"unknown schema policy {out.policy!r}", hint=f"one of {', '.join(POLICIES)}")
         if out.engine not in ENGINES.names():
             raise ConfigError(f"unknown engine {out.engine!r}", hint=f"one of {', '.join(ENGINES.names())}")
+        if out.dayfirst not in (None, True, False):
+            raise ConfigError(f"dayfirst must be true or false, not {out.dayfirst!r}", hint="dayfirst: true")
+        if not isinstance(out.block_bytes, int) or out.block_bytes < 1024:
+            raise ConfigError(f"block_bytes must be at least 1024, not {out.block_bytes!r}")
         if isinstance(out.by, str):
             out.by = [out.by]
         return out
@@ -112,7 +125,13 @@ class IngestSpec:
 
     def read_options(self) -> ReadOptions:
         """The reader options of this spec."""
-        return ReadOptions(format=self.format, delimiter=self.delimiter, encoding=self.encoding)
+        return ReadOptions(
+            format=self.format,
+            delimiter=self.delimiter,
+            encoding=self.encoding,
+            max_columns=self.max_columns,
+            block_bytes=self.block_bytes,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (for the catalog and YAML)."""

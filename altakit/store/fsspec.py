@@ -214,7 +214,15 @@ class StoreFileSystem(AbstractFileSystem):
         detail: bool = False,
         **kwargs: Any,
     ) -> Any:
-        """Every file under ``path`` (and its directories with ``withdirs``), from one listing."""
+        """Every file under ``path`` (and its directories with ``withdirs``), from one listing.
+
+        As in fsspec's :meth:`~fsspec.spec.AbstractFileSystem.find`, ``maxdepth``
+        counts levels below ``path`` (1: its direct children), and with
+        ``withdirs`` every directory up to ``maxdepth`` is listed, including those
+        whose files all lie deeper, and ``path`` itself when it is a directory.
+        """
+        if maxdepth is not None and maxdepth < 1:
+            raise ValueError("maxdepth must be at least 1")
         path = self._strip_protocol(path)
         out: dict[str, dict[str, Any]] = {}
         if path:
@@ -225,13 +233,16 @@ class StoreFileSystem(AbstractFileSystem):
                 pass
         base = path.count("/") + 1 if path else 0
         for v in self._versions_under(path):
-            depth = v.key.count("/") + 1 - base
-            if maxdepth is not None and depth > maxdepth:
-                continue
-            out[v.key] = self._file_info(v)
+            parts = v.key.split("/")
+            depth = len(parts) - base  # 1: directly under path
+            if maxdepth is None or depth <= maxdepth:
+                out[v.key] = self._file_info(v)
             if withdirs:
-                parts = v.key.split("/")
-                for i in range(base + 1, len(parts)):
+                # the directories on the way to the key, down to maxdepth levels below path
+                last = len(parts) if maxdepth is None else min(len(parts), base + maxdepth + 1)
+                if path:
+                    out.setdefault(path, self._dir_info(path))
+                for i in range(base + 1, last):
                     name = "/".join(parts[:i])
                     out.setdefault(name, self._dir_info(name))
         names = sorted(out)

@@ -209,3 +209,31 @@ def test_spark_connect_server_dying_mid_run_is_a_clear_error(spark_ok, tmp_path,
         altakit.read_table("s", store=store)  # nothing was written
     report = altakit.ingest(str(path), "s", SPEC, store=store, engine="spark")  # local Spark still runs
     assert report.rows_in == report.rows_written + report.rows_quarantined == 243
+
+
+def test_spark_quarantines_a_late_value_the_plan_cannot_hold(spark_ok, tmp_path):
+    """Spark cannot widen after planning: a late ``3.5`` among integers is quarantined, the rest kept."""
+    path = tmp_path / "n.csv"
+    values = [str(i) for i in range(3000)] + ["3.5"] + [str(i) for i in range(10)]
+    path.write_text("n\n" + "".join(f"{v}\n" for v in values))
+    store = altakit.open_store(tmp_path / "store")
+    report = altakit.ingest(str(path), "t", {"block_bytes": 1024}, store=store, engine="spark")
+    assert report.rows_in == report.rows_written + report.rows_quarantined == len(values)
+    assert report.rows_quarantined == 1
+    read = altakit.read_table("t", store=store).get_column("n").to_list()
+    assert sorted(read) == sorted(int(v) for v in values if v != "3.5")
+
+
+def test_spark_task_errors_reach_the_caller_typed(spark_ok, tmp_path):
+    """A later block that mixes day/month orders fails in a Spark task: the caller gets AmbiguousValues."""
+    from altakit.errors import AmbiguousValues
+
+    path = tmp_path / "d.csv"
+    values = ["13/01/2024"] + ["03/04/2026"] * 200 + ["01/13/2024"]
+    path.write_text("d\n" + "".join(f"{v}\n" for v in values))
+    store = altakit.open_store(tmp_path / "store")
+    with pytest.raises(AmbiguousValues, match="mix") as info:
+        altakit.ingest(str(path), "t", {"block_bytes": 1024}, store=store, engine="spark")
+    assert info.value.fields["column"] == "d"
+    with pytest.raises(altakit.errors.NotFound):
+        altakit.read_table("t", store=store)  # nothing was written

@@ -86,7 +86,8 @@ def test_ls_info_and_find_derive_directories(fs, local_store):
     assert fs.isdir("a") and fs.isfile("top.txt") and not fs.isfile("a")
     assert fs.find("a") == ["a/b/c/three.txt", "a/b/two.txt", "a/one.txt"]
     assert fs.find("a", maxdepth=1) == ["a/one.txt"]
-    assert fs.find("a", withdirs=True) == ["a/b", "a/b/c", "a/b/c/three.txt", "a/b/two.txt", "a/one.txt"]
+    # as fsspec's own find: with withdirs, the directory itself is listed too
+    assert fs.find("a", withdirs=True) == ["a", "a/b", "a/b/c", "a/b/c/three.txt", "a/b/two.txt", "a/one.txt"]
     assert fs.glob("a/**/*.txt") == ["a/b/c/three.txt", "a/b/two.txt", "a/one.txt"]
     assert fs.ls("_altakit", detail=False) == ["_altakit/catalog.json"]
     assert fs.ls("", detail=False) == ["a", "top.txt"]  # the catalog prefix stays hidden at the root
@@ -100,6 +101,33 @@ def test_ls_info_and_find_derive_directories(fs, local_store):
             fs.find(bad)
     with pytest.raises(FileNotFoundError):
         fs.info("a/nope")
+
+
+def test_folders_deeper_than_maxdepth_are_found_globbed_and_copied(fs, local_store, tmp_path):
+    """Regression: a folder holding only deeper keys was left out of ``find(withdirs=True)``,
+    so ``glob("run/*")`` missed it and ``get``/``cp`` of ``run/*`` silently copied top-level files only."""
+    keys = ["run/top.txt", "run/sub/a.txt", "run/sub/deep/b.txt", "run/only/deeper/c.txt"]
+    for key in keys:
+        local_store.put(key, key.encode())
+    assert fs.find("run", maxdepth=1, withdirs=True) == ["run", "run/only", "run/sub", "run/top.txt"]
+    assert fs.find("run", maxdepth=2, withdirs=True) == [
+        "run", "run/only", "run/only/deeper", "run/sub", "run/sub/a.txt", "run/sub/deep", "run/top.txt"
+    ]  # fmt: skip
+    assert fs.find("run", maxdepth=1) == ["run/top.txt"]
+    assert fs.glob("altakit://run/*") == ["run/only", "run/sub", "run/top.txt"]
+    assert fs.glob("run/*/") == ["run/only", "run/sub"]
+    with pytest.raises(ValueError, match="maxdepth"):
+        fs.find("run", maxdepth=0)
+
+    out = tmp_path / "out"
+    fs.get("altakit://run/*", f"{out}/", recursive=True)
+    got = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert got == sorted(k.removeprefix("run/") for k in keys)
+    assert (out / "only/deeper/c.txt").read_bytes() == b"run/only/deeper/c.txt"
+
+    fs.cp("altakit://run/*", "copy/", recursive=True)
+    assert fs.find("copy") == sorted(k.replace("run/", "copy/", 1) for k in keys)
+    assert local_store.get("copy/only/deeper/c.txt") == b"run/only/deeper/c.txt"
 
 
 def test_exists_and_rm_write_tombstones(fs, local_store):

@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from altakit.datasets.internal import is_internal
 from altakit.errors import IngestError
 from altakit.ingestion import clean, quarantine, readers
 from altakit.ingestion.engines._shared import Decide, Processed, Typing, clean_frame, conform
@@ -163,7 +164,7 @@ def process(
         if spill is not None:
             spill.cleanup()
         raise IngestError("the input holds no columns", hint="check the file and its format")
-    data_cols = [c for c in typing.types if not c.startswith("_")]
+    data_cols = [c for c in typing.types if not is_internal(c)]
 
     def reject(rows: pl.DataFrame, reason: str) -> None:
         q.add(quarantine.from_frame(rows, reason, data_cols))
@@ -177,6 +178,7 @@ def process(
     else:
         rows_typed, steps, cleaned = _clean_spilled(spill, spec, target, reject)
         out = Processed(None, q, rows_in, 0, blank, steps, typing.plan, dict(typing.types), cleaned, spill)
+    out.datetimes = dict(typing.datetimes)
     out.rows_written = rows_typed - sum(int(s.detail.get("rows_quarantined", 0)) for s in steps)
     if rows_in != out.rows_written + q.count:
         out.close()

@@ -5,12 +5,17 @@ decide the schema policy, exactly as the local engine does, then fixes them.
 Spark does the rest, with data moving as Arrow record batches:
 
 1. ``mapInArrow`` over the source files: each task reads, types and quarantines
-   one file with the code the local engine runs (:class:`~._shared.Typing`);
+   one file with the code the local engine runs (:class:`~._shared.Typing`).
+   Spark cannot widen a column after planning (the tasks' output schema is fixed
+   by then): a later value that needs a wider type (``3.5`` in a column of
+   integers) is quarantined, where the local engine widens the column;
 2. ``groupBy(<series key>).applyInArrow``: each task cleans whole series with
    the shared :func:`~._shared.clean_frame`;
 3. the result comes back to the driver as Arrow and is written by the same
    writer, so both engines produce the same table for the same input.
 
+An :class:`~altakit.errors.AltakitError` raised in a task (``AmbiguousValues`` …)
+comes back to the caller as that typed error, not as a Spark exception.
 Tasks must see the source files: here they share the driver's disk; on a
 cluster, put the sources on shared storage. The driver collects the cleaned
 rows before the Delta commit (one commit per ingest), so the table written by
@@ -33,7 +38,9 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from altakit.errors import IngestError, MissingDependency, ServiceUnavailable
+from altakit import errors
+from altakit.datasets.internal import is_internal
+from altakit.errors import AltakitError, IngestError, MissingDependency, ServiceUnavailable
 from altakit.ingestion import clean, quarantine, readers
 from altakit.ingestion.engines._shared import Decide, Processed, Typing, clean_frame, conform
 from altakit.ingestion.quarantine import Quarantine
@@ -197,6 +204,23 @@ def _to_batches(frame: Any, kind: str, schema: pa.Schema) -> Iterator[pa.RecordB
     yield from table.to_batches()
 
 
+def _dump(exc: AltakitError) -> str:
+    """An error raised in a Spark task, as JSON text for the driver (:func:`_load`)."""
+    return json.dumps(
+        {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint, "fields": exc.fields},
+        default=str,
+    )
+
+
+def _load(text: str) -> AltakitError:
+    """The typed error a Spark task raised (its class from :mod:`altakit.errors`; else an IngestError)."""
+    doc = json.loads(text)
+    cls = getattr(errors, doc["type"], None)
+    if not (isinstance(cls, type) and issubclass(cls, AltakitError)):
+        cls = IngestError
+    return cls(doc["message"], hint=doc["hint"], **doc["fields"])
+
+
 def _fixed(plan: Plan) -> Decide:
     def decide(observed: Schema) -> Plan:
         raise IngestError(
@@ -253,18 +277,35 @@ def _process(
     if plan.target.get("_rescued_data"):
         typed_cols["_rescued_data"] = "string"
     schema = _schema(typed_cols)
-    state = (spec, approved, plan, dict(typing.types), dict(typing.nullable), dict(typing.datetimes))
+    state = (
+        spec,
+        approved,
+        plan,
+        dict(typing.types),
+        dict(typing.nullable),
+        dict(typing.datetimes),
+        set(typing.ordered),
+    )
     spark = session(spec.spark_master)
     from pyspark.sql.pandas.types import from_arrow_schema
 
     spark_schema = from_arrow_schema(schema)
 
     def read_task(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from pathlib import Path
-
-        s_spec, s_approved, s_plan, types, nullable, datetimes = state
+        s_spec, s_approved, s_plan, types, nullable, datetimes, ordered = state
         worker = Typing(s_spec, s_approved, _fixed(s_plan))
         worker.types, worker.nullable, worker.datetimes, worker.plan = types, nullable, datetimes, s_plan
+        # the plan is fixed: a value that needs a wider type is quarantined, never widened
+        worker.ordered, worker.widen = ordered, False
+        try:
+            yield from read_files(worker, batches)
+        except AltakitError as exc:  # to the driver as data, so the caller gets the typed error
+            yield from _to_batches(pl.DataFrame({"_raw": [_dump(exc)]}), "e", schema)
+
+    def read_files(worker: Typing, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from pathlib import Path
+
+        s_spec = worker.spec
         for rb in batches:
             for row in rb.to_pylist():
                 src = SourceFile(row["name"], Path(row["path"]), row["checksum"], row["size"])
@@ -280,6 +321,8 @@ def _process(
                         yield from _to_batches(bad, "q", schema)
                         yield from _to_batches(typed, "d", schema)
 
+    import pyarrow.compute as pc
+
     listing = spark.createDataFrame(
         [(f.name, str(f.path), f.checksum, f.size) for f in files],
         "name string, path string, checksum string, size long",
@@ -287,11 +330,13 @@ def _process(
     read = listing.mapInArrow(read_task, spark_schema).cache()
     try:
         counts = {k: n for k, n in read.groupBy(_KIND).count().collect()}
+        if counts.get("e"):
+            raise _load(read.filter(f"{_KIND} = 'e'").select("_raw").first()[0])
         markers = read.filter(f"{_KIND} = 'n'").select("_line", "_raw").collect()
         typed_rows = sum(int(m[0]) for m in markers)
         blank = sum(int(m[1]) for m in markers)
         data = read.filter(f"{_KIND} = 'd'")
-        data_cols = [c for c in typed_cols if not c.startswith("_")]
+        data_cols = [c for c in typed_cols if not is_internal(c)]
 
         def clean_task(table: pa.Table) -> pa.Table:
 
@@ -305,7 +350,11 @@ def _process(
             def reject(rows: Any, reason: str) -> None:
                 rejected.append(quarantine.from_frame(rows, reason, data_cols))
 
-            frame, steps = clean_frame(frame, state[0], reject)
+            try:
+                frame, steps = clean_frame(frame, state[0], reject)
+            except AltakitError as exc:
+                info = pl.DataFrame({"_raw": [_dump(exc)]})
+                return pa.Table.from_batches(list(_to_batches(info, "e", schema)), schema=schema)
             out = list(_to_batches(frame, "d", schema))
             for part in rejected:
                 out.extend(_to_batches(part, "o", schema))
@@ -318,6 +367,9 @@ def _process(
         if counts.get("d"):
             grouped = data.groupBy(*keys) if keys else data.groupBy()
             parts.append(grouped.applyInArrow(clean_task, spark_schema).toArrow())
+            errors = parts[-1].filter(pc.equal(parts[-1].column(_KIND), "e"))
+            if errors.num_rows:
+                raise _load(errors.column("_raw")[0].as_py())
     finally:
         read.unpersist()
     import pyarrow as pa
@@ -348,5 +400,13 @@ def _process(
     if progress is not None:
         progress(rows_in, rows_in)
     return Processed(
-        conform(frame, plan.target), q, rows_in, rows_written, blank, steps, plan, dict(typing.types)
+        conform(frame, plan.target),
+        q,
+        rows_in,
+        rows_written,
+        blank,
+        steps,
+        plan,
+        dict(typing.types),
+        datetimes=dict(typing.datetimes),
     )

@@ -20,8 +20,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from altakit.errors import ConfigError
-from altakit.ingestion.readers._common import BLOCK, FORMATS, SAMPLE, Batch, ReadOptions
+from altakit.errors import AltakitError, ConfigError, IngestError
+from altakit.ingestion.readers._common import BLOCK, FORMATS, MAX_COLUMNS, SAMPLE, Batch, ReadOptions
 from altakit.ingestion.readers.csv import detect_delimiter, detect_encoding, read_csv
 from altakit.ingestion.readers.excel import read_excel
 from altakit.ingestion.readers.json import read_json, read_ndjson
@@ -34,6 +34,7 @@ __all__ = [
     "AHEAD",
     "BLOCK",
     "FORMATS",
+    "MAX_COLUMNS",
     "Batch",
     "ReadOptions",
     "detect_delimiter",
@@ -80,23 +81,36 @@ def detect_format(src: SourceFile) -> str:
 def read_file(src: SourceFile, options: ReadOptions, fmt: str | None = None) -> Iterator[Batch]:
     """Read one source file in batches; see the module docstring.
 
+    Every error is an :class:`~altakit.errors.AltakitError`: one a dependency raises is re-raised
+    as :class:`~altakit.errors.IngestError` naming the file, ``from`` the original.
+
     Raises:
         ConfigError: ``fmt`` (or ``options.format``) is not one of :data:`FORMATS`.
         IngestError: The file cannot be read as a whole in its format.
     """
     fmt = fmt or options.format or detect_format(src)
-    if fmt == "csv":
-        yield from read_csv(src, options)
-    elif fmt == "parquet":
-        yield read_parquet(src)
-    elif fmt == "json":
-        yield read_json(src)
-    elif fmt == "ndjson":
-        yield from read_ndjson(src)
-    elif fmt == "excel":
-        yield read_excel(src)
-    else:
+    if fmt not in FORMATS:
         raise ConfigError(f"unknown format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
+    try:
+        if fmt == "csv":
+            yield from read_csv(src, options)
+        elif fmt == "parquet":
+            yield read_parquet(src, options.max_columns)
+        elif fmt == "json":
+            yield read_json(src, options.max_columns)
+        elif fmt == "ndjson":
+            yield from read_ndjson(src, max_columns=options.max_columns)
+        else:
+            yield read_excel(src, options.max_columns)
+    except (AltakitError, GeneratorExit, KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # the boundary: any dependency's error, pyo3 panics too, is typed here
+        raise IngestError(
+            f"{src.name}: cannot be read as {fmt} ({type(exc).__name__}: {exc})",
+            source=src.name,
+            format=fmt,
+            hint="check the file and its format (the spec's format, encoding, delimiter)",
+        ) from exc
 
 
 def read_ahead(files: Sequence[SourceFile], options: ReadOptions) -> Iterator[tuple[SourceFile, Batch]]:

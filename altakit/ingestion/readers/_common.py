@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from altakit.datasets.internal import user_name
 from altakit.datasets.tables import QUARANTINE_COLUMNS, quarantine_schema
 from altakit.errors import IngestError
 
@@ -27,6 +28,8 @@ FORMATS = ("csv", "parquet", "json", "ndjson", "excel")
 BLOCK = 16 * 1024 * 1024
 #: Bytes looked at to detect a format, an encoding or a delimiter.
 SAMPLE = 64 * 1024
+#: Most columns an input may have (:attr:`ReadOptions.max_columns`, the spec's ``max_columns``).
+MAX_COLUMNS = 50_000
 
 
 @dataclass
@@ -48,25 +51,118 @@ class ReadOptions:
         delimiter: CSV field separator.
         encoding: Text encoding (``"utf-8"``, ``"latin-1"`` …).
         block_bytes: Size of the blocks CSV text is read in.
+        max_columns: Most columns an input may have; more is a typed error before rows are read.
     """
 
     format: str | None = None
     delimiter: str | None = None
     encoding: str | None = None
     block_bytes: int = BLOCK
+    max_columns: int = MAX_COLUMNS
 
 
-def with_position(df: pl.DataFrame, name: str) -> pl.DataFrame:
-    """``df`` with ``_source`` (``name``) and ``_line`` (the 1-based row number) in front.
+def check_width(name: str, columns: int, max_columns: int = MAX_COLUMNS) -> None:
+    """Refuse an input of more than ``max_columns`` columns (before any of its rows are read).
 
     Raises:
-        IngestError: A column name starts with ``_`` (reserved).
+        IngestError: ``columns > max_columns``; the hint names the spec option.
+
+    Example:
+        >>> check_width("a.csv", 3, max_columns=5)
+    """
+    if columns > max_columns:
+        raise IngestError(
+            f"{name}: {columns} columns, more than the limit of {max_columns}",
+            source=name,
+            columns=columns,
+            hint="raise the spec's max_columns, or select fewer columns before the export",
+        )
+
+
+def column_names(
+    name: str, columns: Sequence[str], max_columns: int = MAX_COLUMNS, renamed: dict[str, str] | None = None
+) -> list[str]:
+    """The names a source's columns take in altakit: checked, and renamed where they clash with altakit's.
+
+    Names starting with ``_`` are the user's (``_id``, ``__index_level_0__``); a name that equals
+    one of altakit's own columns (:mod:`altakit.datasets.internal`, case folded) is renamed
+    ``<name>_user``. Linear in the number of columns.
+
+    Args:
+        name: Source name, for errors.
+        columns: The names as the source spells them (empty ones already named).
+        max_columns: Most columns allowed.
+        renamed: Filled with each renamed column, new name → the source's.
+
+    Raises:
+        IngestError: More than ``max_columns`` columns, a name with control characters (a
+            wrong encoding), a name given twice, or two names that differ only in case (Delta,
+            SQL and most engines do not tell them apart).
+
+    Example:
+        >>> column_names("a.csv", ["_id", "_line", "value"])
+        ['_id', '_line_user', 'value']
+    """
+    check_width(name, len(columns), max_columns)
+    unprintable = [c for c in columns if any(ch < " " and ch not in "\t" for ch in c)]
+    if unprintable:
+        raise IngestError(
+            f"{name}: column names hold control characters (NUL, line ends …): {unprintable[:5]!r}",
+            source=name,
+            hint="check the file's encoding (spec: encoding) and its header line",
+        )
+    seen: dict[str, str] = {}
+    dupes: list[str] = []
+    folded: list[tuple[str, str]] = []
+    for col in columns:
+        key = col.casefold()
+        if key in seen:
+            if seen[key] == col:
+                dupes.append(col)
+            else:
+                folded.append((seen[key], col))
+        else:
+            seen[key] = col
+    if dupes:
+        raise IngestError(
+            f"{name}: duplicate column names {sorted(set(dupes))[:20]}",
+            source=name,
+            hint="rename the columns in the header",
+        )
+    if folded:
+        raise IngestError(
+            f"{name}: column names differ only in case: {folded[:20]}",
+            source=name,
+            hint="rename one of each pair; tables (Delta, SQL) do not tell case apart",
+        )
+    out = list(columns)
+    taken = set(seen)
+    for i, col in enumerate(columns):
+        new = user_name(col, taken)
+        if new != col:
+            out[i] = new
+            taken.add(new.casefold())
+            if renamed is not None:
+                renamed[new] = col
+    return out
+
+
+def with_position(
+    df: pl.DataFrame, name: str, max_columns: int = MAX_COLUMNS, renamed: dict[str, str] | None = None
+) -> pl.DataFrame:
+    """``df`` with ``_source`` (``name``) and ``_line`` (the 1-based row number) in front.
+
+    Columns are named by :func:`column_names` (renamed where they clash with altakit's, recorded
+    in ``renamed``).
+
+    Raises:
+        IngestError: Too many columns, or names that clash (see :func:`column_names`).
     """
     import polars as pl
 
-    bad = [c for c in df.columns if c.startswith("_")]
-    if bad:
-        raise IngestError(f"{name}: column names starting with '_' are reserved: {bad}", source=name)
+    names = column_names(name, df.columns, max_columns, renamed)
+    if names != df.columns:
+        df = df.rename(dict(zip(df.columns, names, strict=True)))
     df = df.with_row_index("_line", offset=1).with_columns(pl.col("_line").cast(pl.Int64))
     return df.select(pl.lit(name).alias("_source"), pl.all())
 

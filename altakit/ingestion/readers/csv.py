@@ -17,17 +17,16 @@ Example:
 from __future__ import annotations
 
 import csv
-import shutil
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from altakit.errors import ConfigError, IngestError
-from altakit.ingestion.readers._common import SAMPLE, Batch, ReadOptions
+from altakit.ingestion.readers._common import MAX_COLUMNS, SAMPLE, Batch, ReadOptions, column_names
 from altakit.ingestion.readers.csv_blocks import parse_block
+from altakit.ingestion.readers.csv_text import normalise_line_ends, utf8_chunks
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from altakit.ingestion.sources import SourceFile
 
 #: Delimiters :func:`detect_delimiter` tries.
@@ -35,7 +34,7 @@ DELIMITERS = (",", ";", "\t", "|")
 
 
 def detect_encoding(sample: bytes) -> str:
-    """``utf-8-sig``, ``utf-16`` (by BOM), ``utf-8`` if the sample decodes, else a best guess.
+    """The encoding of a text sample: by BOM, UTF-16/32 by their zero bytes, UTF-8 if it decodes, else cp1252.
 
     Raises:
         IngestError: The sample looks like binary data, not text.
@@ -43,13 +42,17 @@ def detect_encoding(sample: bytes) -> str:
     Example:
         >>> detect_encoding("Grüße aus Köln".encode("latin-1"))
         'cp1252'
+        >>> detect_encoding("a,b\\n1,2\\n".encode("utf-32-le")), detect_encoding("a,b".encode("utf-16-be"))
+        ('utf-32-le', 'utf-16-be')
     """
-    if sample.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"
+    for bom, name in _BOMS:
+        if sample.startswith(bom):
+            return name
     if b"\x00" in sample:
-        raise IngestError("binary data, not text (NUL bytes)", hint="check the file's format")
+        wide = _wide_encoding(sample)
+        if wide is None:
+            raise IngestError("binary data, not text (NUL bytes)", hint="check the file's format")
+        return wide
     controls = sum(sample.count(bytes([b])) for b in (*range(1, 9), *range(14, 32)))
     if controls > len(sample) // 20:
         raise IngestError("binary data, not text (control bytes)", hint="check the file's format")
@@ -59,11 +62,56 @@ def detect_encoding(sample: bytes) -> str:
     except UnicodeDecodeError as exc:
         if exc.start >= len(sample) - 3:  # a character cut by the sample's end
             return "utf-8"
-    try:
-        sample.decode("cp1252")
-        return "cp1252"
-    except UnicodeDecodeError:
-        return "latin-1"
+    # UTF-8 with a few damaged lines (quarantined later) when its multi-byte characters outnumber the
+    # bytes that are not UTF-8: reading it all as cp1252 would turn every one of them into mojibake
+    text = sample.decode("utf-8", errors="replace")
+    invalid = text.count("\ufffd")
+    if sum(1 for ch in text if ch > "\x7f") - invalid > invalid:
+        return "utf-8"
+    # cp1252, its five undefined bytes read as latin-1 (see _to_utf8): every byte decodes
+    return "cp1252"
+
+
+#: Byte order marks, longest first (the UTF-32 LE mark begins like UTF-16 LE's).
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
+
+def _wide_encoding(sample: bytes) -> str | None:
+    """UTF-32 or UTF-16 (LE or BE) without a BOM, told by where the zero bytes of mostly-ASCII text fall."""
+    import numpy as np
+
+    raw = np.frombuffer(sample[: len(sample) // 4 * 4], dtype=np.uint8)
+    if raw.size < 4:
+        return None
+    zero = raw == 0
+    share = [float(zero[k::4].mean()) for k in range(4)]
+    odd, even = (share[1] + share[3]) / 2, (share[0] + share[2]) / 2
+    candidates = []
+    if share[3] == 1 and share[2] > 0.9 and share[0] < 0.1:
+        candidates.append("utf-32-le")
+    if share[0] == 1 and share[1] > 0.9 and share[3] < 0.1:
+        candidates.append("utf-32-be")
+    if odd > 0.5 and even < 0.1:
+        candidates.append("utf-16-le")
+    if even > 0.5 and odd < 0.1:
+        candidates.append("utf-16-be")
+    for name in candidates:
+        data = raw.tobytes()
+        try:
+            text = data.decode(name)
+        except UnicodeDecodeError as exc:
+            if exc.start < len(data) - 4:  # not only a character cut by the sample's end
+                continue
+            text = data[: exc.start].decode(name)
+        if "\x00" not in text:
+            return name
+    return None
 
 
 def detect_delimiter(lines: Sequence[str]) -> str:
@@ -98,16 +146,6 @@ def _count_outside_quotes(line: str, delim: str) -> int:
     return n
 
 
-def _to_utf8(src: SourceFile, encoding: str) -> Path:
-    out = src.path.with_name(src.path.name + ".utf8")
-    try:
-        with open(src.path, encoding=encoding, newline="") as f, open(out, "w", encoding="utf-8") as g:
-            shutil.copyfileobj(f, g, 1024 * 1024)
-    except (UnicodeDecodeError, UnicodeError) as exc:
-        raise IngestError(f"{src.name}: not valid {encoding} text ({exc})", source=src.name) from exc
-    return out
-
-
 def read_csv(src: SourceFile, options: ReadOptions) -> Iterator[Batch]:
     """Read CSV/TSV text in blocks of ``options.block_bytes``; see the module docstring.
 
@@ -123,52 +161,77 @@ def read_csv(src: SourceFile, options: ReadOptions) -> Iterator[Batch]:
         encoding = options.encoding or detect_encoding(sample)
     except IngestError as exc:
         raise IngestError(f"{src.name}: {exc.message}", source=src.name, hint=exc.hint) from None
-    path = src.path
-    if encoding.replace("_", "-").lower() not in ("utf-8", "utf8"):
-        path = _to_utf8(src, encoding)
-        with open(path, "rb") as f:
-            sample = f.read(SAMPLE)
-    text = sample.decode("utf-8", errors="ignore")
+    chunks = normalise_line_ends(utf8_chunks(src.name, src.path, encoding, options.block_bytes))
+    head: list[bytes] = []
+    size = 0
+    for chunk in chunks:  # the sample, as UTF-8 with LF line ends
+        head.append(chunk)
+        size += len(chunk)
+        if size >= SAMPLE:
+            break
+    buf = b"".join(head)
+    text = buf[:SAMPLE].decode("utf-8", errors="ignore")
     head_lines = text.splitlines()
     delim = options.delimiter or detect_delimiter(head_lines[:-1] or head_lines)
     if len(delim) != 1:
         raise ConfigError(f"delimiter must be one character, not {delim!r}")
-    with open(path, "rb") as f:
-        header_line, lineno = f.readline(), 1
-        while not header_line.strip() and header_line:
-            header_line, lineno = f.readline(), lineno + 1
-        header = _header(src.name, header_line.decode("utf-8", errors="replace").rstrip("\r\n"), delim)
-        carry, any_rows = b"", False
-        while True:
-            chunk = f.read(options.block_bytes)
-            if not chunk:
-                if carry:
-                    yield parse_block(src.name, carry + b"\n", lineno, header, delim)
-                elif not any_rows:
-                    yield parse_block(src.name, b"", lineno, header, delim)
-                return
-            any_rows = True
-            cut = chunk.rfind(b"\n")
-            if cut < 0:
-                carry += chunk
+    # the header: the first line that is not blank (read on while it is longer than the sample)
+    pos, lineno = 0, 0
+    while True:
+        end = buf.find(b"\n", pos)
+        if end < 0:
+            more = next(chunks, None)
+            if more is not None:
+                buf += more
                 continue
-            block = b"".join((carry, memoryview(chunk)[: cut + 1]))  # one copy
-            carry = chunk[cut + 1 :]
-            batch = parse_block(src.name, block, lineno, header, delim)
-            yield batch
-            lineno += block.count(b"\n") if batch.lines is None else batch.lines
+            end = len(buf)
+        lineno += 1
+        header_line, pos = buf[pos : end + 1], end + 1
+        if header_line.strip():
+            break
+        if pos >= len(buf):
+            more = next(chunks, None)
+            if more is None:
+                break
+            buf += more
+    text_header = header_line.decode("utf-8", errors="replace").rstrip("\r\n")
+    header = _header(src.name, text_header, delim, options.max_columns, src.renamed)
+    step = options.block_bytes
+    rest = (buf[at : at + step] for at in range(pos, len(buf), step))  # the sample read on
+    yield from _blocks(src.name, itertools.chain(rest, chunks), lineno, header, delim)
 
 
-def _header(name: str, line: str, delim: str) -> list[str]:
-    cols = next(csv.reader([line], delimiter=delim))
+def _blocks(
+    name: str, chunks: Iterator[bytes], lineno: int, header: list[str], delim: str
+) -> Iterator[Batch]:
+    """Parse ``chunks`` of UTF-8 text (LF line ends) in blocks of whole lines; ``lineno``: lines before."""
+    carry, any_rows = b"", False
+    for chunk in chunks:
+        if not chunk:
+            continue
+        any_rows = True
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            carry += chunk
+            continue
+        block = b"".join((carry, memoryview(chunk)[: cut + 1]))  # one copy
+        carry = chunk[cut + 1 :]
+        batch = parse_block(name, block, lineno, header, delim)
+        yield batch
+        lineno += block.count(b"\n") if batch.lines is None else batch.lines
+    if carry:
+        yield parse_block(name, carry + b"\n", lineno, header, delim)
+    elif not any_rows:
+        yield parse_block(name, b"", lineno, header, delim)
+
+
+def _header(
+    name: str, line: str, delim: str, max_columns: int = MAX_COLUMNS, renamed: dict[str, str] | None = None
+) -> list[str]:
+    """The column names of a header line: empty ones named ``column_<n>``, then :func:`column_names`."""
+    try:
+        cols = next(csv.reader([line], delimiter=delim))
+    except csv.Error as exc:
+        raise IngestError(f"{name}: the header line is not valid CSV ({exc})", source=name) from exc
     cols = [c.strip().lstrip("\ufeff") or f"column_{i + 1}" for i, c in enumerate(cols)]
-    seen: set[str] = set()
-    dupes = sorted({c for c in cols if c in seen or seen.add(c)})  # type: ignore[func-returns-value]
-    if dupes:
-        raise IngestError(
-            f"{name}: duplicate column names {dupes}", source=name, hint="rename the columns in the header"
-        )
-    bad = [c for c in cols if c.startswith("_")]
-    if bad:
-        raise IngestError(f"{name}: column names starting with '_' are reserved: {bad}", source=name)
-    return cols
+    return column_names(name, cols, max_columns, renamed)

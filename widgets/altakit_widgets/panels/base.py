@@ -20,11 +20,14 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import ipywidgets as w
 
 from altakit.errors import AltakitError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 T = TypeVar("T")
 log = logging.getLogger("altakit_widgets")
@@ -52,6 +55,16 @@ CSS = """
 }
 </style>
 """
+
+
+def grid(frame: pl.DataFrame, *, css_class: str = "altakit-grid", limit: int = 50) -> str:
+    """An HTML table of the first ``limit`` rows of ``frame`` (escaped; theme colours from the panel CSS)."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{'' if v is None else html.escape(str(v))}</td>" for v in row) + "</tr>"
+        for row in frame.head(limit).iter_rows()
+    )
+    return f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 class Panel:

@@ -3,7 +3,9 @@
 Every button is one library call, the same a notebook cell makes:
 :func:`altakit.ingestion.preview.preview` (readers + schema inference on the first rows),
 :meth:`altakit.ingestion.IngestJob.estimate`, :func:`altakit.ingestion.ingest` and
-:func:`altakit.datasets.tables.read_quarantine` (the rows the run quarantined).
+:func:`altakit.quarantine` (the rows the run quarantined, still open), shown with a Replay
+and a Discard (:class:`~altakit_widgets.panels.quarantine.QuarantineBox`, calling
+:func:`altakit.ingestion.replay`).
 The cleaning widgets only fill in an :class:`~altakit.ingestion.IngestSpec` dict.
 
 Example:
@@ -24,7 +26,8 @@ import ipywidgets as w
 from altakit.ingestion.preview import Preview, preview
 from altakit.ingestion.schema import DEFAULT_POLICY, policies
 from altakit.store import open_store
-from altakit_widgets.panels.base import Panel
+from altakit_widgets.panels.base import Panel, grid
+from altakit_widgets.panels.quarantine import QuarantineBox
 
 if TYPE_CHECKING:
     import polars as pl
@@ -35,16 +38,6 @@ if TYPE_CHECKING:
 
 #: Source kinds offered, as (label, kind).
 SOURCES = [("upload", "upload"), ("store key / prefix", "store"), ("path or s3:// URL", "url")]
-
-
-def grid(frame: pl.DataFrame, *, css_class: str = "altakit-grid", limit: int = 50) -> str:
-    """An HTML table of the first ``limit`` rows of ``frame`` (escaped; theme colours from the panel CSS)."""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{'' if v is None else html.escape(str(v))}</td>" for v in row) + "</tr>"
-        for row in frame.head(limit).iter_rows()
-    )
-    return f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _size(n: float) -> str:
@@ -68,7 +61,8 @@ class IngestPanel(Panel):
         preview_result: The last :class:`Preview`, or ``None``.
         estimate_result: The last estimate (rows, bytes, seconds), or ``None``.
         report: The last :class:`~altakit.ingestion.IngestReport`, or ``None``.
-        quarantined: The rows the last run quarantined (after :meth:`show_quarantine`).
+        quarantined: The rows the last run quarantined that are still open (after :meth:`show_quarantine`).
+        quarantine: The quarantine box: those rows, Replay and Discard.
 
     Example:
         >>> panel = IngestPanel(None, dataset="sensors")  # doctest: +SKIP
@@ -118,7 +112,9 @@ class IngestPanel(Panel):
         self.progress = w.FloatProgress(value=0, min=0, max=1, description="Progress")
         self.outcome = w.HTML()
         self.quarantine_button = w.Button(description="Show quarantined rows", icon="ban", disabled=True)
-        self.quarantine_grid = w.HTML()
+        self.quarantine = QuarantineBox(self, who=self._who)
+        self.quarantine.widget.layout.display = "none"
+        self.quarantine_grid = self.quarantine.grid
         self.body.children = [
             w.HBox([self.kind, self.dataset]),
             w.HBox([self.upload, self.upload_progress, self.source_text, self.preview_button]),
@@ -132,7 +128,7 @@ class IngestPanel(Panel):
             self.estimate_html,
             self.outcome,
             self.quarantine_button,
-            self.quarantine_grid,
+            self.quarantine.widget,
         ]
         self.kind.observe(self._on_kind, names="value")
         self.upload.observe(self._on_upload, names="value")
@@ -247,6 +243,7 @@ class IngestPanel(Panel):
         self.report, self.quarantined = report, None
         self.progress.bar_style, self.progress.value = "success", 1.0
         self.quarantine_grid.value = ""
+        self.quarantine.widget.layout.display = "none"
         self.quarantine_button.disabled = not report.rows_quarantined
         self.outcome.value = self._outcome(report)
         self.set_status(
@@ -255,18 +252,20 @@ class IngestPanel(Panel):
         return report
 
     def show_quarantine(self) -> pl.DataFrame | None:
-        """The rows the last run quarantined (:func:`altakit.datasets.tables.read_quarantine`)."""
-        from altakit.datasets.tables import read_quarantine
-
+        """The rows the last run quarantined that are still open (:func:`altakit.quarantine`), to replay."""
         if self.report is None or self.report.version is None or self.store is None:
             return None
-        spec = f"{self.report.dataset}@{self.report.version}"
-        frame = self.call(read_quarantine, spec, store=self.store)
+        frame = self.quarantine.load(self.store, self.report.dataset, self.report.version)
         if frame is None:
             return None
         self.quarantined = frame
-        self.quarantine_grid.value = grid(frame)
+        self.quarantine.widget.layout.display = None
         return frame
+
+    def _who(self) -> str:
+        from altakit_widgets.panels.schema import current_user
+
+        return current_user(self.store)
 
     # ------------------------------------------------------------------ helpers
     def _ready(self, *, need_dataset: bool = True) -> bool:

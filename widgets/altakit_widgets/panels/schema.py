@@ -6,9 +6,10 @@ Every action is one library call: :class:`altakit.ingestion.SchemaRegistry`
 :func:`altakit.ingestion.spec.dataset_policy` and :func:`~altakit.ingestion.spec.last_spec`
 for the dataset's policy and spec, :func:`altakit.ingestion.read_table` and
 :func:`altakit.ingestion.preview.preview` for sample values and the table's
-columns, and :func:`altakit.ingestion.ingest` to ingest the waiting source again
-after an approval. The reviewer is the current user (``$JUPYTERHUB_USER`` on a
-hub, else the store's writer).
+columns, :func:`altakit.ingestion.ingest` to ingest the waiting source again
+after an approval, and :func:`altakit.quarantine` / :func:`altakit.ingestion.replay` for the
+dataset's open quarantined rows (:class:`~altakit_widgets.panels.quarantine.QuarantineBox`).
+The reviewer is the current user (``$JUPYTERHUB_USER`` on a hub, else the store's writer).
 
 Example:
     >>> from altakit_widgets.panels import SchemaReviewPanel
@@ -25,11 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from altakit.datasets.internal import is_internal
 from altakit.ingestion.preview import preview, samples
 from altakit.ingestion.review import change_doc, diff_rows
 from altakit.ingestion.spec import dataset_policy, last_spec
 from altakit.store import open_store
 from altakit_widgets.panels.base import Panel
+from altakit_widgets.panels.quarantine import QuarantineBox
 
 if TYPE_CHECKING:
     from altakit.catalog import Record
@@ -70,6 +73,7 @@ class SchemaReviewPanel(Panel):
         history: Every state of every change, oldest first.
         columns: The table's columns (latest version), empty when there is no table yet.
         report: The report of the last "Ingest again".
+        quarantine: The dataset's open quarantined rows, with Replay and Discard.
     """
 
     def __init__(self, store: Store | str | None = None, *, dataset: str = "", source: Any = None) -> None:
@@ -91,6 +95,7 @@ class SchemaReviewPanel(Panel):
         self.reject_button = w.Button(description="Reject", icon="times", button_style="danger")
         self.reingest_button = w.Button(description="Ingest again", icon="play", disabled=True)
         self.table = w.HTML()
+        self.quarantine = QuarantineBox(self, who=lambda: current_user(self.store))
         self.audit = w.HTML()
         self.body.children = [
             w.HBox([self.dataset, self.refresh_button]),
@@ -99,6 +104,7 @@ class SchemaReviewPanel(Panel):
             self.comment,
             w.HBox([self.approve_button, self.reject_button, self.reingest_button]),
             self.table,
+            self.quarantine.widget,
             self.audit,
         ]
         self.dataset.observe(lambda _: self.refresh(), names="value")
@@ -117,6 +123,7 @@ class SchemaReviewPanel(Panel):
         name = self.dataset.value.strip()
         self.change, self.history, self.samples, self.columns = None, [], {}, []
         self._buttons(False)
+        self.quarantine.clear()
         if self.store is None or not name:
             self.info.value = self.diff.value = self.table.value = self.audit.value = ""
             self.set_status("Type a dataset name." if self.store is not None else "No store.")
@@ -131,6 +138,7 @@ class SchemaReviewPanel(Panel):
         self.history = self.call(registry.changes, name) or []
         approved = self.call(registry.approved, name)
         self.policy = dataset_policy(self.store, name)
+        self.quarantine.load(self.store, name)
         self._show_table(name)
         base = f"v{approved[1]}" if approved else "none yet"
         self.info.value = (
@@ -212,7 +220,7 @@ class SchemaReviewPanel(Panel):
         except Exception as exc:  # shown, never raised
             self.show_error(exc)
             return
-        self.columns = [c for c in frame.columns if not c.startswith("_")]
+        self.columns = [c for c in frame.columns if not is_internal(c)]
         for col, values in samples(frame, SAMPLES).items():
             self.samples.setdefault(col, values)
         cols = "".join(f"<code>{html.escape(c)}</code> " for c in self.columns)
