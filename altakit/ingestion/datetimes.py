@@ -231,8 +231,10 @@ def may_hold_sub_micro(values: pl.Series) -> bool:
 
     Example:
         >>> import polars as pl
-        >>> may_hold_sub_micro(pl.Series(["2024-01-01T00:00:00Z"])), may_hold_sub_micro(pl.Series([None]))
-        (False, False)
+        >>> may_hold_sub_micro(pl.Series(["2024-01-01T00:00:00Z"]))
+        False
+        >>> may_hold_sub_micro(pl.Series(["2024-01-01T00:00:00.123456789", None]))
+        True
     """
     longest = values.str.len_bytes().max()
     return longest is not None and int(longest) >= _SUB_MICRO_LEN  # type: ignore[arg-type]
@@ -267,7 +269,9 @@ def _parse(col: pl.Expr, fmt: str, source_tz: str) -> pl.Expr:
     parsed = col.str.to_datetime(fmt, strict=False, time_unit="us")
     if _aware(fmt):
         return parsed.dt.convert_time_zone("UTC")
-    parsed = parsed.dt.replace_time_zone(source_tz, ambiguous="earliest", non_existent="null")
+    # a local time that a DST change makes happen twice is two instants: never guessed (null: the
+    # row goes to quarantine); one that never happened (the gap) is null too
+    parsed = parsed.dt.replace_time_zone(source_tz, ambiguous="null", non_existent="null")
     return parsed.dt.convert_time_zone("UTC")
 
 

@@ -65,3 +65,14 @@ def test_a_widening_the_policy_refuses_quarantines_the_rows(tmp_path, policy):
     assert out.frame.get_column("n").to_list() == [int(v) for v in values if v != "3.5"]
     assert out.rows_in == out.rows_written + out.quarantine.count
     assert isinstance(out.frame, pl.DataFrame)
+
+
+def test_a_local_time_a_dst_change_repeats_is_never_guessed(tmp_path):
+    """02:30 on 2024-10-27 happened twice in Berlin: two instants, so the row is quarantined."""
+    values = ["2024-10-27 01:30:00", "2024-10-27 02:30:00", "2024-10-27 03:30:00"]
+    out = _ingest(tmp_path, _csv("d", values), source_tz="Europe/Berlin")
+    assert out.quarantine.count == 1
+    assert [d.isoformat() for d in out.frame.get_column("d").to_list()] == [
+        "2024-10-26T23:30:00+00:00",
+        "2024-10-27T02:30:00+00:00",
+    ]
