@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from altakit.catalog import catalog_of
     from altakit.datasets.dataset import load_dataset
     from altakit.datasets.files import FileDataset
+    from altakit.datasets.imports import import_dataset
     from altakit.datasets.samples import sample
     from altakit.datasets.tables import read_table
     from altakit.datasets.write import write_dataset
@@ -38,6 +39,7 @@ __all__ = [
     "Version",
     "__version__",
     "catalog_of",
+    "import_dataset",
     "ingest",
     "load_dataset",
     "open_store",
@@ -52,6 +54,7 @@ _LAZY = {
     "catalog_of": "altakit.catalog",
     "sample": "altakit.datasets.samples",
     "write_dataset": "altakit.datasets.write",
+    "import_dataset": "altakit.datasets.imports",
     "load_dataset": "altakit.datasets.dataset",
     "FileDataset": "altakit.datasets.files",
     "ingest": "altakit.ingestion",

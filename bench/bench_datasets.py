@@ -103,7 +103,7 @@ def drain_batches(it: Any) -> int:
 
 # ---------------------------------------------------------------- webdataset
 def wds_decode(sample: dict[str, Any]) -> tuple[np.ndarray, int]:
-    doc = msgpack.unpackb(sample["msgpack"])
+    doc = msgpack.unpackb(sample["mp"] if "mp" in sample else sample["msgpack"])  # .msgpack: older shards
     dtype, shape, data = doc[next(k for k in doc if k != "label")]
     return np.frombuffer(data, dtype).reshape(shape), doc["label"]
 

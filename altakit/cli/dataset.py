@@ -1,10 +1,11 @@
-"""``altakit dataset ls | info | head | verify``.
+"""``altakit dataset ls | info | head | verify | import``.
 
 Example:
     $ altakit dataset ls --store ./data/store
     $ altakit dataset info digits@2
     $ altakit dataset head digits -n 3
     $ altakit dataset verify digits
+    $ altakit dataset import 'shards/train-{000..009}.tar' train
 """
 
 from __future__ import annotations
@@ -94,3 +95,16 @@ def verify(name: str = typer.Argument(..., help="name or name@version"), store: 
     )
     if not report["ok"]:
         raise typer.Exit(1)
+
+
+@app.command("import")
+def import_(
+    urls: str = typer.Argument(..., help="A shard path or store key, or a brace pattern: a-{000..009}.tar"),
+    name: str = typer.Argument(..., help="Dataset name"),
+    store: str | None = STORE,
+) -> None:
+    """Register existing WebDataset shards as a dataset version, without rewriting them."""
+    from altakit.datasets.imports import import_dataset
+
+    ds = import_dataset(urls, name, store=_store(store))
+    typer.echo(f"{ds.name}@{ds.version}\t{len(ds)} samples\t{len(ds.manifest['shards'])} shards")

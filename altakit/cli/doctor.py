@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata as md
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -65,6 +67,35 @@ def _imports(modules: tuple[str, ...]) -> str | None:
     return None
 
 
+_PROBE = """
+import json, sys
+from altakit.cli.doctor import EXTRAS, _imports
+print(json.dumps({extra: _imports(modules) for extra, modules in EXTRAS.items()}))
+"""
+
+
+def _probe_extras() -> dict[str, str | None]:
+    """Which extras import, tried in a child interpreter (``extra -> error or None``).
+
+    Heavy frameworks log while they load (TensorFlow's C++ start-up lines go straight to the terminal):
+    the child's output is captured, so the report shows only what failed, and the user's environment
+    and this process are left as they were (the child alone gets ``TF_CPP_MIN_LOG_LEVEL=2``).
+    """
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=600, env=env, check=False
+    )
+    lines = out.stdout.strip().splitlines()
+    try:
+        found = json.loads(lines[-1]) if out.returncode == 0 and lines else None
+    except ValueError:
+        found = None
+    if not isinstance(found, dict):  # the probe itself died (a crashing import): say so for every extra
+        why = (out.stderr.strip().splitlines() or [f"exit status {out.returncode}"])[-1]
+        return {extra: f"import probe failed: {why[:300]}" for extra in EXTRAS}
+    return {extra: found.get(extra) for extra in EXTRAS}
+
+
 def _command_version(argv: list[str]) -> str | None:
     if not shutil.which(argv[0]):
         return None
@@ -84,8 +115,7 @@ def checks(import_extras: bool = True) -> list[Check]:
             Check(dist, v is not None, v or "not installed", "make env (or pip install -e '.[all,dev]')")
         )
     if import_extras:
-        for extra, modules in EXTRAS.items():
-            error = _imports(modules)
+        for extra, error in _probe_extras().items():
             fix = "pip install -e ./widgets" if extra == "widgets" else f"pip install 'altakit[{extra}]'"
             result.append(Check(f"extra [{extra}]", error is None, error or "imports", fix))
     java = _command_version(["java", "-version"])

@@ -11,6 +11,8 @@ Typed samples, from the type to the training loop (each module imports only the 
 - :mod:`~altakit.datasets.lenses` — ``LensRegistry``, ``lenses_of(store)``
 - :mod:`~altakit.datasets.dataset` — ``load_dataset``, ``Dataset`` (stages, batches, adapters)
 - :mod:`~altakit.datasets.write` — ``write_dataset``
+- :mod:`~altakit.datasets.imports` — ``import_dataset``: plain WebDataset shards registered as they are
+  (:mod:`~altakit.datasets.members` decodes their members: npy, cls, txt, json, images as bytes)
 - :mod:`~altakit.datasets.verify` — re-read and check a version
 - adapters, imported on use: :mod:`~altakit.datasets.torch` (+ :mod:`~altakit.datasets.slots`),
   :mod:`~altakit.datasets.tensorflow`, :mod:`~altakit.datasets.frames` (polars / pandas)

@@ -137,7 +137,12 @@ class ShardFetcher:
             ) from exc
         if len(data) != entry["bytes"]:
             raise DataError(f"{_where(where)}: {len(data)} bytes, manifest says {entry['bytes']}", **where)
-        keys, starts, sizes = index_tar(data, where, int(entry["count"]))
+        if "members" not in entry:
+            keys, starts, sizes = index_tar(data, where, int(entry["count"]))
+        else:  # an imported plain WebDataset shard: one member per field
+            from altakit.datasets.members import transcode
+
+            data, keys, starts, sizes = transcode(data, where, entry["members"])
         if len(starts) != entry["count"]:
             raise DataError(
                 f"{_where(where)}: {len(starts)} samples, manifest says {entry['count']}",

@@ -33,7 +33,7 @@ from typing import Any
 from altakit.catalog import Record, Ref, catalog_of
 from altakit.catalog.model import RecordDoc, fits
 from altakit.datasets.samples import SCALARS, SampleSchema
-from altakit.datasets.shards import FORMAT
+from altakit.datasets.shards import FORMAT, IMPORTED
 from altakit.errors import ConfigError, CorruptObject, NotFound
 from altakit.store.base import Store
 
@@ -155,10 +155,10 @@ class DatasetDoc(RecordDoc):
     def check(self, where: str = "") -> None:
         """Field types, then: the format is known, the schema and its ref parse, shard entries are whole."""
         super().check(where)
-        if self.format != FORMAT:
+        if self.format not in (FORMAT, IMPORTED):
             raise self.corrupt(
                 where,
-                f"has format {self.format!r}, not {FORMAT!r}",
+                f"has format {self.format!r}, not {FORMAT!r} or {IMPORTED!r}",
                 hint="it was written by a newer altakit: upgrade altakit",
             )
         self.sample_schema(where)

@@ -1,7 +1,8 @@
 """The WebDataset tar shard format: writing samples into shards, indexing a shard's bytes.
 
-A shard is a plain tar file of ``<key>.msgpack`` members, one per sample
-(readable by ``tar`` and plain ``webdataset``): :class:`ShardWriter` writes them
+A shard is a plain tar file of ``<key>.mp`` members, one msgpack map per sample
+(readable by ``tar``, and decoded by plain ``webdataset``'s default ``.decode()``, which
+knows ``.mp``; shards written before used ``<key>.msgpack`` and still read): :class:`ShardWriter` writes them
 into a store and describes each one as a manifest entry (key, store version,
 count, first sample, bytes, checksum); :func:`index_tar` / :func:`parse_tar`
 find the members of a shard held in memory (a :class:`Shard`). The manifest that
@@ -35,9 +36,14 @@ import numpy as np
 from altakit.errors import ConfigError, DataError
 from altakit.store.base import Store
 
-#: The format tag every manifest carries (byte-identical in stored manifests).
+#: The format tag of manifests of shards altakit wrote (byte-identical in stored manifests).
 FORMAT = "altakit.shards/1"
-EXT = "msgpack"
+#: The format tag of imported plain WebDataset shards (one member per field: :mod:`altakit.datasets.imports`).
+IMPORTED = "webdataset/1"
+#: The member extension written (webdataset's default decoders unpack ``.mp`` as msgpack).
+EXT = "mp"
+#: Every member extension read: ``msgpack`` is what older shards hold.
+EXTS = ("mp", "msgpack")
 BLOCK = 512
 DEFAULT_MAXCOUNT = 10_000
 DEFAULT_MAXSIZE = 256 * 1024 * 1024
@@ -70,7 +76,7 @@ class ShardWriter:
         self._first = 0
 
     def add(self, key: str, payload: bytes) -> None:
-        """Append one sample (``<key>.msgpack``)."""
+        """Append one sample (``<key>.mp``)."""
         size = BLOCK + len(payload) + (-len(payload)) % BLOCK
         if self._count and (
             self._count >= self.maxcount or self._buf.tell() + size + 2 * BLOCK > self.maxsize
@@ -172,7 +178,7 @@ def index_tar(
     return keys, np.asarray(starts, dtype=np.int64), np.asarray(sizes, dtype=np.int64)
 
 
-_SUFFIX = np.frombuffer(f".{EXT}".encode(), dtype=np.uint8)
+_SUFFIXES = [np.frombuffer(f".{ext}".encode(), dtype=np.uint8) for ext in EXTS]
 
 
 def _uniform_tar(data: bytes, count: int) -> tuple[Callable[[], list[str]], np.ndarray, np.ndarray] | None:
@@ -185,7 +191,8 @@ def _uniform_tar(data: bytes, count: int) -> tuple[Callable[[], list[str]], np.n
         return None
     name_len = first[:100].find(b"\0")
     name_len = 100 if name_len < 0 else name_len
-    key_len = name_len - len(_SUFFIX)
+    suffix = next((x for x in _SUFFIXES if first[:name_len].endswith(x.tobytes())), _SUFFIXES[0])
+    key_len = name_len - len(suffix)
     stride = BLOCK + size + (-size) % BLOCK
     end = count * stride
     if key_len < 1 or first[156:157] not in (b"0", b"\0") or end + BLOCK > len(data):
@@ -199,7 +206,7 @@ def _uniform_tar(data: bytes, count: int) -> tuple[Callable[[], list[str]], np.n
         and (heads[:, 156] == heads[0, 156]).all()  # regular files
         and (heads[:, 257:262] == heads[0, 257:262]).all()
         and (heads[0, 257:262].tobytes() != b"ustar" or not heads[:, 345:500].any())  # no prefix
-        and (heads[:, key_len:name_len] == _SUFFIX).all()
+        and (heads[:, key_len:name_len] == suffix).all()
         and (name_len == 100 or not heads[:, name_len].any())
         and bool(((names > 0x20) & (names < 0x7F) & (names != ord(".")) & (names != ord("/"))).all())
     )
@@ -216,7 +223,7 @@ def _uniform_tar(data: bytes, count: int) -> tuple[Callable[[], list[str]], np.n
 
 
 def parse_tar(data: bytes, where: dict[str, Any]) -> tuple[list[str], list[int], list[int]]:
-    """Index the ``.msgpack`` members of a tar held in ``data``: ``(keys, starts, sizes)``.
+    """Index the ``.mp`` (or older ``.msgpack``) members of a tar held in ``data``: ``(keys, starts, sizes)``.
 
     Raises:
         DataError: The tar is truncated or malformed (``where`` names dataset and shard).
@@ -249,7 +256,7 @@ def parse_tar(data: bytes, where: dict[str, Any]) -> tuple[list[str], list[int],
             full = long_name or (f"{prefix}/{member}" if prefix else member)
             long_name = None
             key, _, ext = full.rpartition("/")[2].partition(".")
-            if ext == EXT:
+            if ext in EXTS:
                 keys.append(full.rpartition("/")[0] + "/" + key if "/" in full else key)
                 starts.append(start)
                 sizes.append(size)

@@ -33,6 +33,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from altakit.catalog import catalog_of
@@ -64,9 +65,14 @@ class TableDoc(RecordDoc):
     Attributes:
         delta_version: The Delta version of the commit.
         quarantine_version: The quarantine table's Delta version of the commit (``None``: none).
-        uri: Where the Delta table lives.
+        uri: Where the Delta table lives: its URL in an S3 store; in a local store the path relative
+            to the store's root (``.altakit-tables/sensors``; records written before hold the absolute
+            path), so shared catalogs hold no machine's private folders.
         ingest_id: The ingest's id (its rows in the quarantine table carry it in ``_ingest``).
-        sources: The source files added (``name``, ``sha256``, ``bytes``, ``skipped``).
+        sources: The source files added (``name``, ``sha256``, ``bytes``, ``skipped``; ``from``:
+            ``"store"`` — ``name`` is the store key —, ``"path"`` — a local file, ``name`` relative to
+            ``sources_root`` — or ``"upload"``). Records written before hold paths as given (absolute
+            ones too) and no ``from``.
         rows_in: Data rows read.
         rows_written: Input rows that reached the table.
         rows_quarantined: Rows quarantined.
@@ -83,6 +89,10 @@ class TableDoc(RecordDoc):
             empty for versions written before it was recorded (the doc then has no such key).
         renamed: Source columns renamed because they clash with altakit's own, new name → the
             source's (``{"_line_user": "_line"}``); no key in the doc when none was.
+        sources_root: What local source paths are relative to (see
+            :func:`altakit.ingestion.sources.recorded_names`): ``"<cwd>"`` (the directory the ingest
+            ran in) or ``"<sources folder>"`` (the deepest folder holding them all); no key in the
+            doc when no source was a local file.
 
     Example:
         >>> doc = TableDoc(0, None, "/t", "id", [], 2, 2, 0, 2, [], {}, "local", {"time": "ts"})
@@ -107,6 +117,7 @@ class TableDoc(RecordDoc):
     replay: dict[str, Any] | None = None
     datetimes: dict[str, str] = field(default_factory=dict)
     renamed: dict[str, str] = field(default_factory=dict)
+    sources_root: str | None = None
 
     def to_doc(self) -> dict[str, Any]:
         """The document to register; without ``replay`` or ``datetimes`` keys when they are empty
@@ -118,6 +129,8 @@ class TableDoc(RecordDoc):
             del doc["datetimes"]
         if not doc["renamed"]:
             del doc["renamed"]
+        if doc["sources_root"] is None:
+            del doc["sources_root"]
         return doc
 
 
@@ -206,6 +219,28 @@ def location(store: Store, dataset: str, *, quarantine: bool = False, log: bool 
         f"tables need a local or S3 store, not {type(base).__name__}",
         hint="open the store with a local path or an s3:// URL",
     )
+
+
+def recorded_uri(store: Store, loc: Location) -> str:
+    """How a record names a table's location: relative to a local store's root, else its URL.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as root:
+        ...     store = open_store(root)
+        ...     recorded_uri(store, location(store, "sensors"))
+        '.altakit-tables/sensors'
+    """
+    base = store
+    while hasattr(base, "inner"):
+        base = base.inner
+    root = getattr(base, "root", None)
+    if root is not None and loc.storage_options is None:
+        try:
+            return Path(loc.uri).relative_to(root).as_posix()
+        except ValueError:
+            pass
+    return loc.uri
 
 
 def delta_version(loc: Location) -> int | None:

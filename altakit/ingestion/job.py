@@ -36,7 +36,7 @@ from altakit.ingestion.datetimes import AUTO
 from altakit.ingestion.engine import ENGINES, Engine, EngineRegistry
 from altakit.ingestion.review import SchemaRegistry, change_doc
 from altakit.ingestion.schema import Plan, Schema, plan
-from altakit.ingestion.sources import SourceFile, resolve_sources
+from altakit.ingestion.sources import SourceFile, recorded_names, resolve_sources
 from altakit.ingestion.spec import IngestSpec
 from altakit.store import open_store
 
@@ -73,6 +73,9 @@ class IngestReport:
         schema_change: Summary of the schema change applied, if any.
         seconds: Wall time.
         renamed: Source columns renamed because they clash with altakit's own, new name → the source's.
+        sources_root: What the record's local source names are relative to
+            (:func:`~altakit.ingestion.sources.recorded_names`); ``None`` when none was a local file.
+        recorded: Each source's name as the catalog record holds it (no private absolute paths).
     """
 
     dataset: str
@@ -91,6 +94,8 @@ class IngestReport:
     schema_change: str | None = None
     seconds: float = 0.0
     renamed: dict[str, str] = field(default_factory=dict)
+    sources_root: str | None = None
+    recorded: list[str] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data."""
@@ -175,8 +180,10 @@ class IngestJob:
             # a file of a size never ingested is new: no need to wait for its checksum
             todo = [f for f in files if f.size not in seen.values() or f.checksum not in seen]
             report.sources = [
-                {"name": f.name, "sha256": f, "bytes": f.size, "skipped": f not in todo} for f in files
+                {"name": f.name, "sha256": f, "bytes": f.size, "skipped": f not in todo, "from": f.origin}
+                for f in files
             ]
+            report.sources_root, report.recorded = recorded_names(files)
             if not todo:
                 report.status = "unchanged"
                 report.seconds = time.perf_counter() - started
@@ -342,9 +349,13 @@ class IngestJob:
         doc = tables.TableDoc(
             delta_version=report.delta_version,
             quarantine_version=q_version,
-            uri=loc.uri,
+            uri=tables.recorded_uri(self.store, loc),
             ingest_id=ingest_id,
-            sources=[s for s in report.sources if not s["skipped"]],
+            sources=[
+                {**s, "name": name}
+                for s, name in zip(report.sources, report.recorded, strict=True)
+                if not s["skipped"]
+            ],
             rows_in=report.rows_in,
             rows_written=report.rows_written,
             rows_quarantined=report.rows_quarantined,
@@ -355,6 +366,9 @@ class IngestJob:
             spec=json.loads(json.dumps(self.spec.to_dict(), default=str)),
             datetimes={c: f for c, f in out.datetimes.items() if f is not None and f != AUTO},
             renamed=report.renamed,
+            sources_root=report.sources_root
+            if any(s["from"] == "path" for s in report.sources if not s["skipped"])
+            else None,
         )
         links = {} if schema_version is None else {"schema": self.registry.ref(self.dataset, schema_version)}
         report.version = tables.register_version(self.store, self.dataset, doc, links=links).version

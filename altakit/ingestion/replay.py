@@ -191,7 +191,7 @@ def replay(
         report.status = "written" if ok.height else "failed"
         if ok.height:
             report.version = _register(
-                st, name, report, open_, schema_version, who, at, comment, fix, loc.uri
+                st, name, report, open_, schema_version, who, at, comment, fix, tables.recorded_uri(st, loc)
             )
     return report
 

@@ -35,7 +35,7 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -58,6 +58,10 @@ class SourceFile:
         size: Bytes as received.
         renamed: Columns the reader renamed because they clash with altakit's own, new name →
             the source's (filled while the file is read).
+        origin: Where it came from: ``"path"`` (a local file), ``"store"`` (``name`` is the store
+            key) or ``"upload"`` (bytes handed over; ``name`` is the name given, or ``upload``).
+        given: For a local file, the path of the file as given (``name`` is it, or
+            ``<given>/<member>`` for an archive's member); ``""`` otherwise.
     """
 
     name: str
@@ -65,6 +69,8 @@ class SourceFile:
     digest: str | Future[str]
     size: int
     renamed: dict[str, str] = field(default_factory=dict, compare=False, hash=False, repr=False)
+    origin: str = field(default="path", compare=False)
+    given: str = field(default="", compare=False)
 
     @property
     def checksum(self) -> str:
@@ -95,7 +101,7 @@ def resolve_sources(
         name, data = source if _is_named_bytes(source) else ("upload", source)
         path = _new_file(workdir, "upload")
         path.write_bytes(bytes(data))
-        return _unpack(str(name), path, workdir, checksums)
+        return [replace(f, origin="upload") for f in _unpack(str(name), path, workdir, checksums)]
     text = str(source)
     if store is not None and "://" in text and text.startswith(store.url.rstrip("/") + "/"):
         text = "store:" + text[len(store.url.rstrip("/")) + 1 :]
@@ -111,7 +117,7 @@ def resolve_sources(
     files = [m for m in matches if os.path.isfile(m)]
     if not files:
         raise NotFound(f"no input file matches {text!r}", path=text)
-    return [f for m in files for f in _unpack(m, Path(m), workdir, checksums)]
+    return [replace(f, given=m) for m in files for f in _unpack(m, Path(m), workdir, checksums)]
 
 
 def _is_named_bytes(item: Any) -> bool:
@@ -124,12 +130,56 @@ def _from_store(key: str, workdir: Path, store: Store | None, checksums: bool) -
     keys = [v.key for v in store.list(key)] if key.endswith("/") or not key else [key]
     if not keys:
         raise NotFound(f"no keys under {key!r} in {store.url}", key=key)
-    out = []
+    out: list[SourceFile] = []
     for k in keys:
         with store.open(k) as src:
             path = _copy_in(src, workdir, "store")
-        out.extend(_unpack(k, path, workdir, checksums))
+        out.extend(replace(f, origin="store") for f in _unpack(k, path, workdir, checksums))
     return out
+
+
+#: ``sources_root`` of a record whose local source paths are relative to the current directory.
+CWD_ROOT = "<cwd>"
+#: ``sources_root`` of a record whose local source paths are relative to the folder that holds them all.
+FOLDER_ROOT = "<sources folder>"
+
+
+def recorded_names(files: list[SourceFile]) -> tuple[str | None, list[str]]:
+    """How a catalog record names ``files``, without this machine's private absolute paths.
+
+    A store key stays the key, an upload its given name. A local file is named relative to a
+    root the record states once (``sources_root``): the current directory (:data:`CWD_ROOT`) when
+    every local file is under it — a project's checkout, where ``data/raw/a.csv`` means the same on
+    every colleague's machine —, otherwise the deepest folder holding them all (:data:`FOLDER_ROOT`):
+    a path like ``../../tmp/x/a.csv`` would still spell out this machine's folders.
+
+    Returns:
+        The root (``None`` when no file is local) and each file's recorded name, in order.
+
+    Example:
+        >>> f = SourceFile("/srv/private/raw/a.zip/m.csv", Path("x"), "", 1, given="/srv/private/raw/a.zip")
+        >>> recorded_names([f, SourceFile("raw/b.csv", Path("y"), "", 1, origin="store")])
+        ('<sources folder>', ['a.zip/m.csv', 'raw/b.csv'])
+    """
+    local = [os.path.abspath(f.given) for f in files if f.origin == "path" and f.given]
+    if not local:
+        return None, [f.name for f in files]
+    cwd = os.getcwd()
+    if all(os.path.commonpath([p, cwd]) == cwd for p in local):
+        root, label = cwd, CWD_ROOT
+    else:
+        root, label = os.path.commonpath([os.path.dirname(p) for p in local]), FOLDER_ROOT
+    names = []
+    for f in files:
+        if f.origin != "path" or not f.given:
+            names.append(f.name)
+            continue
+        # the name is the given path, its stem (``x.csv.gz`` → ``x.csv``) or that plus ``/member``
+        folder = os.path.dirname(f.given)
+        tail = f.name[len(folder) + 1 :] if folder else f.name
+        rel = Path(os.path.relpath(os.path.abspath(folder or "."), root)).as_posix()
+        names.append(tail if rel == "." else f"{rel}/{tail}")
+    return label, names
 
 
 # ------------------------------------------------------------------ hashing

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -101,10 +102,38 @@ def execute(
             cwd=str(src.parent),
             progress_bar=False,
             execution_timeout=timeout,
+            **_kernel_manager(),
         )
     except Exception as exc:  # the failure is the result; callers report it
         error = f"{type(exc).__name__}: {exc}".strip()[:2000]
     return round(time.perf_counter() - start, 2), error
+
+
+def _kernel_manager() -> dict[str, Any]:
+    """papermill options that start the kernel on local IPC sockets instead of TCP.
+
+    The kernel runs on this machine for this user only: Unix sockets in the Jupyter runtime folder need no
+    TCP port, and ipykernel then has no unencrypted-TCP warning to print for every notebook.
+    Windows has no IPC transport: kernels keep TCP there.
+    """
+    if os.name == "nt":
+        return {}
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _transport_default(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _ip_default(self) -> str:
+            path = os.path.splitext(self.connection_file)[0] + "-ipc" if self.connection_file else ""
+            if path and len(path) < 90:  # a Unix socket path holds ~104 bytes, with "-<port>" after it
+                return path
+            return os.path.join(tempfile.gettempdir(), f"altakit-kernel-{os.getpid()}-{id(self):x}-ipc")
+
+    return {"kernel_manager_class": IPCKernelManager}
 
 
 def export_html(executed: Path, page: Path) -> Path | None:

@@ -47,6 +47,8 @@ from altakit.store.names import Version
 FORMAT = "altakit.checkpoints/1"
 #: Manifest versions kept besides the newest (older ones are history nobody reads).
 MANIFEST_HISTORY = 3
+#: The conventional file suffix of each checkpoint format's state key.
+SUFFIXES = {"torch": ".pt", "lightning": ".ckpt", "keras": ".keras", "keras-weights": ".weights.h5"}
 Which = str | int
 T = TypeVar("T")
 
@@ -148,8 +150,13 @@ class Checkpointer:
 
     @property
     def state_key(self) -> str:
-        """Store key whose versions hold the checkpoint bytes."""
-        return f"{self.root}/state"
+        """Store key whose versions hold the checkpoint bytes, with its format's conventional suffix.
+
+        ``state.pt`` (torch), ``state.ckpt`` (Lightning), ``state.keras``, ``state.weights.h5``: a file
+        fetched under its key's name opens with the tool the name suggests. Checkpoints saved under the
+        older suffix-less ``state`` key stay listed and readable (each listing names its key).
+        """
+        return f"{self.root}/state{SUFFIXES.get(self.format, '')}"
 
     @property
     def manifest_key(self) -> str:
@@ -384,9 +391,10 @@ class Checkpointer:
 
     def _sweep(self, kept: set[str], newest: Version) -> None:
         """Purge state versions no manifest lists (dropped or orphaned), and old manifests."""
-        for v in self.store.versions(self.state_key):
-            if v.id < newest.id and v.id not in kept:
-                self.store.purge(self.state_key, v)
+        for key in dict.fromkeys([self.state_key, f"{self.root}/state"]):  # older runs: suffix-less key
+            for v in self.store.versions(key):
+                if v.id < newest.id and v.id not in kept:
+                    self.store.purge(key, v)
         for v in self.store.versions(self.manifest_key)[: -(MANIFEST_HISTORY + 1)]:
             self.store.purge(self.manifest_key, v)
 

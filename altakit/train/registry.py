@@ -46,6 +46,8 @@ MODEL = "model"
 ALIAS = "model_alias"
 #: Checkpoint formats and the framework that loads them.
 FRAMEWORKS = {"torch": "torch", "keras": "keras", "keras-weights": "keras"}
+#: The conventional suffix of a model version's weights key (``models/<name>/weights<suffix>``).
+WEIGHT_SUFFIXES = {"torch": ".pt", "keras": ".keras", "keras-weights": ".weights.h5"}
 
 
 @dataclass(frozen=True)
@@ -381,6 +383,7 @@ class ModelRegistry:
         return Ref.parse(dataset if ":" in dataset else f"dataset:{dataset}")
 
     def _store_weights(self, name: str, obj: Any, run: str | None) -> tuple[str, str, Any, dict[str, Any]]:
+        # conventional suffixes (model versions registered before them keep their suffix-less key)
         key = f"models/{name}/weights"
         if isinstance(obj, Checkpoint) and obj.format == "lightning":
             from altakit.train import torch as torch_train
@@ -389,7 +392,7 @@ class ModelRegistry:
             state = torch_train.decode(
                 self.store.get(obj.key, obj.version), where=f"checkpoint {obj.version}"
             )
-            weights = self.store.put(key, bytes(torch_train.encode(state["state_dict"])))
+            weights = self.store.put(f"{key}.pt", bytes(torch_train.encode(state["state_dict"])))
             source = {"run": obj.run, "checkpoint": obj.version, "step": obj.step, "epoch": obj.epoch}
             return "torch", "torch", weights, source
         if isinstance(obj, Checkpoint):
@@ -398,18 +401,19 @@ class ModelRegistry:
                     f"checkpoint format {obj.format!r} is no model",
                     hint="register a torch, Lightning or Keras checkpoint",
                 )
-            copied = self.store.copy(obj.key, key, version=obj.version)
+            copied = self.store.copy(obj.key, key + WEIGHT_SUFFIXES[obj.format], version=obj.version)
             source = {"run": obj.run, "checkpoint": obj.version, "step": obj.step, "epoch": obj.epoch}
             return FRAMEWORKS[obj.format], obj.format, copied, source
         torch_mod, keras_mod = sys.modules.get("torch"), sys.modules.get("keras")
         if torch_mod is not None and isinstance(obj, torch_mod.nn.Module):
             from altakit.train import torch as torch_train
 
-            return "torch", "torch", self.store.put(key, torch_train.model_bytes(obj)), {"run": run}
+            return "torch", "torch", self.store.put(f"{key}.pt", torch_train.model_bytes(obj)), {"run": run}
         if keras_mod is not None and isinstance(obj, keras_mod.Model):
             from altakit.train import keras as keras_train
 
-            return "keras", "keras", self.store.put(key, keras_train.model_bytes(obj)), {"run": run}
+            weights = self.store.put(f"{key}.keras", keras_train.model_bytes(obj))
+            return "keras", "keras", weights, {"run": run}
         raise ConfigError(
             f"cannot register a {type(obj).__name__} as a model",
             hint="pass a Checkpoint (ckpt.find('best')), a torch.nn.Module or a keras.Model",

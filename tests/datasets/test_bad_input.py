@@ -43,7 +43,7 @@ def with_shard(ds, n: int, data: bytes, **entry_changes) -> int:
 
 
 def replace_payload(data: bytes, key: str, payload: bytes) -> bytes:
-    """The tar with member ``<key>.msgpack`` holding ``payload`` instead."""
+    """The tar with member ``<key>.mp`` holding ``payload`` instead."""
     out = io.BytesIO()
     with (
         tarfile.open(fileobj=io.BytesIO(data)) as src,
@@ -51,7 +51,7 @@ def replace_payload(data: bytes, key: str, payload: bytes) -> bytes:
     ):
         for m in src.getmembers():
             body = src.extractfile(m).read()
-            if m.name == f"{key}.msgpack":
+            if m.name == f"{key}.mp":
                 body = payload
             m.size = len(body)
             dst.addfile(m, io.BytesIO(body))

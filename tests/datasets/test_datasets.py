@@ -126,11 +126,11 @@ def test_shards_are_plain_tar_and_plain_webdataset(digits_ds, tmp_path):
     listing = subprocess.run(
         ["tar", "tf", str(path)], capture_output=True, text=True, check=True
     ).stdout.split()
-    assert len(listing) == 200 and listing[0] == "000000000.msgpack"
+    assert len(listing) == 200 and listing[0] == "000000000.mp"
     with tarfile.open(path) as tf:
-        assert tf.getmembers()[1].name == "000000001.msgpack"
+        assert tf.getmembers()[1].name == "000000001.mp"
     first = next(iter(wds.WebDataset(str(path), shardshuffle=False)))
-    dtype, shape, data = msgpack.unpackb(first["msgpack"])["image"]
+    dtype, shape, data = msgpack.unpackb(first["mp"])["image"]
     assert np.frombuffer(data, dtype).reshape(shape).shape == (8, 8) and first["__key__"] == "000000000"
 
 
