@@ -4,7 +4,7 @@
 (the one :func:`~.quarantine_log.quarantine` returns, edited in a notebook) or by a mapping (a
 datetime ``formats`` per column, corrected ``values`` per column), types them with the engine's own
 code (:func:`~altakit.ingestion.schema.normalize_nulls`, :func:`~altakit.ingestion.schema.cast`
-into the approved schema's types, then its columns in order, as the engines' ``conform``) and then:
+into the approved schema's types, then its columns in order with :meth:`Schema.conform`) and then:
 
 1. appends the rows that fit as one Delta commit to the dataset's table;
 2. logs every entry it tried: ``replayed``, or ``failed`` with the new reason (the entry stays
@@ -179,7 +179,7 @@ def replay(
         meta = {"altakit.ingest": report.replay_id, "altakit.writer": who, "altakit.replay": "true"}
         loc = tables.location(st, name)
         if ok.height:
-            report.delta_version = tables.write(loc, _conform(ok, schema), merge_schema=True, metadata=meta)
+            report.delta_version = tables.write(loc, schema.conform(ok), merge_schema=True, metadata=meta)
         tried_cols = text.drop("_source", "_line", RESCUED, strict=False)
         tried = dict(zip(text.get_column("_source"), tried_cols.to_dicts(), strict=True))
         at = datetime.now(UTC)
@@ -447,17 +447,6 @@ def _order(part: pl.DataFrame, column: str, dayfirst: bool | None) -> tuple[str,
             "(or 'monthfirst', or a format such as '%d/%m/%Y')"
         )
         return datetimes.AUTO, dict.fromkeys(slash.get_column("_source"), why)
-
-
-def _conform(frame: pl.DataFrame, schema: Schema) -> pl.DataFrame:
-    """The schema's columns in order, missing ones typed nulls (what the engines' ``conform`` does;
-    the ``ingestion`` package reaches engines only through their registry, so it is not imported)."""
-    import polars as pl
-
-    return frame.select(
-        (pl.col(c).cast(t) if c in frame.columns else pl.lit(None, t).alias(c))
-        for c, t in schema.polars().items()
-    )
 
 
 def _log(

@@ -146,6 +146,23 @@ class Schema:
         """The polars dtypes, by column."""
         return {f.name: dtype_of(f.dtype) for f in self.fields}
 
+    def conform(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` as this schema's columns, in order and cast; missing columns become typed nulls.
+
+        Example:
+            >>> import polars as pl
+            >>> target = Schema([Field("a", "int64"), Field("b", "string")])
+            >>> target.conform(pl.DataFrame({"a": ["1"]})).columns
+            ['a', 'b']
+        """
+        import polars as pl
+
+        present = frame.schema
+        return frame.select(
+            (pl.col(c).cast(t) if c in present else pl.lit(None, t).alias(c))
+            for c, t in self.polars().items()
+        )
+
 
 def type_name(dtype: Any) -> str:
     """Stable name of a polars dtype (``Int64`` → ``"int64"``)."""

@@ -9,9 +9,9 @@ widening (``add_new_columns``, ``fail``), those values go to quarantine instead;
 a date column is decided from every value of that first block and checked on
 later ones, :func:`~altakit.ingestion.datetimes.decide`);
 :func:`clean_frame` runs the spec's cleaning steps over typed rows;
-:func:`conform` selects the target schema's columns; :class:`Processed` is what
-an engine hands to the job's writer. The local engine runs them in-process, the
-Spark engine inside its tasks.
+:meth:`Schema.conform <altakit.ingestion.schema.Schema.conform>` selects the target
+schema's columns; :class:`Processed` is what an engine hands to the job's writer. The
+local engine runs them in-process, the Spark engine inside its tasks.
 
 Example:
     >>> from altakit.ingestion.schema import Field, Schema
@@ -282,13 +282,3 @@ def clean_frame(
         frame, report = step.apply(frame, ctx)
         reports.append(report)
     return frame.drop(ctx.series) if ctx.series else frame, reports
-
-
-def conform(frame: pl.DataFrame, target: Schema) -> pl.DataFrame:
-    """Select the target schema's columns in order; missing ones become typed nulls."""
-    import polars as pl
-
-    dtypes, present = target.polars(), frame.schema
-    return frame.select(
-        (pl.col(c).cast(t) if c in present else pl.lit(None, t).alias(c)) for c, t in dtypes.items()
-    )

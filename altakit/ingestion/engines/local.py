@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 from altakit.datasets.internal import is_internal
 from altakit.errors import IngestError
 from altakit.ingestion import clean, quarantine, readers
-from altakit.ingestion.engines._shared import Decide, Processed, Typing, clean_frame, conform
+from altakit.ingestion.engines._shared import Decide, Processed, Typing, clean_frame
 from altakit.ingestion.order import SeriesBlocks
 from altakit.ingestion.schema import Schema
 from altakit.ingestion.spill import Spill
@@ -174,7 +174,7 @@ def process(
         frame = blocks.frame(number=clean.SERIES)
         rows_typed = frame.height
         frame, steps = clean_in_parts(frame, spec, reject)
-        out = Processed(conform(frame, target), q, rows_in, 0, blank, steps, typing.plan, dict(typing.types))
+        out = Processed(target.conform(frame), q, rows_in, 0, blank, steps, typing.plan, dict(typing.types))
     else:
         rows_typed, steps, cleaned = _clean_spilled(spill, spec, target, reject)
         out = Processed(None, q, rows_in, 0, blank, steps, typing.plan, dict(typing.types), cleaned, spill)
@@ -214,7 +214,7 @@ def _clean_spilled(
         frame, steps = clean_in_parts(frame, spec, reject)
         reports.append(steps)
         out = Path(spill.folder.name) / f"clean-{k}.parquet"
-        conform(frame, target).write_parquet(out, compression="lz4")
+        target.conform(frame).write_parquet(out, compression="lz4")
         outputs.append(out)
         del frame
     return rows, clean.merge_reports(reports), outputs

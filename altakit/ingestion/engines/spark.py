@@ -42,7 +42,7 @@ from altakit import errors
 from altakit.datasets.internal import is_internal
 from altakit.errors import AltakitError, IngestError, MissingDependency, ServiceUnavailable
 from altakit.ingestion import clean, quarantine, readers
-from altakit.ingestion.engines._shared import Decide, Processed, Typing, clean_frame, conform
+from altakit.ingestion.engines._shared import Decide, Processed, Typing, clean_frame
 from altakit.ingestion.quarantine import Quarantine
 from altakit.ingestion.schema import Plan, Schema, dtype_of, normalize_nulls
 from altakit.ingestion.sources import SourceFile
@@ -400,7 +400,7 @@ def _process(
     if progress is not None:
         progress(rows_in, rows_in)
     return Processed(
-        conform(frame, plan.target),
+        plan.target.conform(frame),
         q,
         rows_in,
         rows_written,
