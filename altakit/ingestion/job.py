@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from altakit.events import EventStream
     from altakit.ingestion.engines._shared import Processed
     from altakit.store.base import Store
+    from altakit.store.names import Version
 
 __all__ = ["CLAIMS", "CLAIM_STALE", "IngestJob", "IngestReport", "IngestSpec", "ingest"]
 
@@ -51,6 +52,22 @@ __all__ = ["CLAIMS", "CLAIM_STALE", "IngestJob", "IngestReport", "IngestSpec", "
 CLAIMS = "_altakit/ingest/claims"
 #: A claim this old whose file is not in the catalog was left by an ingest that died.
 CLAIM_STALE = timedelta(hours=1)
+
+
+def first_claim(store: Store, mine: Version) -> bool:
+    """True when ``mine`` is the first live claim of its key: the store keeps a key's versions in
+    write order, and a claim older than :data:`CLAIM_STALE` is from a writer that died (passed over).
+
+    Example:
+        >>> import tempfile, altakit
+        >>> store = altakit.open_store(tempfile.mkdtemp())
+        >>> a, b = store.put("claims/x", b"ana"), store.put("claims/x", b"bo")
+        >>> first_claim(store, a), first_claim(store, b)
+        (True, False)
+    """
+    now = datetime.now(UTC)
+    live = [v for v in store.versions(mine.key) if not v.deleted]
+    return next(v for v in live if v.id == mine.id or now - v.timestamp < CLAIM_STALE).id == mine.id
 
 
 @dataclass
@@ -266,13 +283,9 @@ class IngestJob:
         keys = {f"{CLAIMS}/{self.dataset}/{f.checksum}": f.checksum for f in files}
         mine = [(key, self.store.put(key, self.writer.encode())) for key in keys]
         seen = self._ingested()
-        now = datetime.now(UTC)
-        lost_sums = set()
-        for key, version in mine:
-            live = [v for v in self.store.versions(key) if not v.deleted]
-            first = next(v for v in live if v.id == version.id or now - v.timestamp < CLAIM_STALE)
-            if keys[key] in seen or first.id != version.id:
-                lost_sums.add(keys[key])
+        lost_sums = {
+            keys[key] for key, version in mine if keys[key] in seen or not first_claim(self.store, version)
+        }
         if not lost_sums:
             return mine
         self._release(mine)

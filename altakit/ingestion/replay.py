@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 from altakit.datasets import tables
 from altakit.errors import AltakitError, ConfigError, Conflict, NotFound
 from altakit.ingestion import quarantine_log as qlog
-from altakit.ingestion.job import CLAIM_STALE
+from altakit.ingestion.job import first_claim
 from altakit.ingestion.schema import RESCUED
 from altakit.store import open_store
 
@@ -536,14 +536,12 @@ def _register(
 @contextlib.contextmanager
 def _turn(store: Store, name: str, who: str) -> Iterator[None]:
     """Hold the dataset's replay claim: the first live claim wins (a claim older than
-    :data:`~altakit.ingestion.job.CLAIM_STALE` is from a replay that died, and is passed over)."""
+    :data:`~altakit.ingestion.job.CLAIM_STALE` is from a replay that died: see
+    :func:`~altakit.ingestion.job.first_claim`)."""
     key = f"{LOCKS}/{name}"
     mine = store.put(key, who.encode())
     try:
-        now = datetime.now(UTC)
-        live = [v for v in store.versions(key) if not v.deleted]
-        first = next(v for v in live if v.id == mine.id or now - v.timestamp < CLAIM_STALE)
-        if first.id != mine.id:
+        if not first_claim(store, mine):
             raise Conflict(
                 f"another replay of {name!r}'s quarantine is running",
                 dataset=name,
