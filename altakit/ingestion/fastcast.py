@@ -35,10 +35,10 @@ from altakit.ingestion.datetimes import (
     parse_with,
 )
 from altakit.ingestion.schema import (
-    _INTS,
     FLOAT_EXACT,
     FLOAT_SHORT,
     INT_TEXT,
+    INT_TYPES,
     NULL_TOKENS,
     cast,
     dtype_of,
@@ -60,7 +60,7 @@ def supported(df: pl.DataFrame, types: dict[str, str], datetimes: dict[str, str 
     if any(schema[c] != pl.String for c in data):
         return False
     return all(
-        types.get(c, "string") in ("string", "float64", *_INTS)
+        types.get(c, "string") in ("string", "float64", *INT_TYPES)
         or (types[c].startswith("datetime[") and c in datetimes)
         for c in data
     )
@@ -147,7 +147,7 @@ def fast_cast(
                 col.str.len_chars() > FLOAT_SHORT
             )  # or long text: it may round
             doubt.append((parsed.is_null() | parsed.is_nan() | big) & col.is_not_null() & ~token)
-        elif tname in _INTS:
+        elif tname in INT_TYPES:
             parsed = pl.when(col.str.contains(INT_TEXT)).then(col).otherwise(None)
             parsed = parsed.cast(dtype_of(tname), strict=False)
             exprs.append(parsed.alias(c))

@@ -57,7 +57,8 @@ _WIDEN = {
     ("int8", "int16"), ("int8", "int32"), ("int8", "int64"), ("int16", "int32"), ("int16", "int64"),
     ("int32", "int64"), ("float32", "float64"), ("date", "datetime[us, UTC]"),
 }  # fmt: skip
-_INTS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
+#: The integer type names a column can take.
+INT_TYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
 #: Text that is an integer and reads back unchanged: no leading zeros (``007`` is a code, kept as text).
 INT_TEXT = r"^[+-]?(0|[1-9]\d*)$"
 #: Text of digits only (an integer, or a code with leading zeros).
@@ -317,7 +318,7 @@ def cast(
             src = src.str.strip_chars()
             if tname == "bool":
                 src = src.str.to_lowercase()
-            elif tname in _INTS or tname.startswith("uint"):
+            elif tname in INT_TYPES or tname.startswith("uint"):
                 src = pl.when(src.str.contains(INT_TEXT)).then(src).otherwise(None)
         exprs[c] = src.cast(dtype_of(tname), strict=False)
     if exprs:
@@ -487,7 +488,7 @@ def diff(approved: Schema, observed: Schema) -> Diff:
         if old.dtype != f.dtype:
             target = (
                 out.widened
-                if (old.dtype, f.dtype) in _WIDEN or (old.dtype in _INTS and f.dtype == "float64")
+                if (old.dtype, f.dtype) in _WIDEN or (old.dtype in INT_TYPES and f.dtype == "float64")
                 else out.changed
             )
             target.append((f.name, old.dtype, f.dtype))

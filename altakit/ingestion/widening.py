@@ -25,10 +25,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from altakit.ingestion.schema import (
-    _INTS,
     DIGITS,
     FLOAT_EXACT,
     INT_TEXT,
+    INT_TYPES,
     NULL_TOKENS,
     dtype_of,
     inexact_floats,
@@ -52,7 +52,7 @@ def widened(df: pl.DataFrame, types: dict[str, str], huge: set[str]) -> dict[str
     tokens = list(NULL_TOKENS)
     schema = df.schema  # once: each df.schema / df.columns is linear in the columns
     for col, tname in types.items():
-        if tname not in _INTS or col not in schema or schema[col] != pl.String:
+        if tname not in INT_TYPES or col not in schema or schema[col] != pl.String:
             continue
         values = df.get_column(col).str.strip_chars()
         values = values.filter(values.is_not_null() & ~values.is_in(tokens))
@@ -86,7 +86,7 @@ def beyond_float(typed: pl.DataFrame, types: dict[str, str]) -> set[str]:
     import polars as pl
 
     schema = typed.schema
-    cols = [c for c, t in types.items() if t in _INTS and c in schema and schema[c].is_integer()]
+    cols = [c for c, t in types.items() if t in INT_TYPES and c in schema and schema[c].is_integer()]
     if not cols or typed.height == 0:
         return set()
     limit = pl.lit(FLOAT_EXACT, pl.Int64)

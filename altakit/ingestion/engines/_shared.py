@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from altakit.datasets.internal import is_internal
 from altakit.errors import IngestError, SchemaChangePending, SchemaError
 from altakit.ingestion import clean, datetimes, fastcast, quarantine
-from altakit.ingestion.schema import _INTS, RESCUED, Field, Plan, Schema, cast, infer, normalize_nulls
+from altakit.ingestion.schema import INT_TYPES, RESCUED, Field, Plan, Schema, cast, infer, normalize_nulls
 from altakit.ingestion.widening import beyond_float, widened
 
 if TYPE_CHECKING:
@@ -179,7 +179,7 @@ class Typing:
         typed, bad = self._cast(df)
         if bad.height and self._adapt(df):
             typed, bad = self._cast(df)
-        if any(t in _INTS for t in self.types.values()):
+        if any(t in INT_TYPES for t in self.types.values()):
             self.huge |= beyond_float(typed, self.types)
         return typed, bad
 

@@ -61,7 +61,9 @@ def table_types(df: pl.DataFrame, name: str) -> pl.DataFrame:
     import polars as pl
 
     kept = (pl.String, pl.Boolean, pl.Date, pl.Float32, pl.Float64, pl.Int8, pl.Int16, pl.Int32, pl.Int64)
-    _UNSIGNED.update({pl.UInt8: pl.Int16, pl.UInt16: pl.Int32, pl.UInt32: pl.Int64, pl.UInt64: pl.Int64})
+    # Delta has no unsigned integers: the next signed type that holds them
+    unsigned: dict[Any, Any] = {pl.UInt8: pl.Int16, pl.UInt16: pl.Int32, pl.UInt32: pl.Int64}
+    unsigned[pl.UInt64] = pl.Int64  # beyond Int64: Decimal(20, 0), below
     out = []
     for col, dtype in df.schema.items():
         series = df.get_column(col)
@@ -83,8 +85,8 @@ def table_types(df: pl.DataFrame, name: str) -> pl.DataFrame:
                 series = series.dt.convert_time_zone("UTC")
         elif isinstance(dtype, pl.Categorical | pl.Enum | pl.Time) or dtype == pl.Null:
             series = series.cast(pl.String)
-        elif dtype in _UNSIGNED:  # Delta has no unsigned integers: the next signed type that holds them
-            wider = _UNSIGNED[dtype]
+        elif dtype in unsigned:
+            wider = unsigned[dtype]
             big = dtype == pl.UInt64 and (series.max() or 0) > 2**63 - 1  # type: ignore[operator]
             series = series.cast(pl.Decimal(20, 0) if big else wider)
         # the types altakit's schemas name (altakit.ingestion.schema.dtype_of)
@@ -98,10 +100,6 @@ def table_types(df: pl.DataFrame, name: str) -> pl.DataFrame:
             )
         out.append(series)
     return pl.DataFrame(out)
-
-
-#: Unsigned integer types and the signed ones that hold their values (filled on first use: polars).
-_UNSIGNED: dict[Any, Any] = {}
 
 
 def _json(value: Any) -> str | None:
