@@ -50,6 +50,8 @@ class RecordDoc:
     """Base of the typed document of one catalog record kind (see the module docstring)."""
 
     KIND: ClassVar[str] = ""
+    #: Fields written only once set (not None, not empty): keys older documents never had stay absent.
+    WHEN_SET: ClassVar[tuple[str, ...]] = ()
 
     #: Keys this model does not know, kept as they were read (top-level keys of the stored document).
     extra: dict[str, Any] = dataclasses.field(default_factory=dict, kw_only=True)
@@ -99,11 +101,12 @@ class RecordDoc:
         return CorruptObject(f"a {cls.KIND!r} record{at}: {what}", ref=where, hint=hint)
 
     def to_doc(self) -> dict[str, Any]:
-        """The JSON document to register (validated first)."""
+        """The JSON document to register (validated first; :attr:`WHEN_SET` fields left out while unset)."""
         self.check()
         doc = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         extra = doc.pop("extra", None) or {}
-        return {**extra, **doc}
+        unset = [k for k in self.WHEN_SET if doc[k] is None or doc[k] == {} or doc[k] == []]
+        return {**extra, **{k: v for k, v in doc.items() if k not in unset}}
 
     @classmethod
     def json_schema(cls) -> dict[str, Any]:

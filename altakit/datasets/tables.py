@@ -101,6 +101,7 @@ class TableDoc(RecordDoc):
     """
 
     KIND = "table"
+    WHEN_SET = ("replay", "datetimes", "renamed", "sources_root")  # keys ingests before them lack
     delta_version: int
     quarantine_version: int | None
     uri: str
@@ -118,20 +119,6 @@ class TableDoc(RecordDoc):
     datetimes: dict[str, str] = field(default_factory=dict)
     renamed: dict[str, str] = field(default_factory=dict)
     sources_root: str | None = None
-
-    def to_doc(self) -> dict[str, Any]:
-        """The document to register; without ``replay`` or ``datetimes`` keys when they are empty
-        (the keys altakit always wrote)."""
-        doc = super().to_doc()
-        if doc["replay"] is None:
-            del doc["replay"]
-        if not doc["datetimes"]:
-            del doc["datetimes"]
-        if not doc["renamed"]:
-            del doc["renamed"]
-        if doc["sources_root"] is None:
-            del doc["sources_root"]
-        return doc
 
 
 def register_version(

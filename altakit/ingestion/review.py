@@ -84,6 +84,7 @@ class SchemaChangeDoc(RecordDoc):
     """
 
     KIND = "schema_change"
+    WHEN_SET = ("decided_by", "decided_at", "comment", "schema_version")  # a decision's keys, once decided
     status: Literal["pending", "approved", "rejected"]
     base_version: int | None
     proposed: list[Any]
@@ -95,14 +96,6 @@ class SchemaChangeDoc(RecordDoc):
     decided_at: str | None = None
     comment: str | None = None
     schema_version: int | None = None
-
-    def to_doc(self) -> dict[str, Any]:
-        """The JSON document (decision keys only once set, as altakit has always written it)."""
-        doc = super().to_doc()
-        for key in ("decided_by", "decided_at", "comment", "schema_version"):
-            if doc[key] is None:
-                del doc[key]
-        return doc
 
 
 def change_doc(record: Record) -> SchemaChangeDoc:
