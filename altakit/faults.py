@@ -1,0 +1,58 @@
+"""Fault-injection points: crash tests kill a process at a named moment.
+
+Code that commits in several steps calls :func:`point` between them. Normally
+that is one environment lookup. When ``ALTAKIT_FAULT`` names the point, the
+process sends itself ``SIGKILL`` there: no ``finally`` block, no ``atexit``, no
+flush runs, exactly as when the machine loses power or the OOM killer strikes.
+``ALTAKIT_FAULT="<name>:<n>"`` kills at the n-th time the point is reached
+(counted per process), so a test can kill in the middle of a loop.
+
+Point names are ``<area>.<moment>`` (``ingest.delta_committed``); every module
+that has points lists them in a module constant ``FAULT_POINTS`` so a test can
+kill at each in turn.
+
+Example:
+    >>> point("ingest.delta_committed")  # ALTAKIT_FAULT unset: nothing happens
+    >>> parse("ingest.delta_committed:3")
+    ('ingest.delta_committed', 3)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import Counter
+
+ENV = "ALTAKIT_FAULT"
+_hits: Counter[str] = Counter()
+
+
+def parse(spec: str) -> tuple[str, int]:
+    """``"name"`` or ``"name:n"`` as ``(name, n)``; ``n`` is 1 when not given.
+
+    Example:
+        >>> parse("store.staged")
+        ('store.staged', 1)
+    """
+    name, _, nth = spec.partition(":")
+    return name, int(nth) if nth else 1
+
+
+def point(name: str) -> None:
+    """Kill this process with ``SIGKILL`` if ``ALTAKIT_FAULT`` names this point.
+
+    Args:
+        name: The point's name, ``<area>.<moment>``.
+
+    Example:
+        >>> point("checkpoint.manifest_written")
+    """
+    spec = os.environ.get(ENV)
+    if not spec:
+        return
+    target, nth = parse(spec)
+    if target != name:
+        return
+    _hits[name] += 1
+    if _hits[name] == nth:
+        os.kill(os.getpid(), signal.SIGKILL)
