@@ -17,8 +17,14 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_packages_ship_py_typed(pyproject: str, package: str) -> None:
     path = ROOT / pyproject
     assert (path.parent / package / "py.typed").is_file()
-    config = tomllib.loads(path.read_text())["tool"]["setuptools"]
-    assert "py.typed" in config.get("package-data", {}).get(package, []), "py.typed is not packaged"
+    tool = tomllib.loads(path.read_text())["tool"]
+    if "hatch" in tool:  # hatchling ships every file of a listed package that is not excluded
+        wheel = tool["hatch"]["build"]["targets"]["wheel"]
+        assert package in wheel["packages"], f"{package} is not packaged"
+        assert not any("py.typed" in e or e.rstrip("/") == package for e in wheel.get("exclude", []))
+    else:
+        config = tool["setuptools"]
+        assert "py.typed" in config.get("package-data", {}).get(package, []), "py.typed is not packaged"
 
 
 def test_lint_runs_the_pinned_type_checker() -> None:

@@ -24,7 +24,8 @@ import builtins  # `list` below is Catalog.list in the class body
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,15 +33,17 @@ from typing import TYPE_CHECKING, Any
 from altakit import config
 from altakit.catalog import ledger
 from altakit.catalog.records import (
+    DamagedRecordWarning,
     Record,
     Ref,
     check_doc,
     check_kind,
     check_name,
     check_version,
+    damaged,
     dump_record,
     flatten_links,
-    load_record,
+    read_record,
 )
 from altakit.errors import ConfigError, CorruptObject, NotFound
 from altakit.store.base import Store
@@ -51,6 +54,8 @@ if TYPE_CHECKING:
 #: What ``register(links=...)`` accepts for one relation.
 LinkTargets = str | Ref | Sequence[str | Ref]
 _NO_LINKS: Mapping[str, LinkTargets] = {}
+#: What ``register(doc=...)`` accepts besides a doc: ``build(previous record or None)`` → doc or (doc, links).
+Builder = Callable[[Record | None], Mapping[str, Any] | tuple[Mapping[str, Any], Mapping[str, LinkTargets]]]
 
 
 def default_index_url(store: Store) -> str:
@@ -105,17 +110,32 @@ class Catalog:
 
         self.store = store
         self.index: Index = Index(index_url or default_index_url(store), store.url)
+        #: The damaged records the last scan of the store passed over (see :meth:`reindex`).
+        self.damaged: builtins.list[CorruptObject] = []
 
     # ------------------------------------------------------------------ writing
     def register(
-        self, kind: str, name: str, doc: Mapping[str, Any], *, links: Mapping[str, LinkTargets] = _NO_LINKS
+        self,
+        kind: str,
+        name: str,
+        doc: Mapping[str, Any] | Builder,
+        *,
+        links: Mapping[str, LinkTargets] = _NO_LINKS,
     ) -> Record:
         """Register the next version of ``kind:name``.
+
+        ``doc`` may be a *builder*, ``build(previous)``, for a version that depends on
+        the one before it (compare-and-set on every store): it is called once the
+        number ``n`` is won and every number below ``n`` is settled, with the
+        record of the highest of them (None if there is none), and returns the doc,
+        or ``(doc, links)``. So a builder always extends the true latest record,
+        however many writers register at once (see :mod:`altakit.catalog.ledger`).
+        If it raises, the number is given up and the error propagates.
 
         Args:
             kind: Lowercase identifier: ``"dataset"``, ``"schema"``, ``"model"``, ``"run"`` …
             name: ``/``-separated name such as ``"sensors"`` or ``"team/sensors"``.
-            doc: JSON-serializable dict describing it.
+            doc: JSON-serializable dict describing it, or a builder (above).
             links: Relation to ref(s) of existing records; a ref without a
                 version is pinned to the current latest version.
 
@@ -126,26 +146,62 @@ class Catalog:
             ConfigError: Bad kind, name, doc or link (nothing is written).
             NotFound: A linked record does not exist (nothing is written).
             StoreUnavailable: The index cannot be reached (nothing is written).
+            Conflict: A builder's writer stalled past the ledger's ``stale`` seconds; retry.
 
         Example:
             >>> rec = cat.register("model", "churn", {"auc": 0.91},
             ...                    links={"trained_on": "dataset:sensors@3"})  # doctest: +SKIP
+            >>> cat.register("run", "r", {"n": 1}).version, cat.register("run", "r", lambda prev: {
+            ...     "n": prev.doc["n"] + 1}).doc  # doctest: +SKIP
+            (1, {'n': 2})
         """
         check_kind(kind)
         check_name(name)
+        if callable(doc):
+            return self._register_built(kind, name, doc, links)
         doc_json = check_doc(doc)
         pinned = tuple((rel, self._pin(ref)) for rel, ref in flatten_links(links))
         self.index.ensure(self._scan)  # the index must answer before anything is written
         number = ledger.claim_number(self.store, kind, name)
+        return self._write(kind, name, number, doc_json, pinned)
+
+    def _register_built(
+        self, kind: str, name: str, build: Builder, links: Mapping[str, LinkTargets]
+    ) -> Record:
+        self.index.ensure(self._scan)
+        turn = ledger.take_turn(self.store, ledger.folder(kind, name), stale=ledger.STALE)
+        try:
+            before = turn.previous()
+            built = build(self.get(kind, name, before) if before else None)
+            doc, rels = built if isinstance(built, tuple) else (built, links)
+            doc_json = check_doc(doc)
+            pinned = tuple((rel, self._pin(ref)) for rel, ref in flatten_links(rels))
+            turn.check()
+        except BaseException:
+            turn.void()
+            raise
+        try:
+            return self._write(kind, name, turn.number, doc_json, pinned)
+        finally:
+            turn.done()
+
+    def _write(
+        self, kind: str, name: str, number: int, doc_json: str, pinned: tuple[tuple[str, Ref], ...]
+    ) -> Record:
         record = Record(
             kind, name, number, json.loads(doc_json), pinned, datetime.now(UTC), self.store.writer
         )
-        self.store.put(ledger.record_key(kind, name, number), dump_record(record))
+        self.store.put(ledger.record_key(kind, name, number), dump_record(record), reserved=True)
         self.index.add([record])
         return record
 
     def reindex(self) -> int:
         """Rebuild the SQL index from the records in the store; returns how many records.
+
+        A damaged record (bytes that fail their checksum, or that are not a record: a
+        flipped byte, a foreign object) is passed over with a warning and kept in
+        :attr:`damaged`, so one bad object never takes the catalog down;
+        ``altakit catalog check --repair`` moves it aside.
 
         Example:
             >>> cat.reindex()  # doctest: +SKIP
@@ -160,6 +216,7 @@ class Catalog:
         Raises:
             NotFound: No such record.
             ConfigError: Malformed kind, name or version.
+            CorruptObject: The record is damaged (the hint names its key and the repair command).
         """
         check_kind(kind)
         check_name(name)
@@ -171,17 +228,9 @@ class Catalog:
             version = numbers[-1]
         check_version(version)
         try:
-            data = self.store.get(ledger.record_key(kind, name, version))
+            return read_record(self.store, ledger.record_key(kind, name, version), ref.at(version))
         except NotFound:
             raise self._not_found(ref.at(version)) from None
-        try:
-            return load_record(data)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise CorruptObject(
-                f"record {kind}:{name}@{version} in {self.store.url} is not a valid record: {exc}",
-                key=ledger.record_key(kind, name, version),
-                hint="the stored JSON was changed by hand; register a new version",
-            ) from exc
 
     def resolve(self, ref: str | Ref) -> Record:
         """The record a reference names (``"dataset:sensors@3"``, ``"dataset:sensors"``, or a Ref)."""
@@ -279,8 +328,23 @@ class Catalog:
         return ref
 
     def _scan(self) -> Iterator[Record]:
-        for kind, name, version, _ in ledger.record_keys(self.store):
-            yield self.get(kind, name, version)
+        """Every readable record in the store; damaged ones are warned about and kept in :attr:`damaged`."""
+        passed_over: builtins.list[CorruptObject] = []
+        self.damaged = passed_over
+        for kind, name, version, key in ledger.record_keys(self.store):
+            try:
+                try:
+                    ref = Ref(kind, name, version)
+                except ConfigError as exc:  # a key no record could have: a foreign object
+                    raise damaged(self.store, key, f"{kind}:{name}@{version}", "no such record key") from exc
+                yield read_record(self.store, key, ref)
+            except NotFound:  # deleted since the listing (a repair moved it aside)
+                continue
+            except CorruptObject as exc:
+                passed_over.append(exc)
+                warnings.warn(
+                    f"{exc.message}; passed over. Hint: {exc.hint}", DamagedRecordWarning, stacklevel=2
+                )
 
     def _not_found(self, ref: Ref) -> NotFound:
         return NotFound(

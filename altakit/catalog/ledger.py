@@ -29,11 +29,31 @@ number above ``n``. Every claimant of ``n`` therefore sees the same set of
 claims and agrees on one winner, and each round has a winner, so nobody starves.
 A writer that crashes between winning and writing its record leaves a gap.
 
+Compare-and-set without a store primitive: a writer whose next record depends
+on the one before it (an alias move records where the alias pointed, and the
+rollback stack) takes a :class:`Turn` and calls :meth:`Turn.previous` *after*
+winning ``n``. That waits until every number below ``n`` is settled — its record
+written, or its winner gave it up (``void/<m>``), or its winner crashed (no
+record, and neither its claim nor its heartbeat ``live/<m>`` is younger than
+``stale`` seconds) — and returns the highest number that has a record. Every
+record built this way therefore extends the true latest record: the records of
+``(kind, name)`` form one chain, whatever the store and however many writers.
+A winner that waits longer than ``stale / 4`` refreshes ``live/<n>`` so that the
+writers queued behind it do not take it for crashed; a winner whose heartbeat is
+older than ``stale`` when it is about to write gives the number up
+(:meth:`Turn.check`). The one assumption, as for the choosing markers, is that a
+live writer's clock and pace stay within ``stale`` seconds.
+
 Example:
     >>> import tempfile, altakit
     >>> store = altakit.open_store(tempfile.mkdtemp())
     >>> claim_number(store, "dataset", "sensors"), claim_number(store, "dataset", "sensors")
     (1, 2)
+    >>> first = take_turn(store, folder("run", "demo"))
+    >>> first.void()  # number 1 given up: the next writer need not wait for it
+    >>> turn = take_turn(store, folder("run", "demo"))
+    >>> turn.number, turn.previous()
+    (2, None)
 """
 
 from __future__ import annotations
@@ -43,13 +63,17 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import suppress
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from altakit import faults
 from altakit.errors import Conflict, NotFound
 from altakit.store.base import Store
 from altakit.store.names import CATALOG_PREFIX
 
 ROOT = f"{CATALOG_PREFIX}catalog/"
+#: Fault-injection points (see :mod:`altakit.faults`).
+FAULT_POINTS = ("catalog.number_won",)
 #: Seconds after which a "choosing" marker is taken to belong to a crashed writer.
 STALE = 60.0
 MAX_ROUNDS = 10_000
@@ -68,7 +92,12 @@ def record_key(kind: str, name: str, version: int) -> str:
 
 def record_numbers(store: Store, kind: str, name: str) -> list[int]:
     """The version numbers of ``(kind, name)`` that have a record, ascending."""
-    prefix = f"{folder(kind, name)}rec/"
+    return numbers_under(store, folder(kind, name))
+
+
+def numbers_under(store: Store, base: str) -> list[int]:
+    """The numbers of the ledger under ``base`` that have a record (``<base>rec/<n>.json``), ascending."""
+    prefix = f"{base}rec/"
     found = (_number(v.key, prefix, ".json") for v in store.list(prefix, pattern="*.json", recursive=False))
     return sorted(n for n in found if n > 0)
 
@@ -97,22 +126,124 @@ def claim_number(store: Store, kind: str, name: str, *, stale: float = STALE) ->
     Raises:
         Conflict: No number won after :data:`MAX_ROUNDS` rounds.
     """
-    base = folder(kind, name)
+    return take_turn(store, folder(kind, name), stale=stale).number
+
+
+def take_turn(store: Store, base: str, *, stale: float = STALE) -> Turn:
+    """Win the next number of the ledger under ``base`` (a folder such as :func:`folder` gives).
+
+    Args:
+        store: Where the ledger lives.
+        base: Its folder, ending in ``/``; records are ``<base>rec/<n>.json``.
+        stale: Seconds after which another writer's marker, claim or heartbeat is taken for crashed.
+
+    Returns:
+        The won :class:`Turn`; its owner writes ``<base>rec/<n>.json`` or calls :meth:`Turn.void`.
+
+    Raises:
+        Conflict: No number won after :data:`MAX_ROUNDS` rounds.
+
+    Example:
+        >>> take_turn(store, folder("run", "demo")).number  # doctest: +SKIP
+        1
+    """
     for _ in range(MAX_ROUNDS):
+        since = time.monotonic()
         marker = f"{base}choosing/{secrets.token_hex(8)}"
-        store.put(marker, b"")
+        store.put(marker, b"", reserved=True)
         claimed = store.list(f"{base}claim/", recursive=False)
         number = 1 + max((_number(v.key, f"{base}claim/") for v in claimed), default=0)
-        mine = store.put(f"{base}claim/{number}", store.writer.encode())
-        store.delete(marker)
+        mine = store.put(f"{base}claim/{number}", store.writer.encode(), reserved=True)
+        store.delete(marker, reserved=True)
         _wait_for_choosers(store, f"{base}choosing/", stale)
         claims = [v for v in store.versions(f"{base}claim/{number}") if not v.deleted]
         if claims[0].id == mine.id:
-            return number
+            faults.point("catalog.number_won")  # won, record not yet written: a crash leaves a gap
+            return Turn(store, base, number, stale, since)
     raise Conflict(
-        f"no version number won for {kind}:{name} after {MAX_ROUNDS} rounds",
+        f"no version number won for {base.removeprefix(ROOT)!r} after {MAX_ROUNDS} rounds",
         hint="too many writers register this name at once; retry later",
     )
+
+
+@dataclass
+class Turn:
+    """A won number and what its winner still owes: the record, or :meth:`void`.
+
+    Attributes:
+        store: Where the ledger lives.
+        base: The ledger's folder.
+        number: The won number.
+        stale: Seconds after which a silent winner counts as crashed.
+    """
+
+    store: Store
+    base: str
+    number: int
+    stale: float
+    _since: float = field(repr=False)  # monotonic time of the claim or of the last heartbeat
+    _beats: bool = field(default=False, repr=False)
+
+    def previous(self) -> int | None:
+        """Wait until every number below this one is settled; the highest with a record (None: none).
+
+        A number is settled when its record is written, its winner gave it up
+        (:meth:`void`) or its winner crashed (see the module docstring).
+        """
+        delay, number = 0.002, self.number - 1
+        while number >= 1:
+            state = self._settled(number)
+            if state == "record":
+                return number
+            if state == "gap":
+                number -= 1
+                continue
+            self._beat()
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.05)
+        return None
+
+    def check(self) -> None:
+        """Raise :class:`Conflict` (after giving the number up) if others may already take it for crashed."""
+        if time.monotonic() - self._since > self.stale:
+            self.void()
+            raise Conflict(
+                f"version {self.number} of {self.base.removeprefix(ROOT)!r} was held past {self.stale:g} s",
+                hint="the writer stalled (or its clock jumped) while others waited; retry",
+            )
+
+    def void(self) -> None:
+        """Give the number up: the writers queued behind it skip it at once."""
+        with suppress(Exception):  # best effort: a crashed winner's number is skipped after `stale` anyway
+            self.store.put(f"{self.base}void/{self.number}", b"", reserved=True)
+        self.done()
+
+    def done(self) -> None:
+        """Tidy the heartbeat away once the record is written (or the number given up)."""
+        if self._beats:
+            self._beats = False
+            with suppress(NotFound):
+                self.store.delete(f"{self.base}live/{self.number}", reserved=True)
+
+    def _beat(self) -> None:
+        if time.monotonic() - self._since > self.stale / 4:
+            self.store.put(f"{self.base}live/{self.number}", b"", reserved=True)
+            self._since, self._beats = time.monotonic(), True
+
+    def _settled(self, number: int) -> str:
+        if self.store.exists(f"{self.base}rec/{number}.json"):
+            return "record"
+        if self.store.exists(f"{self.base}void/{number}"):
+            return "gap"
+        claims = [v for v in self.store.versions(f"{self.base}claim/{number}") if not v.deleted]
+        if not claims:
+            return "gap"  # nobody claimed it (or the claims were trimmed away)
+        heard = max(
+            [claims[0].timestamp, *(v.timestamp for v in self.store.versions(f"{self.base}live/{number}"))]
+        )
+        if datetime.now(UTC) - heard > timedelta(seconds=self.stale):
+            return "gap" if not self.store.exists(f"{self.base}rec/{number}.json") else "record"
+        return "waiting"
 
 
 def _wait_for_choosers(store: Store, prefix: str, stale: float) -> None:
@@ -123,7 +254,7 @@ def _wait_for_choosers(store: Store, prefix: str, stale: float) -> None:
         for v in store.list(prefix, recursive=False):
             if now - v.timestamp > timedelta(seconds=stale):
                 with suppress(NotFound):  # a crashed writer's marker: tidy it away
-                    store.delete(v.key)
+                    store.delete(v.key, reserved=True)
             else:
                 active.append(v)
         if not active:

@@ -20,9 +20,13 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from altakit.errors import ConfigError
+from altakit.errors import ConfigError, CorruptObject
+
+if TYPE_CHECKING:
+    from altakit.store.base import Store
+    from altakit.store.names import Version
 
 #: Record format tag written into every stored record.
 FORMAT = "altakit.catalog.record/1"
@@ -234,18 +238,118 @@ def dump_record(record: Record) -> bytes:
 
 
 def load_record(data: bytes | str) -> Record:
-    """Parse the stored JSON form written by :func:`dump_record`."""
-    body = json.loads(data)
+    """Parse the stored JSON form written by :func:`dump_record`, checking every field.
+
+    Raises:
+        ValueError: The bytes are not a record: not UTF-8 JSON, another format, or a
+            field missing or of the wrong type (the message says which, briefly).
+
+    Example:
+        >>> rec = Record("run", "r", 1, {"rows": 3}, (), datetime(2026, 1, 2, tzinfo=UTC), "ana@host")
+        >>> load_record(dump_record(rec)) == rec
+        True
+        >>> load_record(b"PK\\x03\\x04")
+        Traceback (most recent call last):
+        ...
+        ValueError: not JSON: Expecting value at byte 0
+    """
+    try:
+        body = json.loads(data)
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError too
+        where = f" at byte {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise ValueError(f"not JSON: {getattr(exc, 'msg', None) or type(exc).__name__}{where}") from exc
     if not isinstance(body, dict) or body.get("format") != FORMAT:
-        raise ConfigError(
-            f"not a catalog record (format {body.get('format') if isinstance(body, dict) else None!r})"
+        found = body.get("format") if isinstance(body, dict) else type(body).__name__
+        raise ValueError(f"not a catalog record (format {str(found)[:60]!r})")
+    try:
+        version = body["version"]
+        if isinstance(version, str) and version.isdigit():
+            version = int(version)
+        links = body["links"]
+        if not isinstance(links, list) or not all(isinstance(x, list) and len(x) == 2 for x in links):
+            raise ValueError("links are not [relation, ref] pairs")
+        record = Record(
+            kind=check_kind(body["kind"]),
+            name=check_name(body["name"]),
+            version=check_version(version),
+            doc=body["doc"],
+            links=tuple((check_relation(rel), Ref.parse(ref)) for rel, ref in links),
+            created=datetime.fromisoformat(body["created"]),
+            writer=body["writer"],
         )
-    return Record(
-        kind=body["kind"],
-        name=body["name"],
-        version=int(body["version"]),
-        doc=body["doc"],
-        links=tuple((rel, Ref.parse(ref)) for rel, ref in body["links"]),
-        created=datetime.fromisoformat(body["created"]),
-        writer=body["writer"],
+    except KeyError as exc:
+        raise ValueError(f"field {exc.args[0]!r} is missing") from exc
+    except (TypeError, ValueError) as exc:  # ConfigError is a ValueError
+        raise ValueError(str(getattr(exc, "message", exc))[:200]) from exc
+    if not isinstance(record.doc, dict):
+        raise ValueError(f"its doc is a {type(record.doc).__name__}, not an object")
+    if not isinstance(record.writer, str) or len(record.writer) > 64:
+        raise ValueError("its writer is not a short string")
+    return record
+
+
+#: The command that moves damaged records aside, as hints name it.
+REPAIR = "altakit catalog check --repair"
+
+
+class DamagedRecordWarning(UserWarning):
+    """A damaged record was passed over while the index was built (``Catalog.damaged`` lists them)."""
+
+
+def damaged(store: Store, key: str, ref: Ref | str, why: str) -> CorruptObject:
+    """The error for a damaged record: names its key, what is wrong, and the repair command.
+
+    Example:
+        >>> import tempfile, altakit
+        >>> store = altakit.open_store(tempfile.mkdtemp())
+        >>> error = damaged(store, "_altakit/catalog/run/r/@/rec/1.json", Ref("run", "r", 1), "not JSON")
+        >>> error.hint  # doctest: +ELLIPSIS
+        "the record is damaged: run `altakit catalog check --repair --store file:///...` to move it aside..."
+    """
+    return CorruptObject(
+        f"catalog record {ref} is damaged ({why}): stored at {key!r}",
+        key=key,
+        ref=str(ref),
+        reason=why,
+        hint=f"the record is damaged: run `{REPAIR} --store {store.url}` to move it aside "
+        "(its bytes are kept under '_altakit/damaged/'); the rest of the catalog works meanwhile",
     )
+
+
+def read_record(store: Store, key: str, ref: Ref, version: Version | None = None) -> Record:
+    """The record ``ref`` stored at ``key``, checked: its bytes verify, parse, and name ``ref``.
+
+    Args:
+        store: Where the record lives.
+        key: Its store key.
+        ref: The record the key belongs to.
+        version: Which stored version of ``key`` to read (default: the latest).
+
+    Raises:
+        NotFound: No record at ``key``.
+        CorruptObject: The record is damaged (see :func:`damaged`).
+
+    Example:
+        >>> import tempfile, altakit
+        >>> store = altakit.open_store(tempfile.mkdtemp())
+        >>> rec = Record("run", "r", 1, {}, (), datetime(2026, 1, 2, tzinfo=UTC), "ana@host")
+        >>> key = "_altakit/catalog/run/r/@/rec/1.json"
+        >>> _ = store.put(key, dump_record(rec), reserved=True)
+        >>> read_record(store, key, rec.ref) == rec
+        True
+        >>> read_record(store, key, Ref("run", "r", 2))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        altakit.errors.CorruptObject: catalog record run:r@2 is damaged (it holds run:r@1)...
+    """
+    try:
+        data = store.get(key, version)
+    except CorruptObject as exc:
+        raise damaged(store, key, ref, "its bytes fail their checksum") from exc
+    try:
+        record = load_record(data)
+    except ValueError as exc:
+        raise damaged(store, key, ref, str(exc)) from exc
+    if record.ref != ref:
+        raise damaged(store, key, ref, f"it holds {record.ref}")
+    return record

@@ -1,7 +1,11 @@
 """``altakit doctor``: what is installed, what is missing, and how to fix it.
 
+It also checks the store's catalog (damaged records, orphan commits: every check of
+``altakit catalog check``) and names the repair command when something is wrong.
+
 Example:
     $ altakit doctor
+    $ altakit doctor --store s3://team-bucket/altakit
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import typer
 
@@ -43,12 +49,13 @@ EXTRAS = {
 
 @dataclass
 class Check:
-    """One line of the report: what, whether it is fine, details, and the fix."""
+    """One line of the report: what, whether it is fine, details, the fix, and the mark when not fine."""
 
     name: str
     ok: bool
     detail: str
     fix: str = ""
+    mark: str = "MISSING"
 
 
 def _version(dist: str) -> str | None:
@@ -104,8 +111,49 @@ def _command_version(argv: list[str]) -> str | None:
     return text[0] if out.returncode == 0 and text else None
 
 
-def checks(import_extras: bool = True) -> list[Check]:
-    """Run every check and return the report lines."""
+def _local_folder(url: str) -> Path | None:
+    """The folder of a local store URL (a path or ``file://``), None for other stores."""
+    if url.startswith("file://"):
+        return Path(unquote(urlparse(url).path))
+    return None if "://" in url else Path(url).expanduser()
+
+
+def catalog_check(store_url: str | None = None, *, remote: bool = True) -> Check:
+    """The report line for the catalog of ``store_url`` (default: the default store).
+
+    Runs every check of ``altakit catalog check`` (:data:`altakit.cli.catalog.CHECKS`) without
+    repairing. A local store that does not exist yet is fine (and is not created); a remote store
+    is checked only when ``remote`` is true (``--quick`` skips it).
+
+    Example:
+        >>> import tempfile
+        >>> catalog_check(tempfile.mkdtemp() + "/nowhere").detail
+        'no store there yet'
+    """
+    from altakit.cli.catalog import run_checks
+    from altakit.errors import AltakitError
+    from altakit.store import open_store
+
+    url = store_url or config.default_store_url()
+    folder = _local_folder(url)
+    if folder is not None and not folder.exists():
+        return Check("catalog", True, "no store there yet")
+    if folder is None and not remote:
+        return Check("catalog", True, "not checked (--quick): run altakit catalog check")
+    repair = "altakit catalog check --repair" + (f" --store {url}" if store_url else "")
+    try:
+        findings = run_checks(open_store(url))
+    except AltakitError as exc:
+        return Check("catalog", False, f"cannot check: {exc.message}", exc.hint or "", mark="FAILED")
+    if not findings:
+        return Check("catalog", True, "no damaged records or orphan commits")
+    shown = "; ".join(f"{f.kind} {f.subject}" for f in findings[:3])
+    more = f" and {len(findings) - 3} more" if len(findings) > 3 else ""
+    return Check("catalog", False, f"{len(findings)} problem(s): {shown}{more}", repair, mark="DAMAGED")
+
+
+def checks(import_extras: bool = True, *, store: str | None = None, remote: bool = True) -> list[Check]:
+    """Run every check and return the report lines (``store``, ``remote``: see :func:`catalog_check`)."""
     result = [
         Check("python", sys.version_info >= (3, 11), sys.version.split()[0], "use Python 3.11 or newer")
     ]
@@ -126,25 +174,32 @@ def checks(import_extras: bool = True) -> list[Check]:
     result.append(
         Check("chromium", chromium is not None, chromium or "not found", "apt-get install -y chromium")
     )
-    store = config.default_store_url()
-    result.append(Check("store", True, f"{store}  (set ${config.STORE_ENV} to change)"))
+    default = config.default_store_url()
+    result.append(Check("store", True, f"{default}  (set ${config.STORE_ENV} to change)"))
     result.append(Check("index", True, f"{config.default_index_url()}  (set ${config.INDEX_ENV} to change)"))
+    result.append(catalog_check(store, remote=remote))
     return result
 
 
 def doctor(
-    quick: bool = typer.Option(False, "--quick", help="Skip importing the heavy extras."),
+    quick: bool = typer.Option(
+        False, "--quick", help="Skip importing the heavy extras and checking a remote store's catalog."
+    ),
+    store: str | None = typer.Option(
+        None, "--store", help="Check this store's catalog (default: $ALTAKIT_STORE or ./data/store)."
+    ),
 ) -> None:
-    """Report the stack's versions, which extras import, Java, Chromium, and where data lives."""
-    report = checks(import_extras=not quick)
+    """Report the stack's versions, which extras import, Java, Chromium, where data lives, and its catalog."""
+    report = checks(import_extras=not quick, store=store, remote=not quick)
     width = max(len(c.name) for c in report)
     for c in report:
-        mark = typer.style("ok  ", fg="green") if c.ok else typer.style("MISSING", fg="red")
+        mark = typer.style("ok  ", fg="green") if c.ok else typer.style(c.mark, fg="red")
         line = f"{mark} {c.name.ljust(width)}  {c.detail}"
         if not c.ok and c.fix:
             line += typer.style(f"\n        fix: {c.fix}", fg="yellow")
         typer.echo(line)
     missing = [c for c in report if not c.ok]
-    typer.echo(f"\n{len(missing)} missing" if missing else "\neverything is in place")
+    word = "missing" if all(c.mark == "MISSING" for c in missing) else "to fix"
+    typer.echo(f"\n{len(missing)} {word}" if missing else "\neverything is in place")
     if missing:
         raise typer.Exit(1)

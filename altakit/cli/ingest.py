@@ -47,12 +47,15 @@ def ingest_cmd(
     estimate: bool = typer.Option(False, "--estimate", help="Only estimate rows, bytes and time."),
 ) -> None:
     """Ingest SOURCE into DATASET (one new dataset version)."""
+    from altakit.events import EventStream, TqdmProgress
     from altakit.ingestion import IngestJob, IngestSpec
 
     job_spec = IngestSpec.load(spec)
     if engine:
         job_spec = IngestSpec.load({**job_spec.to_dict(), "engine": engine})
-    job = IngestJob(source, dataset, job_spec, store=_store(store))
+    events = EventStream(f"ingest {dataset}")
+    events.subscribe(TqdmProgress(disable=None))  # files resolved, rows read: a bar on a terminal only
+    job = IngestJob(source, dataset, job_spec, store=_store(store), events=events)
     est = job.estimate()
     typer.echo(f"estimate: {est['rows']} rows, {est['bytes']} bytes, about {est['seconds']} s", err=True)
     if estimate:

@@ -6,6 +6,8 @@ Example:
     $ altakit store versions ./data/store raw/day1.csv
     $ altakit store cat ./data/store raw/day1.csv --version 20261122T041500123456789Z_0a1b2c3d > old.csv
     $ altakit store rm ./data/store raw/day1.csv
+    $ altakit store gc ./data/store            # what a sweep would remove
+    $ altakit store gc ./data/store --apply    # remove it
 """
 
 from __future__ import annotations
@@ -103,3 +105,35 @@ def rm(url: Url, key: Key) -> None:
     """Delete a key (a tombstone version; older versions stay readable); prints the tombstone id."""
     with _open(url) as store:
         typer.echo(store.delete(key).id)
+
+
+@app.command("gc")
+def gc(
+    url: Url,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Remove what is found (default: only list it).")
+    ] = False,
+    grace: Annotated[
+        float, typer.Option(help="Hours a leftover is left alone: a write may still be running.", min=0)
+    ] = 24.0,
+) -> None:
+    """Find (and with --apply remove) what killed or refused writes left behind.
+
+    Temp files of writes that never finished (their writer is gone, they are older than
+    --grace) and dataset shards that no dataset version lists. Nothing a catalog record
+    lists is ever removed. On S3, abandoned multipart uploads are a bucket lifecycle
+    rule's job: see docs/operations.md.
+    """
+    from altakit.datasets.gc import orphan_shards
+    from altakit.store.gc import sweep_temp
+
+    seconds = grace * 3600
+    with _open(url) as store:
+        found = sweep_temp(store, grace=seconds, apply=apply)
+        found += orphan_shards(store, grace=seconds, apply=apply)
+    verb = "removed" if apply else "would remove"
+    for g in found:
+        typer.echo(f"{verb}  {g.kind:<6}  {g.bytes:>12}  {g.age / 3600:>7.1f} h  {g.name}")
+    total = sum(g.bytes for g in found)
+    summary = f"{len(found)} leftovers, {total} bytes"
+    typer.echo(f"{summary} removed" if apply else f"{summary}; run again with --apply to remove them")

@@ -14,10 +14,12 @@ lenses and the catalog work as on shards altakit wrote.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable
 from typing import Any
 
+from altakit.catalog.records import check_name
 from altakit.datasets.dataset import Dataset
 from altakit.datasets.manifest import DatasetDoc, register_manifest, register_sample_type
 from altakit.datasets.members import KINDS, expand, field_name, infer, samples_of
@@ -67,11 +69,34 @@ def import_dataset(
         >>> [(s.cls, s.txt) for s in ds]
         [(3, 'hi'), (4, 'yo')]
     """
+    check_name(name)  # before any shard is put into the store
     store = open_store(store)
     paths = [p for url in ([urls] if isinstance(urls, str) else urls) for p in expand(url)]
     if not paths:
         raise ConfigError(f"no shards to import into dataset {name!r}", dataset=name, hint="pass shard URLs")
     prefix = f"datasets/{name}/{new_id()}/"
+    put: list[Any] = []  # versions this import wrote: removed if it is refused
+    try:
+        manifest = _manifest(store, paths, name, prefix, sample_type, description, put)
+    except BaseException:
+        for version in put:
+            with contextlib.suppress(Exception):
+                store.purge(version.key, version)
+        raise
+    # not under the clean-up: a record that failed half-way may list the shards already
+    return Dataset.from_record(store, register_manifest(store, name, manifest), sample_type=sample_type)
+
+
+def _manifest(
+    store: Store,
+    paths: list[str],
+    name: str,
+    prefix: str,
+    sample_type: type | None,
+    description: str,
+    put: list[Any],
+) -> DatasetDoc:
+    """Put local shards into the store (each version into ``put``) and build the manifest."""
     located: list[tuple[str, Any, Any]] = []  # (key, version, bytes)
     for i, path in enumerate(paths):
         local = path.removeprefix("file://")
@@ -80,6 +105,7 @@ def import_dataset(
                 data = file.read()
             key = f"{prefix}{i:06d}-{os.path.basename(local)}"
             version = store.put(key, data)
+            put.append(version)
         else:
             try:
                 version = store.resolve(path)
@@ -121,4 +147,4 @@ def import_dataset(
         shards=shards,
         description=description or f"imported from {', '.join(paths[:3])}{' …' if len(paths) > 3 else ''}",
     )
-    return Dataset.from_record(store, register_manifest(store, name, manifest), sample_type=sample_type)
+    return manifest

@@ -27,7 +27,7 @@ import msgpack
 import numpy as np
 
 from altakit.datasets.samples import SampleField, SampleSchema
-from altakit.datasets.shards import _where
+from altakit.datasets.shards import BLOCK, HINT, _where
 from altakit.errors import DataError
 
 #: Member extension → the field kind it decodes to.
@@ -64,9 +64,17 @@ def field_name(ext: str) -> str:
 def samples_of(data: Any, where: dict[str, Any]) -> list[tuple[str, dict[str, bytes]]]:
     """The samples of a WebDataset tar, in order: ``(key, {extension: bytes})``."""
     samples: list[tuple[str, dict[str, bytes]]] = []
+    size = len(data)
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
             for m in tar:
+                if m.size < 0 or m.offset_data + m.size > size:  # tarfile reads such sizes as given
+                    raise DataError(
+                        f"{_where(where)}: malformed tar: member {m.name!r} has size {m.size} "
+                        f"at byte {m.offset} of {size}",
+                        hint=HINT,
+                        **where,
+                    )
                 if not m.isfile():
                     continue
                 folder, _, base = m.name.rpartition("/")
@@ -78,8 +86,13 @@ def samples_of(data: Any, where: dict[str, Any]) -> list[tuple[str, dict[str, by
                 if not samples or samples[-1][0] != key:
                     samples.append((key, {}))
                 samples[-1][1][ext.lower()] = body
-    except tarfile.TarError as exc:
-        raise DataError(f"{_where(where)}: not a readable tar ({exc})", **where) from exc
+            stop = tar.offset  # tarfile ends quietly at a bad header after the first: refuse it
+            if bytes(data[stop : stop + BLOCK]).strip(b"\0"):
+                raise DataError(f"{_where(where)}: malformed tar header at byte {stop}", hint=HINT, **where)
+    except DataError:
+        raise
+    except (tarfile.TarError, ValueError, EOFError) as exc:  # a header tarfile cannot decode
+        raise DataError(f"{_where(where)}: not a readable tar ({exc})", hint=HINT, **where) from exc
     return samples
 
 

@@ -1,7 +1,8 @@
 """Profiles and drift of dataset tables.
 
 :func:`profile` gives per-column statistics (rows, nulls, min, max, mean,
-quartiles, top values); :func:`drift` compares two frames column by column with
+quartiles, top values cut to :data:`VALUE_CHARS` characters); :func:`drift`
+compares two frames column by column with
 the population stability index (PSI, on deciles of the reference) and the
 two-sample Kolmogorov–Smirnov statistic for numeric columns, PSI over category
 shares for text. Rule of thumb: PSI < 0.1 stable, 0.1–0.25 moderate, > 0.25 a
@@ -31,15 +32,23 @@ if TYPE_CHECKING:
     from altakit.store.base import Store
 
 _EPS = 1e-6
+#: Characters of a value a profile quotes (a top value): profiles are shown and may be stored.
+VALUE_CHARS = 40
 
 
-def profile(df: pl.DataFrame, *, top: int = 5) -> dict[str, dict[str, Any]]:
-    """Statistics per column of ``df``.
+def _shorten(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[:chars] + "…"
+
+
+def profile(df: pl.DataFrame, *, top: int = 5, chars: int = VALUE_CHARS) -> dict[str, dict[str, Any]]:
+    """Statistics per column of ``df``; a top value is cut to ``chars`` characters (``…`` marks the cut).
 
     Example:
         >>> import polars as pl
         >>> profile(pl.DataFrame({"x": [1, 2, None]}))["x"]["nulls"]
         1
+        >>> profile(pl.DataFrame({"s": ["y" * 50]}), chars=3)["s"]["top"]
+        {'yyy…': 1}
     """
     import polars as pl
 
@@ -61,7 +70,10 @@ def profile(df: pl.DataFrame, *, top: int = 5) -> dict[str, dict[str, Any]]:
             stats.update(min=str(values.min()), max=str(values.max()))
         if not dtype.is_numeric() and values.len():
             counts = values.cast(pl.String).value_counts(sort=True).head(top)
-            stats["top"] = {str(v): int(n) for v, n in counts.iter_rows()}
+            stats["top"] = {}
+            for v, n in counts.iter_rows():
+                key = _shorten(str(v), chars)
+                stats["top"][key] = stats["top"].get(key, 0) + int(n)
             stats["distinct"] = values.n_unique()
         out[name] = stats
     return out

@@ -45,6 +45,11 @@ EXT = "mp"
 #: Every member extension read: ``msgpack`` is what older shards hold.
 EXTS = ("mp", "msgpack")
 BLOCK = 512
+#: How to fix a shard that does not parse (the hint of its :class:`~altakit.errors.DataError`).
+HINT = (
+    "the shard is damaged or was not written as a tar; rewrite the dataset version "
+    "(write_dataset) or import the shard again from its source"
+)
 DEFAULT_MAXCOUNT = 10_000
 DEFAULT_MAXSIZE = 256 * 1024 * 1024
 
@@ -189,6 +194,8 @@ def _uniform_tar(data: bytes, count: int) -> tuple[Callable[[], list[str]], np.n
         size = int(first[124:136].rstrip(b"\0 ").strip() or b"0", 8)
     except ValueError:
         return None
+    if size < 0:  # a malformed header: parse_tar says so
+        return None
     name_len = first[:100].find(b"\0")
     name_len = 100 if name_len < 0 else name_len
     suffix = next((x for x in _SUFFIXES if first[:name_len].endswith(x.tobytes())), _SUFFIXES[0])
@@ -225,8 +232,21 @@ def _uniform_tar(data: bytes, count: int) -> tuple[Callable[[], list[str]], np.n
 def parse_tar(data: bytes, where: dict[str, Any]) -> tuple[list[str], list[int], list[int]]:
     """Index the ``.mp`` (or older ``.msgpack``) members of a tar held in ``data``: ``(keys, starts, sizes)``.
 
+    Every size read from a header is checked against the bytes there are, so each step moves
+    forward by at least one header and a hostile shard ends in an error, never a loop.
+
     Raises:
         DataError: The tar is truncated or malformed (``where`` names dataset and shard).
+
+    Example:
+        >>> parse_tar(_header("a.mp", 1) + b"\\x80" + bytes(511 + 1024), {})
+        (['a'], [512], [1])
+        >>> bad = bytearray(_header("a.mp", 1) + bytes(1024))
+        >>> bad[124:136] = b"-0000001000\\0"
+        >>> parse_tar(bytes(bad), {"dataset": "d", "shard": "s.tar"})
+        Traceback (most recent call last):
+        ...
+        altakit.errors.DataError: dataset 'd', shard 's.tar': malformed tar: member 'a.mp' ... size -512 ...
     """
     keys: list[str] = []
     starts: list[int] = []
@@ -236,7 +256,10 @@ def parse_tar(data: bytes, where: dict[str, Any]) -> tuple[list[str], list[int],
     while True:
         if pos + BLOCK > end:
             raise DataError(
-                f"{_where(where)}: truncated tar (no end marker)", key=keys[-1] if keys else None, **where
+                f"{_where(where)}: truncated tar (no end marker)",
+                key=keys[-1] if keys else None,
+                hint=HINT,
+                **where,
             )
         header = data[pos : pos + BLOCK]
         if header.count(0) == BLOCK:
@@ -247,11 +270,22 @@ def parse_tar(data: bytes, where: dict[str, Any]) -> tuple[list[str], list[int],
             member = header[0:100].split(b"\0", 1)[0].decode()
             prefix = header[345:500].split(b"\0", 1)[0].decode() if header[257:262] == b"ustar" else ""
         except (ValueError, UnicodeDecodeError) as exc:
-            raise DataError(f"{_where(where)}: malformed tar header at byte {pos}", **where) from exc
+            raise DataError(
+                f"{_where(where)}: malformed tar header at byte {pos}", hint=HINT, **where
+            ) from exc
+        if size < 0:
+            raise DataError(
+                f"{_where(where)}: malformed tar: member {member!r} at byte {pos} has size {size}",
+                key=_key(member),
+                hint=HINT,
+                **where,
+            )
         start = pos + BLOCK
         if start + size > end:
-            raise DataError(f"{_where(where)}: truncated tar in member {member!r}", key=_key(member), **where)
-        pos = start + size + (-size) % BLOCK
+            raise DataError(
+                f"{_where(where)}: truncated tar in member {member!r}", key=_key(member), hint=HINT, **where
+            )
+        pos = start + size + (-size) % BLOCK  # > the old pos: every step moves forward
         if kind in (b"0", b"\0"):
             full = long_name or (f"{prefix}/{member}" if prefix else member)
             long_name = None
@@ -260,10 +294,18 @@ def parse_tar(data: bytes, where: dict[str, Any]) -> tuple[list[str], list[int],
                 keys.append(full.rpartition("/")[0] + "/" + key if "/" in full else key)
                 starts.append(start)
                 sizes.append(size)
-        elif kind == b"L":
-            long_name = data[start : start + size].split(b"\0", 1)[0].decode()
-        elif kind == b"x":
-            for line in data[start : start + size].decode().splitlines():
+        elif kind in (b"L", b"x"):
+            try:
+                text = bytes(data[start : start + size]).decode()
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    f"{_where(where)}: malformed tar: long name at byte {start - BLOCK} is not UTF-8",
+                    hint=HINT,
+                    **where,
+                ) from exc
+            if kind == b"L":
+                long_name = text.split("\0", 1)[0]
+            for line in text.splitlines() if kind == b"x" else ():
                 if " path=" in line:
                     long_name = line.split(" path=", 1)[1]
 

@@ -21,6 +21,10 @@ to the schema version it was written with and to the version before it.
 ``read_table("sensors@2")`` reads the Delta version that record names;
 :func:`read_quarantine` the rows that version's ingest quarantined (the
 quarantine table's columns are :data:`QUARANTINE_COLUMNS`, plus ``_ingest``).
+``read_table("sensors")`` reads the newest Delta version a record names, so a
+commit whose ingest died before its record (an orphan, registered later by
+:mod:`altakit.ingestion.reconcile`) or is still registering shows no rows yet;
+the latest quarantine leaves out rows of ingests without a record likewise.
 
 Example:
     >>> df = read_table("sensors", store=store)  # doctest: +SKIP
@@ -126,6 +130,9 @@ def register_version(
 ) -> Record:
     """Register the next dataset version of ``dataset``, linked to the one before (``derived_from``).
 
+    A version whose ``ingest_id`` is registered already is not registered twice: that record is
+    returned (a reconciled orphan commit, :mod:`altakit.ingestion.reconcile`).
+
     Args:
         store: The store whose catalog holds the record.
         dataset: The dataset name.
@@ -135,6 +142,9 @@ def register_version(
     cat = catalog_of(store)
     out = dict(links or {})
     previous = cat.versions(TABLE, check_dataset(dataset))
+    for rec in previous:
+        if rec.doc.get("ingest_id") == doc.ingest_id:
+            return rec
     if previous:
         out["derived_from"] = previous[-1].ref
     return cat.register(TABLE, dataset, doc.to_doc(), links=out)
@@ -295,16 +305,55 @@ def write(
     latest = DeltaTable(loc.uri, storage_options=loc.storage_options).version()
     if wanted is None:
         return latest
-    # find our own commit, not a racer's: read each commit file since ours could have landed
+    # find our own commit, not a racer's: read each commit's info since ours could have landed
+    for version in range(latest, -1 if before is None else before, -1):
+        info = commit_info(loc, version)
+        if info is not None and info.get("altakit.ingest") == wanted:
+            return version
+    raise Conflict(f"the commit of ingest {wanted} is not visible in {loc.uri}", uri=loc.uri)
+
+
+def commit_info(loc: Location, version: int) -> dict[str, Any] | None:
+    """The ``commitInfo`` of one Delta commit (its custom metadata are top-level keys, e.g.
+    ``altakit.ingest``); ``None`` when the commit file is gone (log retention) or has none."""
+    import json
+
     import pyarrow.fs as pafs
     from deltalake.fs import DeltaStorageHandler
 
     fs = pafs.PyFileSystem(DeltaStorageHandler(loc.uri, loc.storage_options))
-    for version in range(latest, -1 if before is None else before, -1):
+    try:
         with fs.open_input_stream(f"_delta_log/{version:020d}.json") as f:
-            if wanted.encode() in f.read():
-                return version
-    raise Conflict(f"the commit of ingest {wanted} is not visible in {loc.uri}", uri=loc.uri)
+            lines = f.read().decode().splitlines()
+    except (FileNotFoundError, OSError):
+        return None
+    for line in lines:
+        if '"commitInfo"' in line:
+            info = json.loads(line).get("commitInfo")
+            return info if isinstance(info, dict) else None
+    return None
+
+
+def unrecorded_commits(
+    store: Store, dataset: str, docs: list[tuple[Record, TableDoc]] | None = None
+) -> list[tuple[int, dict[str, Any]]]:
+    """The Delta commits of ``dataset``'s table that no dataset version names, oldest first, with their
+    ``commitInfo`` (an ingest or replay that died — or is still running — between its commit and its
+    catalog record; :mod:`altakit.ingestion.reconcile` registers them)."""
+    loc = location(store, dataset)
+    latest = delta_version(loc)
+    if latest is None:
+        return []
+    docs = version_docs(store, dataset) if docs is None else docs
+    named, ids = {d.delta_version for _, d in docs}, {d.ingest_id for _, d in docs}
+    out = []
+    for version in range(latest + 1):
+        if version in named:
+            continue
+        info = commit_info(loc, version)
+        if info is not None and info.get("altakit.ingest") not in ids:
+            out.append((version, info))
+    return out
 
 
 def history(loc: Location) -> list[dict[str, Any]]:
@@ -335,14 +384,15 @@ def read_table(
     """Read a dataset version as a polars (default) or pandas frame.
 
     Args:
-        spec: ``"name"`` (latest) or ``"name@N"`` (dataset version N, see ``table history``).
+        spec: ``"name"`` (the latest version the catalog lists) or ``"name@N"`` (dataset version N,
+            see ``table history``).
         store: The store (default: the project store).
         as_: ``"polars"`` or ``"pandas"``.
         quarantine: Read the quarantine table instead.
         columns: Only these columns.
 
     Raises:
-        NotFound: No such dataset or version.
+        NotFound: No such dataset or version (or the table's only commits have no record yet).
 
     Example:
         >>> read_table("sensors@1", store=store).height  # doctest: +SKIP
@@ -372,9 +422,38 @@ def read_table(
             return _empty(as_)
         raise NotFound(f"no dataset {name!r} in {store.url}", dataset=name, hint="ingest it first")
     table = DeltaTable(loc.uri, version=delta, storage_options=loc.storage_options)
+    recorded: set[str] | None = None
+    if version is None and not quarantine:  # the latest version the catalog lists, not a commit in flight
+        delta = _listed_version(store, name, table.version())
+        if delta != table.version():
+            table.load_as_version(delta)
+    elif version is None:
+        recorded = {d.ingest_id for _, d in version_docs(store, name)}
     frame = pl.from_arrow(table.to_pyarrow_table(columns=columns))
     assert isinstance(frame, pl.DataFrame)
+    if recorded is not None and INGEST_COLUMN in frame.columns:  # rows of ingests that never committed
+        frame = frame.filter(pl.col(INGEST_COLUMN).is_null() | pl.col(INGEST_COLUMN).is_in(list(recorded)))
     return frame.to_pandas() if as_ == "pandas" else frame
+
+
+def _listed_version(store: Store, name: str, latest: int) -> int:
+    """The newest Delta version of ``name`` a dataset version names (``latest`` when the newest does).
+
+    Raises:
+        NotFound: The table has commits but no dataset version lists one (its ingest died).
+    """
+    try:
+        _, doc = version_doc(store, name)
+    except NotFound:
+        raise NotFound(
+            f"dataset {name!r} has no recorded version (an ingest died before registering it)",
+            dataset=name,
+            hint="re-run the ingest, or `altakit catalog check --repair`",
+        ) from None
+    if doc.delta_version >= latest:
+        return latest
+    # versions registered out of commit order (concurrent ingests): the newest any record names
+    return max(d.delta_version for _, d in version_docs(store, name))
 
 
 def read_quarantine(spec: str, *, store: Store | None = None) -> pl.DataFrame:

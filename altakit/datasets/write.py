@@ -4,6 +4,10 @@
 the shards (:mod:`altakit.datasets.shards`) under ``datasets/<name>/<write id>/``,
 and only then records the sample type and the manifest in the catalog
 (:mod:`altakit.datasets.manifest`): a failed write leaves no dataset version.
+Everything that can be checked before the first byte is (the name, the shard keys,
+the options, the first sample's type), and a write refused or failing later
+removes the shards it wrote; a killed one leaves them to ``altakit store gc``
+(:mod:`altakit.datasets.gc`).
 Progress goes to the event stream (a tqdm bar by default).
 
 Example:
@@ -20,9 +24,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
+from altakit.catalog.records import check_name
 from altakit.datasets.codec import encode
 from altakit.datasets.dataset import Dataset
 from altakit.datasets.manifest import DatasetDoc, register_manifest, register_sample_type
@@ -36,6 +43,7 @@ from altakit.store.registry import open_store
 
 #: Samples between two ``progress`` events while writing.
 PROGRESS_EVERY = 1024
+_NO_SAMPLE = object()
 
 
 def write_dataset(
@@ -64,7 +72,8 @@ def write_dataset(
         The new version as an :class:`altakit.datasets.dataset.Dataset`.
 
     Raises:
-        ConfigError: No samples, or samples of more than one type (no manifest is recorded).
+        ConfigError: A bad name or option, no samples, or samples of more than one type (no
+            manifest is recorded, and the shards written are removed).
         DataError: A sample disagrees with its type (naming the dataset and the sample key).
 
     Example:
@@ -79,15 +88,24 @@ def write_dataset(
         >>> ds.version, len(ds), ds.manifest["schema_ref"]
         (1, 10, 'sample_type:Row@1')
     """
+    check_name(name)
+    if not isinstance(description, str):
+        raise ConfigError(f"description must be a str, not {type(description).__name__}", dataset=name)
     store = open_store(store)
     writer = ShardWriter(store, f"datasets/{name}/{new_id()}/", maxcount, maxsize)
+    store.check_writable(f"{writer.prefix}shard-999999.tar")  # the longest shard key fits the store
+    samples = iter(samples)
+    first = next(samples, _NO_SAMPLE)
+    if first is _NO_SAMPLE:
+        raise ConfigError(f"no samples to write to dataset {name!r}", dataset=name)
+    schema_of(first)  # a sample type, before anything is written
     schema: SampleSchema | None = None
     events = _events(progress, name)
     if events is not None:
         events.start(params={"dataset": name})
     written = 0
     try:
-        for i, obj in enumerate(samples):
+        for i, obj in enumerate(itertools.chain([first], samples)):
             if schema is None:
                 schema = schema_of(obj)
                 kind = type(obj)
@@ -108,14 +126,14 @@ def write_dataset(
                 events.progress(written, None, shards=len(writer.shards))
         writer.flush()
     except BaseException as exc:
+        _remove_shards(store, writer.shards)
         if events is not None:
             events.end("failed", error=str(exc))
         raise
     if events is not None:
         events.progress(written, written, shards=len(writer.shards))
         events.end("finished", samples=written)
-    if schema is None:
-        raise ConfigError(f"no samples to write to dataset {name!r}", dataset=name)
+    assert schema is not None  # the first sample gave it
     manifest = DatasetDoc(
         format=FORMAT,
         schema=schema.to_doc(),
@@ -127,6 +145,13 @@ def write_dataset(
     )
     record = register_manifest(store, name, manifest)
     return Dataset.from_record(store, record)
+
+
+def _remove_shards(store: Store, shards: list[dict[str, Any]]) -> None:
+    """Remove the shards of a refused write (no record lists them); what fails here ``store gc`` finds."""
+    for shard in shards:
+        with contextlib.suppress(Exception):
+            store.purge(shard["key"], shard["version"])
 
 
 def _events(progress: bool | EventStream, name: str) -> EventStream | None:

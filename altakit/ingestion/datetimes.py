@@ -51,6 +51,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from altakit.errors import AmbiguousValues
+from altakit.ingestion.quarantine import shorten
 
 if TYPE_CHECKING:
     import polars as pl
@@ -171,7 +172,7 @@ def ambiguity(values: pl.Series, *, column: str, source: str | None, mixed: bool
     what = "mix day-first and month-first" if mixed else "fit both day-first and month-first"
     return AmbiguousValues(
         f"the dates of column {column!r}{f' in {source}' if source else ''} {what} "
-        f"(e.g. {example[0]!r}); altakit does not guess the order",
+        f"(e.g. {shorten(str(example[0]))!r}); altakit does not guess the order",
         column=column,
         source=source,
         option="dayfirst",

@@ -9,6 +9,14 @@ the quarantine table) → register the dataset version in the catalog as
 ``table:<dataset>@N`` (:func:`altakit.datasets.tables.register_version`), linked
 to its schema version and the previous dataset version.
 
+What survives a kill: the commit points, in order, are :data:`FAULT_POINTS` —
+source files claimed (:mod:`.claims`; a dead process's claims are passed over at
+once), the schema version registered (never twice, :mod:`.review`), the
+quarantine rows committed (left out by readers until their ingest is recorded),
+the table's Delta commit (self-describing: it carries its catalog record, which
+the next ingest registers if this one dies, :mod:`.reconcile`), the record.
+Killed anywhere, a re-run at once leaves each source row in the table exactly once.
+
 Example:
     >>> import altakit
     >>> spec = {"time": "ts", "by": ["sensor"]}
@@ -19,21 +27,24 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import json
 import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from altakit import faults
 from altakit.catalog import catalog_of
 from altakit.datasets import tables
-from altakit.errors import Conflict, NotFound, SchemaChangePending, SchemaError
+from altakit.errors import Conflict, SchemaChangePending, SchemaError
+from altakit.ingestion import claims as _claims
+from altakit.ingestion.claims import first_claim
 from altakit.ingestion.datetimes import AUTO
 from altakit.ingestion.engine import ENGINES, Engine, EngineRegistry
+from altakit.ingestion.reconcile import commit_metadata, reconcile
 from altakit.ingestion.review import SchemaRegistry, change_doc
 from altakit.ingestion.schema import Plan, Schema, plan
 from altakit.ingestion.sources import SourceFile, recorded_names, resolve_sources
@@ -46,28 +57,31 @@ if TYPE_CHECKING:
     from altakit.store.base import Store
     from altakit.store.names import Version
 
-__all__ = ["CLAIMS", "CLAIM_STALE", "IngestJob", "IngestReport", "IngestSpec", "ingest"]
+__all__ = [
+    "CLAIMS",
+    "CLAIM_STALE",
+    "FAULT_POINTS",
+    "IngestJob",
+    "IngestReport",
+    "IngestSpec",
+    "first_claim",
+    "ingest",
+]
 
 #: Store prefix of the claims ingests take on source files before committing them.
 CLAIMS = "_altakit/ingest/claims"
-#: A claim this old whose file is not in the catalog was left by an ingest that died.
-CLAIM_STALE = timedelta(hours=1)
-
-
-def first_claim(store: Store, mine: Version) -> bool:
-    """True when ``mine`` is the first live claim of its key: the store keeps a key's versions in
-    write order, and a claim older than :data:`CLAIM_STALE` is from a writer that died (passed over).
-
-    Example:
-        >>> import tempfile, altakit
-        >>> store = altakit.open_store(tempfile.mkdtemp())
-        >>> a, b = store.put("claims/x", b"ana"), store.put("claims/x", b"bo")
-        >>> first_claim(store, a), first_claim(store, b)
-        (True, False)
-    """
-    now = datetime.now(UTC)
-    live = [v for v in store.versions(mine.key) if not v.deleted]
-    return next(v for v in live if v.id == mine.id or now - v.timestamp < CLAIM_STALE).id == mine.id
+#: A claim from another host this old whose file is not in the catalog was left by an ingest that
+#: died (a claim of a process gone from this host is passed over at once: :mod:`.claims`).
+CLAIM_STALE = _claims.FOREIGN_STALE
+#: An ingest's commit points, in order (:mod:`altakit.faults`): a kill at any of them and a re-run
+#: leave every source row in the table once, and the catalog and the table agreeing.
+FAULT_POINTS = (
+    "ingest.claimed",
+    "ingest.schema_registered",
+    "ingest.quarantine_committed",
+    "ingest.delta_committed",
+    "ingest.registered",
+)
 
 
 @dataclass
@@ -165,7 +179,9 @@ class IngestJob:
         from altakit.ingestion.estimate import estimate
 
         with tempfile.TemporaryDirectory(prefix="altakit-ingest-") as work:
-            files = resolve_sources(self.source, Path(work), self.store, checksums=False)
+            files = resolve_sources(
+                self.source, Path(work), self.store, checksums=False, limits=self.spec.unpack_limits()
+            )
             return estimate(files, self.spec, engines=self.engines)
 
     def run(self) -> IngestReport:
@@ -192,12 +208,19 @@ class IngestJob:
         started = time.perf_counter()
         report = IngestReport(self.dataset)
         with tempfile.TemporaryDirectory(prefix="altakit-ingest-") as work:
-            files = resolve_sources(self.source, Path(work), self.store)
+            files = resolve_sources(
+                self.source, Path(work), self.store, limits=self.spec.unpack_limits(), events=self.events
+            )
+            # an earlier ingest that died after its commit: register it rather than append it again
+            reconcile(self.store, self.dataset, writer=self.writer)
+            self.registry.complete(self.dataset)  # an approval that died between its two records
             seen = self._ingested() if self.spec.incremental else {}
             # a file of a size never ingested is new: no need to wait for its checksum
-            todo = [f for f in files if f.size not in seen.values() or f.checksum not in seen]
+            sizes = set(seen.values())  # sets: a glob of 100,000 files is not quadratic
+            todo = [f for f in files if f.size not in sizes or f.checksum not in seen]
+            new = {id(f) for f in todo}
             report.sources = [
-                {"name": f.name, "sha256": f, "bytes": f.size, "skipped": f not in todo, "from": f.origin}
+                {"name": f.name, "sha256": f, "bytes": f.size, "skipped": id(f) not in new, "from": f.origin}
                 for f in files
             ]
             report.sources_root, report.recorded = recorded_names(files)
@@ -234,6 +257,7 @@ class IngestJob:
                         s["skipped"] = True
                     report.seconds = time.perf_counter() - started
                     return report
+                faults.point("ingest.claimed")
                 try:
                     self._write(report, out, approved)
                 except BaseException:
@@ -268,27 +292,29 @@ class IngestJob:
                 s["sha256"] = s["sha256"].checksum
         return report
 
-    def _claim(self, files: list[SourceFile]) -> list[tuple[str, Any]] | None:
+    def _claim(self, files: list[SourceFile]) -> list[Version] | None:
         """Claim ``files`` for this dataset before committing them, so two ingests never both do.
 
-        Each file has a claim key; the store keeps its versions in write order, so the first live
-        claim wins (a claim older than :data:`CLAIM_STALE` that never reached the catalog is from
-        an ingest that died, and is passed over). Returns this ingest's claims, or ``None`` when
-        every file was committed by another ingest meanwhile (so this one adds nothing).
+        Each file has a claim key; the first live claim wins (:func:`.claims.first_claim`: claimants
+        wait for each other, so two never both see themselves first; a claim of a process gone from
+        this host, or one from another host older than :data:`CLAIM_STALE`, is passed over). Returns
+        this ingest's claims, or ``None`` when every file was committed by another ingest meanwhile
+        (so this one adds nothing).
 
         Raises:
             Conflict: Another ingest holds (or committed) some of the files; nothing was written.
         """
         # one claim per checksum (the members of an archive share theirs)
         keys = {f"{CLAIMS}/{self.dataset}/{f.checksum}": f.checksum for f in files}
-        mine = [(key, self.store.put(key, self.writer.encode())) for key in keys]
+        scope = f"{CLAIMS}/{self.dataset}"
+        mine = list(zip(keys, _claims.claim(self.store, list(keys), self.writer, scope=scope), strict=True))
         seen = self._ingested()
         lost_sums = {
             keys[key] for key, version in mine if keys[key] in seen or not first_claim(self.store, version)
         }
         if not lost_sums:
-            return mine
-        self._release(mine)
+            return [version for _, version in mine]
+        self._release([version for _, version in mine])
         lost = [f for f in files if f.checksum in lost_sums]
         if len(lost) == len(files) and lost_sums <= seen.keys():
             return None
@@ -299,10 +325,8 @@ class IngestJob:
             hint="re-run when it is done: files already ingested are skipped",
         )
 
-    def _release(self, claims: list[tuple[str, Any]]) -> None:
-        for key, version in claims:
-            with contextlib.suppress(NotFound):
-                self.store.purge(key, version)
+    def _release(self, claims: list[Version]) -> None:
+        _claims.release(self.store, claims)
 
     def _decide(self, approved: tuple[Schema, int] | None, files: list[SourceFile]) -> Any:
         def decide(observed: Schema) -> Plan:
@@ -348,19 +372,19 @@ class IngestJob:
             schema_version = self.registry.register(
                 self.dataset, out.plan.target, by=self.writer, comment=f"auto-approved ({how})"
             )
+            faults.point("ingest.schema_registered")
         report.schema_version = schema_version
         ingest_id = uuid.uuid4().hex
-        meta = {"altakit.ingest": ingest_id, "altakit.writer": self.writer}
         loc = tables.location(self.store, self.dataset)
-        # the frame is conformed to the approved schema, which may have grown since the last commit
-        report.delta_version = tables.write(loc, out.data, merge_schema=True, metadata=meta)
         q_version = None
-        if out.quarantine.count:
+        if out.quarantine.count:  # first: its rows count once the table's commit (naming them) lands
             q_loc = tables.location(self.store, self.dataset, quarantine=True)
             frame = out.quarantine.frame().with_columns(_lit(tables.INGEST_COLUMN, ingest_id))
+            meta = {"altakit.ingest": ingest_id, "altakit.writer": self.writer}
             q_version = tables.write(q_loc, frame, metadata=meta)
+            faults.point("ingest.quarantine_committed")
         doc = tables.TableDoc(
-            delta_version=report.delta_version,
+            delta_version=-1,  # known once committed
             quarantine_version=q_version,
             uri=tables.recorded_uri(self.store, loc),
             ingest_id=ingest_id,
@@ -384,7 +408,14 @@ class IngestJob:
             else None,
         )
         links = {} if schema_version is None else {"schema": self.registry.ref(self.dataset, schema_version)}
+        # the commit carries its record, so a kill before the record is reconciled, not re-appended;
+        # the frame is conformed to the approved schema, which may have grown since the last commit
+        meta = commit_metadata(ingest_id, self.writer, doc, links)
+        report.delta_version = tables.write(loc, out.data, merge_schema=True, metadata=meta)
+        faults.point("ingest.delta_committed")
+        doc = dataclasses.replace(doc, delta_version=report.delta_version)
         report.version = tables.register_version(self.store, self.dataset, doc, links=links).version
+        faults.point("ingest.registered")
 
 
 def _renamed(files: list[SourceFile]) -> dict[str, str]:

@@ -2,7 +2,8 @@
 
 What the ingest panel and the schema review show before anything is written:
 the first rows as read, the type inferred per column, the datetime formats
-detected, and a few sample values per column.
+detected, and a few sample values per column (each cut to
+:data:`~altakit.ingestion.quarantine.EXCERPT` characters).
 
 Example:
     >>> found = preview(("day1.csv", b"ts,v\\n2024-01-01T00:00:00Z,1.5\\n"))
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from altakit.datasets.internal import is_internal
 from altakit.errors import IngestError
 from altakit.ingestion.datetimes import detect_formats
+from altakit.ingestion.quarantine import EXCERPT, shorten
 from altakit.ingestion.readers import read_file
 from altakit.ingestion.schema import infer, normalize_nulls
 from altakit.ingestion.sources import resolve_sources
@@ -76,7 +78,7 @@ def preview(
     opts = spec.read_options()
     options = dataclasses.replace(opts, block_bytes=PREVIEW_BYTES)
     with tempfile.TemporaryDirectory(prefix="altakit-preview-") as work:
-        files = resolve_sources(source, Path(work), store)
+        files = resolve_sources(source, Path(work), store, limits=spec.unpack_limits())
         if not files:
             raise IngestError("the source holds no files", hint="pick a file, a store key or a prefix")
         batch = next(iter(read_file(files[0], options)))
@@ -93,10 +95,19 @@ def preview(
     return Preview(data.head(rows), types, formats, [f.name for f in files])
 
 
-def samples(frame: pl.DataFrame, n: int | None = None) -> dict[str, list[str]]:
-    """Up to ``n`` (default: all) non-null values per data column of ``frame``, as text."""
+def samples(frame: pl.DataFrame, n: int | None = None, *, chars: int = EXCERPT) -> dict[str, list[str]]:
+    """Up to ``n`` (default: all) non-null values per data column of ``frame``, as text cut to ``chars``.
+
+    Example:
+        >>> import polars as pl
+        >>> samples(pl.DataFrame({"note": ["x" * 50]}), chars=4)
+        {'note': ['xxxx…']}
+    """
     return {
-        col: [str(v) for v in frame.get_column(col).drop_nulls().head(n if n is not None else frame.height)]
+        col: [
+            shorten(str(v), chars)
+            for v in frame.get_column(col).drop_nulls().head(n if n is not None else frame.height)
+        ]
         for col in frame.columns
         if not is_internal(col)
     }

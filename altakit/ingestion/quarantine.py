@@ -5,7 +5,13 @@ Every rejected row becomes one quarantine row with four columns: ``_source``
 for Parquet and JSON arrays the record number), ``_reason`` (a short, stable
 text such as ``"ragged row: 3 fields, expected 4"``) and ``_raw`` (the row as
 read: the raw line, or the fields as JSON). Nothing is dropped silently: an
-ingest reports ``rows_in = rows_written + rows_quarantined``. The quarantine
+ingest reports ``rows_in = rows_written + rows_quarantined``.
+
+Values live only in this table. A reason names the column and the expected type
+and quotes at most :data:`EXCERPT` characters of the value (``value_excerpt`` in
+the spec; ``0`` masks it: :func:`excerpts`); what reaches the catalog
+(:meth:`Quarantine.reasons`, :func:`summaries`) drops even that excerpt and keeps
+at most :data:`MAX_REASONS` reasons of at most :data:`REASON_CHARS` characters. The quarantine
 table's shape is the dataset table's (:data:`altakit.datasets.tables.QUARANTINE_COLUMNS`),
 since readers of a dataset version read it back.
 
@@ -19,8 +25,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from altakit.datasets.tables import QUARANTINE_COLUMNS, quarantine_schema
@@ -29,6 +38,94 @@ if TYPE_CHECKING:
     import polars as pl
 
 COLUMNS = QUARANTINE_COLUMNS
+#: Characters of a rejected value a reason quotes (the spec's ``value_excerpt``).
+EXCERPT = 40
+#: Most distinct reasons a catalog summary keeps (the rest are counted under :data:`OTHER`).
+MAX_REASONS = 100
+#: Most characters of one reason in a catalog summary.
+REASON_CHARS = 200
+#: The summary key of the reasons beyond :data:`MAX_REASONS`.
+OTHER = "(other reasons)"
+#: What a masked value reads as in a reason.
+MASKED = "<masked>"
+_EXCERPT: ContextVar[int] = ContextVar("altakit_value_excerpt", default=EXCERPT)
+#: ``column 'c': '<excerpt>' is not int64`` (see :func:`value_reason`): the excerpt is what a summary drops.
+_VALUE_REASON = re.compile(r"^(column '.*?'): (?:'.*'|<masked>) is (.*)$", re.DOTALL)
+
+
+@contextlib.contextmanager
+def excerpts(chars: int) -> Iterator[None]:
+    """Within the block, reasons quote ``chars`` characters of a value (``0``: the value is masked).
+
+    Example:
+        >>> import polars as pl
+        >>> with excerpts(0):
+        ...     pl.select(value_reason("email", "not int64", pl.lit("ana@example.com"))).item()
+        "column 'email': <masked> is not int64"
+    """
+    token = _EXCERPT.set(max(0, int(chars)))
+    try:
+        yield
+    finally:
+        _EXCERPT.reset(token)
+
+
+def shorten(text: str, chars: int = EXCERPT) -> str:
+    """``text`` cut to ``chars`` characters, ``…`` marking the cut.
+
+    Example:
+        >>> shorten("x" * 50, 5)
+        'xxxxx…'
+    """
+    return text if len(text) <= chars else text[:chars] + "…"
+
+
+def value_reason(column: str, what: str, values: pl.Expr) -> pl.Expr:
+    """A reason per row: ``column 'c': '<excerpt>' is <what>`` (the excerpt short, or masked).
+
+    Example:
+        >>> import polars as pl
+        >>> pl.select(value_reason("v", "not int64", pl.lit("y" * 60))).item()
+        "column 'v': 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy…' is not int64"
+    """
+    import polars as pl
+
+    chars = _EXCERPT.get()
+    if chars == 0:
+        return pl.lit(f"column '{column}': {MASKED} is {what}")
+    text = values.cast(pl.String)
+    cut = pl.when(text.str.len_chars() > chars).then(text.str.slice(0, chars) + "…").otherwise(text)
+    return pl.concat_str([pl.lit(f"column '{column}': '"), cut, pl.lit(f"' is {what}")])
+
+
+def summary(reason: str) -> str:
+    """A reason as a catalog record may hold it: no value excerpt, at most :data:`REASON_CHARS` characters.
+
+    Example:
+        >>> summary("column 'v': 'ana@example.com' is not int64")
+        "column 'v': a value is not int64"
+    """
+    found = _VALUE_REASON.match(reason)
+    if found is not None:
+        reason = f"{found.group(1)}: a value is {found.group(2)}"
+    return shorten(reason, REASON_CHARS)
+
+
+def summaries(counts: Mapping[str, int] | Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Counts per reason as a catalog record may hold them (see :func:`summary`, :data:`MAX_REASONS`).
+
+    Example:
+        >>> summaries({"column 'v': 'a' is not int64": 2, "column 'v': 'b' is not int64": 1})
+        {"column 'v': a value is not int64": 3}
+    """
+    merged: Counter[str] = Counter()
+    for reason, n in counts.items() if isinstance(counts, Mapping) else counts:
+        merged[summary(str(reason))] += int(n)
+    ranked = merged.most_common()
+    out = dict(ranked[:MAX_REASONS])
+    if len(ranked) > MAX_REASONS:
+        out[OTHER] = out.get(OTHER, 0) + sum(n for _, n in ranked[MAX_REASONS:])
+    return out
 
 
 def schema() -> dict[str, Any]:
@@ -93,9 +190,9 @@ class Quarantine:
         return pl.concat(self._parts, how="vertical")
 
     def reasons(self) -> dict[str, int]:
-        """Counts per reason, for reports."""
+        """Counts per reason, for reports and the catalog: no values in them (see :func:`summaries`)."""
         counts: Counter[str] = Counter()
         for part in self._parts:
             for reason, n in part.group_by("_reason").len().iter_rows():
-                counts[reason] += n
-        return dict(counts)
+                counts[summary(str(reason))] += n
+        return summaries(counts)

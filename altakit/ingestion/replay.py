@@ -13,10 +13,12 @@ into the approved schema's types, then its columns in order with :meth:`Schema.c
    with ``replay``: who, when, comment, the fix and the entries), linked ``replayed_from`` the
    versions whose ingests quarantined the rows, and to its ``schema``.
 
-The order keeps every row: a replay that dies between 1 and 2 leaves its entries open (a second
-replay would add them again, never lose them). Known limit: that crash window (the table append
-committed, the log commit not) therefore duplicates those rows in the table when they are replayed
-again; nothing detects it yet. Cleaning steps that look along a series (resampling,
+The order keeps every row, and a kill anywhere adds none twice: the table's commit (1) carries
+the version's record and names the replay (:func:`~altakit.ingestion.reconcile.commit_metadata`), so
+the next replay (or ingest, or ``altakit catalog check --repair``) of a replay that died after it
+writes the missing log rows and registers the version (:mod:`altakit.ingestion.reconcile`) instead
+of leaving its entries open to be appended again. The commit points are :data:`FAULT_POINTS`.
+Cleaning steps that look along a series (resampling,
 gap filling, outliers) are not re-run over a handful of replayed rows, where they would judge a row
 without its series; the typing and the approved schema are the ingest's. A text datetime column is
 read in the day/month order (or format) the quarantining ingest decided and recorded in its version
@@ -39,6 +41,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import uuid
 from collections import Counter
@@ -47,10 +50,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from altakit import faults
 from altakit.datasets import tables
-from altakit.errors import AltakitError, ConfigError, Conflict, NotFound
+from altakit.errors import AltakitError, ConfigError, NotFound
 from altakit.ingestion import quarantine_log as qlog
-from altakit.ingestion.job import first_claim
+from altakit.ingestion.claims import turn
+from altakit.ingestion.quarantine import summaries
+from altakit.ingestion.reconcile import commit_metadata, reconcile, write_log
 from altakit.ingestion.schema import RESCUED
 from altakit.store import open_store
 
@@ -60,10 +66,12 @@ if TYPE_CHECKING:
     from altakit.ingestion.schema import Schema
     from altakit.store.base import Store
 
-__all__ = ["LOCKS", "ReplayReport", "discard", "replay"]
+__all__ = ["FAULT_POINTS", "LOCKS", "ReplayReport", "discard", "replay"]
 
 #: Store prefix of the claims replays take on a dataset (one replay of a dataset at a time).
 LOCKS = "_altakit/ingest/replays"
+#: A replay's commit points, in order (:mod:`altakit.faults`).
+FAULT_POINTS = ("replay.table_committed", "replay.log_committed")
 _NOT_FIXED = "not fixed: the row was quarantined as raw text; fill in its columns"
 
 
@@ -150,6 +158,7 @@ def replay(
     who = by or st.writer
     fixed = _frame(rows)
     with _turn(st, name, who):
+        reconcile(st, name, writer=who)  # a replay (or ingest) that died after its commit
         open_, report = _select(st, name, fixed, entries, reason, ingest)
         if open_.height == 0:
             return report
@@ -178,21 +187,25 @@ def replay(
         fix = {"formats": dict(formats or {}), "values": {c: dict(v) for c, v in (values or {}).items()}}
         meta = {"altakit.ingest": report.replay_id, "altakit.writer": who, "altakit.replay": "true"}
         loc = tables.location(st, name)
+        at = datetime.now(UTC)
         if ok.height:
-            report.delta_version = tables.write(loc, schema.conform(ok), merge_schema=True, metadata=meta)
+            doc, links = _version(st, name, report, open_, schema_version, who, at, comment, fix, loc)
+            carried = commit_metadata(report.replay_id, who, doc, links, **{"altakit.replay": "true"})
+            report.delta_version = tables.write(loc, schema.conform(ok), merge_schema=True, metadata=carried)
+            faults.point("replay.table_committed")
         tried_cols = text.drop("_source", "_line", RESCUED, strict=False)
         tried = dict(zip(text.get_column("_source"), tried_cols.to_dicts(), strict=True))
-        at = datetime.now(UTC)
         log: list[tuple[str, str, str | None, str | None]] = [
             (e, "replayed", None, None) for e in report.replayed
         ]
         log += [(e, "failed", r, json.dumps(tried.get(e, {}))) for e, r in report.failed.items()]
-        _log(st, name, log, report.replay_id, who, at, comment, meta)
+        write_log(st, name, log, report.replay_id, who, at, comment, meta)
         report.status = "written" if ok.height else "failed"
         if ok.height:
-            report.version = _register(
-                st, name, report, open_, schema_version, who, at, comment, fix, tables.recorded_uri(st, loc)
-            )
+            faults.point("replay.log_committed")
+            assert report.delta_version is not None
+            doc = dataclasses.replace(doc, delta_version=report.delta_version)
+            report.version = tables.register_version(st, name, doc, links=links).version
     return report
 
 
@@ -240,7 +253,7 @@ def discard(
         report.discarded = open_.get_column("_entry").to_list()
         meta = {"altakit.ingest": report.replay_id, "altakit.writer": who, "altakit.discard": "true"}
         log = [(e, "discarded", reason, None) for e in report.discarded]
-        _log(st, name, log, report.replay_id, who, datetime.now(UTC), reason, meta)
+        write_log(st, name, log, report.replay_id, who, datetime.now(UTC), reason, meta)
         report.status = "discarded"
     return report
 
@@ -449,40 +462,7 @@ def _order(part: pl.DataFrame, column: str, dayfirst: bool | None) -> tuple[str,
         return datetimes.AUTO, dict.fromkeys(slash.get_column("_source"), why)
 
 
-def _log(
-    store: Store,
-    name: str,
-    rows: Sequence[tuple[str, str, str | None, str | None]],
-    replay_id: str,
-    who: str,
-    at: datetime,
-    comment: str,
-    meta: dict[str, str],
-) -> None:
-    """Append the entries' new states to the quarantine's log table (one Delta commit)."""
-    import polars as pl
-
-    if not rows:
-        return
-    entry, state, reason, raw = (list(c) for c in zip(*rows, strict=True))
-    n = len(rows)
-    frame = pl.DataFrame(
-        {
-            "_entry": entry,
-            "_state": state,
-            "_reason": reason,
-            "_raw": raw,
-            "_replay": [replay_id] * n,
-            "_by": [who] * n,
-            "_at": [at] * n,
-            "_comment": [comment] * n,
-        },
-        schema=qlog.log_schema(),
-    )
-    tables.write(tables.location(store, name, log=True), frame, metadata=meta)
-
-
-def _register(
+def _version(
     store: Store,
     name: str,
     report: ReplayReport,
@@ -492,9 +472,10 @@ def _register(
     at: datetime,
     comment: str,
     fix: dict[str, Any],
-    uri: str,
-) -> int:
-    """Register the replay's dataset version, linked ``replayed_from`` the versions it came from."""
+    loc: tables.Location,
+) -> tuple[tables.TableDoc, dict[str, Any]]:
+    """The replay's dataset version (its ``delta_version`` still unknown) and links: ``schema`` and
+    ``replayed_from`` the versions it came from."""
     import polars as pl
 
     from altakit.ingestion.review import SchemaRegistry
@@ -502,11 +483,10 @@ def _register(
 
     done = open_.filter(pl.col("_entry").is_in(report.replayed))
     sources = sorted({v for v in done.get_column("_ingest_version").to_list() if v is not None})
-    assert report.delta_version is not None
     doc = tables.TableDoc(
-        delta_version=report.delta_version,
+        delta_version=-1,
         quarantine_version=None,
-        uri=uri,
+        uri=tables.recorded_uri(store, loc),
         ingest_id=report.replay_id,
         sources=[],
         rows_in=len(report.replayed),
@@ -524,30 +504,22 @@ def _register(
             "fix": fix,
             "entries": report.replayed,
             "failed": len(report.failed),
-            "failed_reasons": dict(Counter(report.failed.values())),
+            "failed_reasons": summaries(Counter(report.failed.values())),
         },
     )
     links: dict[str, Any] = {"schema": SchemaRegistry.ref(name, schema_version)}
     if sources:
         links["replayed_from"] = [f"{tables.TABLE}:{name}@{v}" for v in sources]
-    return tables.register_version(store, name, doc, links=links).version
+    return doc, links
 
 
 @contextlib.contextmanager
 def _turn(store: Store, name: str, who: str) -> Iterator[None]:
-    """Hold the dataset's replay claim: the first live claim wins (a claim older than
-    :data:`~altakit.ingestion.job.CLAIM_STALE` is from a replay that died: see
-    :func:`~altakit.ingestion.job.first_claim`)."""
-    key = f"{LOCKS}/{name}"
-    mine = store.put(key, who.encode())
-    try:
-        if not first_claim(store, mine):
-            raise Conflict(
-                f"another replay of {name!r}'s quarantine is running",
-                dataset=name,
-                hint="re-run when it is done: rows it replays are passed over",
-            )
+    """Hold the dataset's replay turn: the first live claim (:func:`~altakit.ingestion.claims.turn`;
+    the claim of a replay whose process is gone from this host is passed over at once).
+
+    Raises:
+        Conflict: Another replay of the dataset is running.
+    """
+    with turn(store, f"{LOCKS}/{name}", who, what="replay of the quarantine"):
         yield
-    finally:
-        with contextlib.suppress(NotFound):
-            store.purge(key, mine)

@@ -9,6 +9,13 @@ version of that record, so the whole review history is kept. Approving
 registers the proposed schema as the next ``schema`` version; rejecting leaves
 the approved schema (and the table) untouched. This module owns both kinds.
 
+Approval is two records, so it is made retry-safe rather than atomic: a schema is
+never registered again when the latest approved version already has exactly its
+fields (writers of one dataset's schema take turns, so concurrent first ingests
+register one version), and a pending change whose schema is already the latest
+approved one is completed (:meth:`SchemaRegistry.complete`) by the next approval,
+ingest or ``altakit catalog check --repair``.
+
 Older altakit wrote a typed sample type's schema as a ``schema`` record too
 (``{"name", "version", "fields": [{"name", "kind", …}], "fingerprint"}``, named
 after the sample type); such records are not table schemas and are passed over
@@ -29,6 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from altakit import faults
 from altakit.catalog import catalog_of
 from altakit.catalog.model import RecordDoc
 from altakit.datasets.manifest import is_sample_type_doc
@@ -41,6 +49,10 @@ if TYPE_CHECKING:
 
 SCHEMA = "schema"
 CHANGE = "schema_change"
+#: Where writers of one dataset's schema versions take turns.
+TURNS = "_altakit/ingest/schemas"
+#: Fault-injection points (:mod:`altakit.faults`): between the schema record and the change's decision.
+FAULT_POINTS = ("schema.registered",)
 
 
 @dataclass(frozen=True)
@@ -172,9 +184,19 @@ class SchemaRegistry:
         return [r for r in self.catalog.versions(SCHEMA, dataset) if not is_sample_type_doc(r.doc)]
 
     def register(self, dataset: str, schema: Schema, *, by: str, comment: str = "") -> int:
-        """Register ``schema`` as the next approved version; returns its version."""
-        doc = SchemaDoc(schema.to_doc(), approved_by=by, approved_at=_now(), comment=comment)
-        return self.catalog.register(SCHEMA, dataset, doc.to_doc()).version
+        """Register ``schema`` as the next approved version; returns its version.
+
+        When the latest approved version has exactly these fields, that version is returned and
+        nothing is registered (writers take turns, so concurrent callers register it once).
+        """
+        from altakit.ingestion.claims import turn
+
+        with turn(self.store, f"{TURNS}/{dataset}/turn", by, wait=120.0, what="schema registration"):
+            latest = self.approved(dataset)
+            if latest is not None and latest[0].to_doc() == schema.to_doc():
+                return latest[1]
+            doc = SchemaDoc(schema.to_doc(), approved_by=by, approved_at=_now(), comment=comment)
+            return self.catalog.register(SCHEMA, dataset, doc.to_doc()).version
 
     # ---------------------------------------------------------------- changes
     def pending(self, dataset: str) -> Record | None:
@@ -230,8 +252,30 @@ class SchemaRegistry:
         """
         change = self._require_pending(dataset)
         proposed = Schema.from_doc(self._change(change).proposed)
-        version = self.register(dataset, proposed, by=by, comment=comment)
+        version = self.register(dataset, proposed, by=by, comment=comment)  # retry-safe: never twice
+        faults.point("schema.registered")
         return self._decide(change, "approved", by, comment, schema_version=version)
+
+    def applied_pending(self, dataset: str) -> Record | None:
+        """The pending change whose proposed schema is already the latest approved version (an
+        approval that died between its two records), if any."""
+        change = self.pending(dataset)
+        if change is None:
+            return None
+        latest = self.approved(dataset)
+        return change if latest is not None and latest[0].to_doc() == self._change(change).proposed else None
+
+    def complete(self, dataset: str) -> Record | None:
+        """Mark :meth:`applied_pending`'s change approved, as its schema record says who approved it
+        and why; returns the decision, or ``None`` when no change needs it."""
+        change = self.applied_pending(dataset)
+        if change is None:
+            return None
+        latest = self.approved(dataset)
+        assert latest is not None
+        rec = self.catalog.get(SCHEMA, dataset, latest[1])
+        doc = self._parse(rec)
+        return self._decide(change, "approved", doc.approved_by, doc.comment, schema_version=rec.version)
 
     def reject(self, dataset: str, *, by: str, comment: str = "") -> Record:
         """Reject the pending change; the approved schema and the table stay as they are."""

@@ -333,9 +333,7 @@ def cast(
         failed[c] = fail
         what = "an unparseable datetime" if c in text_dt else f"not {types[c]}"
         msg = pl.DataFrame({"v": df.get_column(c).cast(pl.String), "f": fail}).select(
-            pl.when(pl.col("f")).then(
-                pl.concat_str([pl.lit(f"column '{c}': '"), pl.col("v"), pl.lit(f"' is {what}")])
-            )
+            pl.when(pl.col("f")).then(quarantine.value_reason(c, what, pl.col("v")))
         )
         why = why.fill_null(msg.to_series())
     if rescue is not None:

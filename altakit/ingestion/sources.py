@@ -4,12 +4,19 @@ A source (a path or glob, bytes, ``("name.csv", bytes)``, a store key
 ``store:raw/a.csv`` or prefix ``store:raw/``, or a URL under the store's own
 URL) resolves to :class:`SourceFile` objects: local files, each with the
 SHA-256 checksum of the bytes as received. Compressed inputs (gzip, bzip2, xz,
-zip) are detected by their magic bytes and unpacked into a work folder first,
+zstd, zip, tar) are detected by their magic bytes and unpacked into a work folder first,
 so a truncated archive is a typed :class:`~altakit.errors.IngestError`, never
 a partial read. Archives inside archives are unpacked too (:data:`MAX_DEPTH`);
 members that are an OS's files (:data:`JUNK`) or empty are skipped; an
-encrypted archive, or one that unpacks past :data:`MAX_RATIO` times its size or
-:data:`MAX_UNPACKED` bytes (a bomb), is a typed error. Reading them is :mod:`altakit.ingestion.readers`' job.
+encrypted archive is a typed error.
+
+Decompression is bounded (:class:`UnpackLimits`; the spec's ``max_unpacked_bytes`` and
+``max_unpack_ratio``): an input that unpacks past :data:`MAX_RATIO` times its size (beyond
+:data:`RATIO_FLOOR`), or inputs that unpack past :data:`MAX_UNPACKED` bytes together, are a
+:class:`UnpackLimitExceeded` naming the file, the limit and the spec key that raises it — raised
+as the bytes arrive, and before any byte is read where an archive declares its sizes (zip, tar,
+an xlsx workbook's parts). A full temp folder is a typed error too, never "damaged". Reading the
+files is :mod:`altakit.ingestion.readers`' job (Parquet's declared sizes are checked there).
 
 Example:
     >>> import tempfile
@@ -28,21 +35,46 @@ import gzip
 import hashlib
 import lzma
 import os
-import shutil
-import tempfile
-import threading
+import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from altakit.errors import ConfigError, IngestError, NotFound
+from altakit.ingestion.readers.limits import (
+    MAX_RATIO,
+    MAX_UNPACKED,
+    RATIO_FLOOR,
+    Budget,
+    Tally,
+    UnpackLimitExceeded,
+    UnpackLimits,
+    copy_bounded,
+    copy_in,
+    new_file,
+    write_all,
+)
 
 if TYPE_CHECKING:
+    from altakit.events import EventStream
     from altakit.store.base import Store
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_RATIO",
+    "MAX_UNPACKED",
+    "RATIO_FLOOR",
+    "SourceFile",
+    "UnpackLimitExceeded",
+    "UnpackLimits",
+    "digest",
+    "recorded_names",
+    "resolve_sources",
+]
 
 
 @dataclass(frozen=True)
@@ -79,7 +111,13 @@ class SourceFile:
 
 
 def resolve_sources(
-    source: Any, workdir: Path, store: Store | None = None, *, checksums: bool = True
+    source: Any,
+    workdir: Path,
+    store: Store | None = None,
+    *,
+    checksums: bool = True,
+    limits: UnpackLimits | None = None,
+    events: EventStream | None = None,
 ) -> list[SourceFile]:
     """Turn a source into local, unpacked :class:`SourceFile` objects.
 
@@ -89,24 +127,36 @@ def resolve_sources(
         workdir: Folder for unpacked and downloaded copies.
         store: The store ``store:`` sources and URLs refer to.
         checksums: Hash plain files (on a thread); ``False`` leaves their digest ``""`` (estimates).
+        limits: How far inputs may unpack (default :class:`UnpackLimits` ()).
+        events: Where to report ``progress`` (``stage="resolve"``: files resolved of those matched).
 
     Raises:
         NotFound: No file matches a path or glob, or no key is under a prefix.
         ConfigError: A ``store:`` source without a store, or a URL outside the store.
+        UnpackLimitExceeded: An input unpacks past ``limits``, or the temp folder fills up.
         IngestError: A compressed input is damaged or truncated.
     """
+    tally = Tally(limits or UnpackLimits(), events)
+    out = _resolve(source, workdir, store, checksums, tally)
+    tally.report(len(out), len(out), force=True)
+    return out
+
+
+def _resolve(
+    source: Any, workdir: Path, store: Store | None, checksums: bool, tally: Tally
+) -> list[SourceFile]:
     if isinstance(source, list | tuple) and not _is_named_bytes(source):
-        return [f for item in source for f in resolve_sources(item, workdir, store, checksums=checksums)]
+        return [f for item in source for f in _resolve(item, workdir, store, checksums, tally)]
     if isinstance(source, bytes | bytearray | memoryview) or _is_named_bytes(source):
         name, data = source if _is_named_bytes(source) else ("upload", source)
-        path = _new_file(workdir, "upload")
-        path.write_bytes(bytes(data))
-        return [replace(f, origin="upload") for f in _unpack(str(name), path, workdir, checksums)]
+        path = new_file(workdir, "upload")
+        write_all(path, bytes(data), str(name))
+        return [replace(f, origin="upload") for f in _unpack(str(name), path, workdir, checksums, tally)]
     text = str(source)
     if store is not None and "://" in text and text.startswith(store.url.rstrip("/") + "/"):
         text = "store:" + text[len(store.url.rstrip("/")) + 1 :]
     if text.startswith("store:"):
-        return _from_store(text[len("store:") :], workdir, store, checksums)
+        return _from_store(text[len("store:") :], workdir, store, checksums, tally)
     if "://" in text and not text.startswith("file://"):
         raise ConfigError(
             f"cannot read {text!r}: not under the store's URL",
@@ -117,24 +167,31 @@ def resolve_sources(
     files = [m for m in matches if os.path.isfile(m)]
     if not files:
         raise NotFound(f"no input file matches {text!r}", path=text)
-    return [replace(f, given=m) for m in files for f in _unpack(m, Path(m), workdir, checksums)]
+    out: list[SourceFile] = []
+    for i, m in enumerate(files):
+        out.extend(replace(f, given=m) for f in _unpack(m, Path(m), workdir, checksums, tally))
+        tally.report(i + 1, len(files))
+    return out
 
 
 def _is_named_bytes(item: Any) -> bool:
     return isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], bytes | bytearray | memoryview)
 
 
-def _from_store(key: str, workdir: Path, store: Store | None, checksums: bool) -> list[SourceFile]:
+def _from_store(
+    key: str, workdir: Path, store: Store | None, checksums: bool, tally: Tally
+) -> list[SourceFile]:
     if store is None:
         raise ConfigError(f"source 'store:{key}' needs a store", hint="pass store=altakit.open_store(...)")
     keys = [v.key for v in store.list(key)] if key.endswith("/") or not key else [key]
     if not keys:
         raise NotFound(f"no keys under {key!r} in {store.url}", key=key)
     out: list[SourceFile] = []
-    for k in keys:
+    for i, k in enumerate(keys):
         with store.open(k) as src:
-            path = _copy_in(src, workdir, "store")
-        out.extend(replace(f, origin="store") for f in _unpack(k, path, workdir, checksums))
+            path = copy_in(src, workdir, "store", k)
+        out.extend(replace(f, origin="store") for f in _unpack(k, path, workdir, checksums, tally))
+        tally.report(i + 1, len(keys))
     return out
 
 
@@ -194,129 +251,119 @@ def digest(path: Path) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
+#: The hashing pool of this process: ``(pid, pool)`` (a forked child makes its own, the parent's
+#: threads are not in it).
+_HASHERS: dict[str, tuple[int, ThreadPoolExecutor]] = {}
+
+
 def _hash_later(path: Path) -> Future[str]:
-    """The digest of ``path``, computed on a plain thread (hashlib releases the GIL)."""
-    done: Future[str] = Future()
+    """The digest of ``path``, computed on a shared pool of threads (hashlib releases the GIL).
 
-    def run() -> None:
-        try:
-            done.set_result(digest(path)[0])
-        except BaseException as exc:  # handed to whoever asks for the checksum
-            done.set_exception(exc)
-
-    threading.Thread(target=run, name="altakit-hash", daemon=True).start()
-    return done
+    One pool for every file: a glob of 100,000 files starts no thread per file.
+    """
+    pid, pool = _HASHERS.get("pool", (None, None))
+    if pool is None or pid != os.getpid():
+        pool = ThreadPoolExecutor(4, thread_name_prefix="altakit-hash")
+        _HASHERS["pool"] = (os.getpid(), pool)
+    return pool.submit(lambda: digest(path)[0])
 
 
 # ------------------------------------------------------------------ unpacking
-def _new_file(workdir: Path, kind: str) -> Path:
-    """A new, empty file in ``workdir`` named after what it holds."""
-    fd, name = tempfile.mkstemp(prefix=f"{kind}-", dir=workdir)
-    os.close(fd)
-    return Path(name)
-
-
-def _copy_in(src: IO[bytes], workdir: Path, kind: str) -> Path:
-    """Copy a stream into a new file in ``workdir``."""
-    path = _new_file(workdir, kind)
-    with open(path, "wb") as dst:
-        shutil.copyfileobj(src, dst, 1024 * 1024)
-    return path
-
-
-#: Most bytes an input may unpack to, all archive members and nesting levels together.
-MAX_UNPACKED = 64 * 1024**3
-#: Most bytes unpacked per byte received (beyond :data:`RATIO_FLOOR`): more is a decompression bomb.
-MAX_RATIO = 200
-#: Unpacked bytes below which any ratio is fine (small files compress well).
-RATIO_FLOOR = 64 * 1024**2
 #: Archives inside archives unpacked, at most (deeper ones are a typed error).
 MAX_DEPTH = 4
 #: Archive members that are no one's data: macOS resource forks and folder files, Windows thumbnails.
 JUNK = ("__MACOSX/", ".DS_Store", "Thumbs.db", "desktop.ini", "._")
-_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"PK\x03\x04")
-
-
-@dataclass
-class _Budget:
-    """What one received input may unpack to (see :data:`MAX_UNPACKED`, :data:`MAX_RATIO`)."""
-
-    name: str
-    received: int
-    unpacked: int = 0
-
-    def take(self, n: int) -> None:
-        self.unpacked += n
-        ratio = self.unpacked / max(1, self.received)
-        if self.unpacked > MAX_UNPACKED or (self.unpacked > RATIO_FLOOR and ratio > MAX_RATIO):
-            raise IngestError(
-                f"{self.name}: unpacks to more than {self.unpacked:,} bytes from {self.received:,} "
-                f"(a decompression bomb?)",
-                source=self.name,
-                hint=f"inputs may unpack to {MAX_RATIO}x their size and {MAX_UNPACKED:,} bytes at most; "
-                "unpack it yourself and ingest the files",
-            )
-
-
-def _copy_bounded(src: IO[bytes], workdir: Path, kind: str, budget: _Budget) -> Path:
-    """Copy a decompressing stream into a new file, within ``budget``."""
-    path = _new_file(workdir, kind)
-    try:
-        with open(path, "wb") as dst:
-            while chunk := src.read(1024 * 1024):
-                budget.take(len(chunk))
-                dst.write(chunk)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return path
-
-
+_ZSTD = b"\x28\xb5\x2f\xfd"
+_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ", _ZSTD, b"PK\x03\x04")
+#: Where a POSIX tar header holds ``ustar`` (GNU and POSIX tars; old v7 tars are read as text).
+_TAR_MAGIC_AT = 257
 #: ``(sha, size, budget, depth)``: the outermost input's digest, size and budget, and the nesting depth.
-_Within = tuple[str, int, _Budget, int]
+_Within = tuple[str, int, Budget, int]
+#: What a damaged compressed stream raises while read (pyarrow's zstd errors: ``OSError``, ``ValueError``).
+_DAMAGED = (EOFError, OSError, lzma.LZMAError, zlib.error, ValueError)
 
 
 def _unpack(
-    name: str, path: Path, workdir: Path, checksums: bool = True, *, within: _Within | None = None
+    name: str,
+    path: Path,
+    workdir: Path,
+    checksums: bool,
+    tally: Tally,
+    *,
+    within: _Within | None = None,
 ) -> list[SourceFile]:
     """The files a received file holds: itself, or what it unpacks to (archives in archives too).
 
     ``within``: set when ``path`` came out of an archive (see :data:`_Within`).
     """
     with open(path, "rb") as f:
-        magic = f.read(8)
-    if not any(magic.startswith(m) for m in _MAGIC):
+        head = f.read(_TAR_MAGIC_AT + 8)
+    magic = head[:8]
+    tar = head[_TAR_MAGIC_AT : _TAR_MAGIC_AT + 5] == b"ustar"
+    if not tar and not any(magic.startswith(m) for m in _MAGIC):
         if within is not None:
             return [SourceFile(name, path, within[0], within[1])]
         return [SourceFile(name, path, _hash_later(path) if checksums else "", path.stat().st_size)]
     if within is None:
         sha, size = digest(path)
-        budget, depth = _Budget(name, size), 0
+        budget, depth = Budget(name, size, tally), 0
     else:
         sha, size, budget, depth = within
     if depth >= MAX_DEPTH:
         raise IngestError(f"{name}: archives nested more than {MAX_DEPTH} deep", source=name)
+    if tar:
+        return _untar(name, path, workdir, (sha, size, budget, depth + 1), checksums, tally)
     opener: dict[bytes, Callable[..., Any]] = {
         b"\x1f\x8b": gzip.open,
         b"BZh": bz2.open,
         b"\xfd7zXZ": lzma.open,
+        _ZSTD: _zstd_open,
     }
     for prefix, open_ in opener.items():
         if magic.startswith(prefix):
             try:
                 with open_(path, "rb") as src:
-                    out = _copy_bounded(src, workdir, "unpacked", budget)
-            except (EOFError, OSError, lzma.LZMAError, zlib.error, ValueError) as exc:
+                    out = copy_bounded(src, workdir, "unpacked", budget)
+            except IngestError:
+                raise
+            except _DAMAGED as exc:
                 raise IngestError(
                     f"{name}: compressed data is damaged or truncated ({exc})",
                     source=name,
                     hint="re-export or re-upload the file",
                 ) from exc
-            stem = name.rsplit(".", 1)[0] if name.lower().endswith((".gz", ".bz2", ".xz")) else name
-            return _unpack(stem, out, workdir, checksums, within=(sha, size, budget, depth + 1))
+            stem = name.rsplit(".", 1)[0] if name.lower().endswith((".gz", ".bz2", ".xz", ".zst")) else name
+            return _unpack(stem, out, workdir, checksums, tally, within=(sha, size, budget, depth + 1))
     if magic.startswith(b"PK\x03\x04") and not name.lower().endswith((".xlsx", ".xls")):
-        return _unzip(name, path, workdir, (sha, size, budget, depth + 1), checksums)
+        return _unzip(name, path, workdir, (sha, size, budget, depth + 1), checksums, tally)
+    if magic.startswith(
+        b"PK\x03\x04"
+    ):  # a workbook: its reader inflates the parts, so check what they declare
+        _workbook_sizes(name, path, budget)
     return [SourceFile(name, path, sha, size)]
+
+
+def _zstd_open(path: Path, mode: str) -> IO[bytes]:
+    """A zstd stream (pyarrow's codec, a dependency already) read in bounded chunks."""
+    import pyarrow as pa
+
+    return pa.input_stream(str(path), compression="zstd")  # type: ignore[return-value]
+
+
+def _declared(budget: Budget, sizes: list[int]) -> None:
+    """Refuse an archive whose members declare more than the budget allows, before any is read."""
+    total = sum(max(0, n) for n in sizes)
+    budget.check(budget.unpacked + total, budget.tally.unpacked + total, declared=True)
+
+
+def _workbook_sizes(name: str, path: Path, budget: Budget) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            _declared(budget, [i.file_size for i in archive.infolist()])
+    except (zipfile.BadZipFile, OSError, ValueError, LookupError) as exc:
+        if isinstance(exc, IngestError):
+            raise
+        raise IngestError(f"{name}: the workbook is damaged (not a readable zip)", source=name) from exc
 
 
 def _is_junk(member: str) -> bool:
@@ -325,11 +372,14 @@ def _is_junk(member: str) -> bool:
     return member.startswith("__MACOSX/") or "/__MACOSX/" in member or base.startswith(JUNK[1:])
 
 
-def _unzip(name: str, path: Path, workdir: Path, within: _Within, checksums: bool) -> list[SourceFile]:
+def _unzip(
+    name: str, path: Path, workdir: Path, within: _Within, checksums: bool, tally: Tally
+) -> list[SourceFile]:
     sha, size, budget, _ = within
     try:
         with zipfile.ZipFile(path) as archive:
             if any(n.startswith("xl/") for n in archive.namelist()):
+                _declared(budget, [i.file_size for i in archive.infolist()])
                 return [SourceFile(name if name.endswith(".xlsx") else name + ".xlsx", path, sha, size)]
             names = [i for i in archive.infolist() if i.filename]
             members = [i for i in names if not i.is_dir() and not _is_junk(i.filename)]
@@ -345,11 +395,14 @@ def _unzip(name: str, path: Path, workdir: Path, within: _Within, checksums: boo
                 raise IngestError(
                     f"{name}: the zip archive holds no data files", source=name, hint="check the archive"
                 )
+            # zipfile never reads a member past its declared size: the declared total bounds it all
+            _declared(budget, [i.file_size for i in members])
             out = []
             for info in members:
                 with archive.open(info) as src:
-                    target = _copy_bounded(src, workdir, "unzipped", budget)
-                out.extend(_unpack(f"{name}/{info.filename}", target, workdir, checksums, within=within))
+                    target = copy_bounded(src, workdir, "unzipped", budget)
+                member = f"{name}/{info.filename}"
+                out.extend(_unpack(member, target, workdir, checksums, tally, within=within))
             return out
     except IngestError:
         raise
@@ -358,3 +411,31 @@ def _unzip(name: str, path: Path, workdir: Path, within: _Within, checksums: boo
         # (NotImplementedError); ValueError: a member name that is not the UTF-8 its flag says;
         # LookupError: headers that contradict each other
         raise IngestError(f"{name}: the zip archive is damaged or unsupported ({exc})", source=name) from exc
+
+
+def _untar(
+    name: str, path: Path, workdir: Path, within: _Within, checksums: bool, tally: Tally
+) -> list[SourceFile]:
+    """A tar archive's regular files (links, devices and folders are passed over)."""
+    budget = within[2]
+    try:
+        with tarfile.open(path, mode="r:") as archive:
+            members = [m for m in archive.getmembers() if m.isfile() and m.size > 0 and not _is_junk(m.name)]
+            if not members:
+                raise IngestError(
+                    f"{name}: the tar archive holds no data files", source=name, hint="check the archive"
+                )
+            _declared(budget, [m.size for m in members])
+            out = []
+            for m in members:
+                src = archive.extractfile(m)
+                if src is None:
+                    continue
+                with src:
+                    target = copy_bounded(src, workdir, "untarred", budget)
+                out.extend(_unpack(f"{name}/{m.name}", target, workdir, checksums, tally, within=within))
+            return out
+    except IngestError:
+        raise
+    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+        raise IngestError(f"{name}: the tar archive is damaged or unsupported ({exc})", source=name) from exc

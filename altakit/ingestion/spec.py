@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 from altakit.datasets import tables
 from altakit.errors import ConfigError, NotFound
 from altakit.ingestion.engine import ENGINES
+from altakit.ingestion.quarantine import EXCERPT
 from altakit.ingestion.readers import BLOCK, MAX_COLUMNS, ReadOptions
+from altakit.ingestion.readers.limits import MAX_RATIO, MAX_UNPACKED, UnpackLimits
 from altakit.ingestion.schema import DEFAULT_POLICY, POLICIES
 
 if TYPE_CHECKING:
@@ -51,6 +53,14 @@ class IngestSpec:
             (``true``) or month first (``false``). Unset, such a column is a typed error, never a guess;
             a column with a value that fits only one order is read in that order.
         block_bytes: Size of the blocks text is read and typed in (default 16 MiB).
+        max_unpacked_bytes: Most bytes the compressed inputs (gzip, bzip2, xz, zstd, zip, tar, a
+            workbook's parts, Parquet pages) of one ingest may unpack to, together (default 16 GiB);
+            more is an :class:`~altakit.ingestion.readers.limits.UnpackLimitExceeded` before the disk fills.
+        max_unpack_ratio: Most bytes one input may unpack to per byte received (default 100; any
+            ratio is fine below 64 MiB); more is a decompression bomb, refused the same way.
+        value_excerpt: Characters of a rejected value a quarantine reason quotes (default 40, cut
+            with ``…``); ``0`` masks values in reasons. The values themselves stay in the quarantine
+            table; catalog records hold reasons without them.
 
     Example:
         >>> IngestSpec.load({"time": "ts", "steps": [{"step": "resample", "rule": "15m"}]}).time
@@ -74,6 +84,9 @@ class IngestSpec:
     max_columns: int = MAX_COLUMNS
     dayfirst: bool | None = None
     block_bytes: int = BLOCK
+    max_unpacked_bytes: int = MAX_UNPACKED
+    max_unpack_ratio: float = MAX_RATIO
+    value_excerpt: int = EXCERPT
 
     @classmethod
     def load(cls, spec: IngestSpec | dict[str, Any] | str | Path | None) -> IngestSpec:
@@ -112,6 +125,19 @@ class IngestSpec:
             raise ConfigError(f"dayfirst must be true or false, not {out.dayfirst!r}", hint="dayfirst: true")
         if not isinstance(out.block_bytes, int) or out.block_bytes < 1024:
             raise ConfigError(f"block_bytes must be at least 1024, not {out.block_bytes!r}")
+        for key in ("max_unpacked_bytes", "max_unpack_ratio", "value_excerpt"):
+            value = getattr(out, key)
+            excerpt = key == "value_excerpt"
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or value < 0
+                or (value == 0 and not excerpt)
+            ):
+                low = "0 or more" if key == "value_excerpt" else "a positive number"
+                raise ConfigError(
+                    f"{key} must be {low}, not {value!r}", hint=f"e.g. {key}: {getattr(cls, key)}"
+                )
         if isinstance(out.by, str):
             out.by = [out.by]
         return out
@@ -131,7 +157,17 @@ class IngestSpec:
             encoding=self.encoding,
             max_columns=self.max_columns,
             block_bytes=self.block_bytes,
+            limits=self.unpack_limits(),
         )
+
+    def unpack_limits(self) -> UnpackLimits:
+        """How far this spec lets inputs unpack (:class:`~altakit.ingestion.readers.limits.UnpackLimits`).
+
+        Example:
+            >>> IngestSpec(max_unpack_ratio=20).unpack_limits().max_ratio
+            20
+        """
+        return UnpackLimits(max_bytes=int(self.max_unpacked_bytes), max_ratio=self.max_unpack_ratio)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (for the catalog and YAML)."""

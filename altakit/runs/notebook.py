@@ -12,7 +12,13 @@ way a run is kept (:func:`keep_run`).
 Secrets never land in a notebook (:mod:`altakit.runs.secrets`): parameters that
 look like secrets are refused before anything runs, and the values of
 secret-looking environment variables are redacted from the executed notebook
-before it is kept anywhere.
+before it is kept anywhere. While the kernel runs, papermill saves the partly
+executed notebook after every cell: it saves it into a private folder
+(``$TMPDIR/altakit-run-<pid>@<host>-…``, mode 0700, the file 0600), and only
+the redacted notebook is ever written to the runs folder. A run killed
+part-way leaves its private folder behind, readable by its owner only; the
+next run on the same machine removes it once its process is gone
+(:func:`sweep_private`).
 
 Example:
     >>> result = run_notebook("notebooks/01_store_quickstart.ipynb", {"rows": 100})  # doctest: +SKIP
@@ -25,6 +31,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
+import socket
+import stat
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -33,11 +42,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from altakit import config
+from altakit import config, faults
 from altakit.catalog import catalog_of
 from altakit.errors import ConfigError, MissingDependency, NotFound
 from altakit.runs.record import RunDoc, environment, jsonable, record_run
-from altakit.runs.secrets import REDACTED, check_parameters, redact_file, secret_env_values
+from altakit.runs.secrets import (
+    Redactor,
+    check_parameters,
+    redact_notebook,
+    redact_notebook_text,
+    secret_env_values,
+)
 from altakit.store import open_store
 
 if TYPE_CHECKING:
@@ -47,6 +62,13 @@ if TYPE_CHECKING:
 #: Where ``altakit run`` keeps local copies unless told (``--out``).
 RUNS_DIR_ENV = "ALTAKIT_RUNS_DIR"
 _NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
+#: Name prefix of the private folders notebooks execute in (in the OS temp folder).
+PRIVATE_PREFIX = "altakit-run-"
+_PRIVATE_RE = re.compile(re.escape(PRIVATE_PREFIX) + r"(?P<pid>\d+)@(?P<host>[A-Za-z0-9.-]*)-")
+#: A private folder of another machine (a shared temp folder) is removed when untouched this long (seconds).
+STALE_AFTER = 24 * 3600
+#: ``run.executed``: papermill is done, the unredacted notebook is only in the private folder.
+FAULT_POINTS = ("run.executed",)
 
 
 @dataclass
@@ -82,31 +104,140 @@ def _papermill() -> Any:
 
 
 def execute(
-    src: Path, dst: Path, parameters: Mapping[str, Any], *, kernel: str = "python3", timeout: int = 600
+    src: Path,
+    dst: Path,
+    parameters: Mapping[str, Any],
+    *,
+    kernel: str = "python3",
+    timeout: int = 600,
+    redactor: Redactor | None = None,
 ) -> tuple[float, str]:
-    """Execute notebook ``src`` into ``dst`` with papermill, in ``src``'s folder.
+    """Execute notebook ``src`` with papermill, in ``src``'s folder; write it, redacted, to ``dst``.
+
+    Papermill saves the notebook as it runs into a private file (:func:`private_folder`), never
+    into ``dst``'s folder; when it is done — finished or failed — the notebook is redacted with
+    ``redactor`` (default: the secret environment values, :func:`secret_env_values`) and written
+    to ``dst`` in one step, and the private folder is removed. A run killed before that leaves
+    only its private folder, which a later run removes (:func:`sweep_private`).
 
     Returns:
-        ``(seconds, error)``; ``error`` is ``""`` on success, else ``"Type: message"``
+        ``(seconds, error)``; ``error`` is ``""`` on success, else ``"Type: message"``, redacted
         (a failed notebook is reported, not raised; ``dst`` then holds the cells up to the failure).
     """
     papermill = _papermill()
-    start = time.perf_counter()
-    error = ""
+    sweep_private()
+    redactor = redactor if redactor is not None else Redactor(secret_env_values())
+    dst.unlink(missing_ok=True)  # what is there is an earlier run's, not this one's
+    private = private_folder()
     try:
-        papermill.execute_notebook(
-            str(src),
-            str(dst),
-            parameters=dict(parameters),
-            kernel_name=kernel,
-            cwd=str(src.parent),
-            progress_bar=False,
-            execution_timeout=timeout,
-            **_kernel_manager(),
-        )
-    except Exception as exc:  # the failure is the result; callers report it
-        error = f"{type(exc).__name__}: {exc}".strip()[:2000]
-    return round(time.perf_counter() - start, 2), error
+        raw = private / "executed.ipynb"
+        os.close(os.open(raw, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # papermill keeps the mode
+        start = time.perf_counter()
+        error = ""
+        try:
+            papermill.execute_notebook(
+                str(src),
+                str(raw),
+                parameters=dict(parameters),
+                kernel_name=kernel,
+                cwd=str(src.parent),
+                progress_bar=False,
+                execution_timeout=timeout,
+                **_kernel_manager(),
+            )
+        except Exception as exc:  # the failure is the result; callers report it
+            error = redactor.text(f"{type(exc).__name__}: {exc}".strip()[:2000])
+        seconds = round(time.perf_counter() - start, 2)
+        faults.point("run.executed")
+        if raw.stat().st_size:  # papermill wrote the notebook (not so if it failed before)
+            text = redact_notebook_text(
+                raw.read_text(encoding="utf-8"), redactor, metadata={"output_path": str(dst)}
+            )
+            _write_atomically(dst, text)
+        return seconds, error
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all: into a hidden file beside it, then renamed over it."""
+    part = path.with_name(f".{path.name}.{os.getpid()}-{os.urandom(4).hex()}.partial")
+    try:
+        part.write_text(text, encoding="utf-8")
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.-]+", "-", socket.gethostname())[:60]
+
+
+def private_folder() -> Path:
+    """A new folder only this user can enter (mode 0700), in the OS temp folder, for one execution.
+
+    Its name, ``altakit-run-<pid>@<host>-<random>``, tells :func:`sweep_private` whose it is.
+
+    Example:
+        >>> folder = private_folder()
+        >>> oct(folder.stat().st_mode & 0o777), folder.name.startswith(PRIVATE_PREFIX)
+        ('0o700', True)
+        >>> folder.rmdir()
+    """
+    return Path(tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{os.getpid()}@{_host()}-"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process: it exists
+        return True
+    return True
+
+
+def _newest(folder: Path) -> float:
+    times = [folder.lstat().st_mtime]
+    for entry in folder.iterdir():
+        with contextlib.suppress(OSError):
+            times.append(entry.lstat().st_mtime)
+    return max(times)
+
+
+def sweep_private(root: str | Path | None = None, *, stale_after: float = STALE_AFTER) -> list[Path]:
+    """Remove the private folders that killed runs left in ``root`` (default: the OS temp folder).
+
+    A folder is removed when it is this user's and the run that made it is gone: on this machine,
+    its process no longer exists; from another machine (a shared temp folder), nothing in it changed
+    for ``stale_after`` seconds. Links and other users' folders are left alone.
+
+    Returns:
+        The folders removed.
+
+    Example:
+        >>> sweep_private(tempfile.mkdtemp())
+        []
+    """
+    folder = Path(root if root is not None else tempfile.gettempdir())
+    uid, host, removed = getattr(os, "getuid", lambda: None)(), _host(), []
+    for entry in folder.glob(f"{PRIVATE_PREFIX}*"):
+        m = _PRIVATE_RE.match(entry.name)
+        try:
+            st = entry.lstat()
+            if not m or not stat.S_ISDIR(st.st_mode) or (uid is not None and st.st_uid != uid):
+                continue
+            pid = int(m["pid"])
+            if m["host"] == host and os.name != "nt":  # (os.kill(pid, 0) would end the process on Windows)
+                stale = pid != os.getpid() and not _alive(pid)
+            else:
+                stale = time.time() - _newest(entry) > stale_after
+        except OSError:  # gone meanwhile, or unreadable: not ours to judge
+            continue
+        if stale:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
 
 
 def _kernel_manager() -> dict[str, Any]:
@@ -136,14 +267,15 @@ def _kernel_manager() -> dict[str, Any]:
     return {"kernel_manager_class": IPCKernelManager}
 
 
-def export_html(executed: Path, page: Path) -> Path | None:
-    """Write the HTML copy of the executed notebook; ``None`` if there is nothing to export."""
+def export_html(executed: Path, page: Path, redactor: Redactor | None = None) -> Path | None:
+    """Write the HTML copy of the executed notebook, redacted by ``redactor`` before it is written;
+    ``None`` if there is nothing to export."""
     if not executed.exists():
         return None
     from nbconvert import HTMLExporter
 
     body, _ = HTMLExporter().from_filename(str(executed))
-    page.write_text(body, encoding="utf-8")
+    _write_atomically(page, redactor.text(body) if redactor is not None else body)
     return page
 
 
@@ -178,14 +310,18 @@ def keep_run(
     error: str,
     executed: Path,
     page: Path,
+    redactor: Redactor | None = None,
 ) -> Record:
     """Keep one executed notebook: redact it, export HTML, store both copies, register the run record.
 
     The one path by which ``altakit run`` and the workflow keep a run. Secret
-    environment values are redacted from the executed notebook (before its HTML
-    copy is made) and from ``error``; both copies go into the store as
+    environment values and URL passwords (:class:`~altakit.runs.secrets.Redactor`)
+    are redacted from every decoded string of the executed notebook (before its
+    HTML copy is made), from the HTML copy and from every string of the run record
+    (``error`` included); both copies go into the store as
     ``runs/<name>/<notebook>.ipynb`` / ``.html``; the run record
     (:class:`~altakit.runs.record.RunDoc`) names them, with the local copies.
+    Give the ``redactor`` :func:`execute` used, so the record names every secret it redacted.
 
     Returns:
         The run record (``status`` ``finished``, or ``failed`` when ``error`` is not empty).
@@ -193,14 +329,14 @@ def keep_run(
     Example:
         >>> rec = keep_run(store, src, {"rows": 5}, "python3", started, 1.5, "", out, page)  # doctest: +SKIP
     """
-    redacted = redact_file(executed, secret_env_values()) if executed.exists() else []
+    redactor = redactor if redactor is not None else Redactor(secret_env_values())
+    if executed.exists():
+        redact_notebook(executed, redactor)  # decoded JSON strings; execute() did it already: a second guard
     html_error = ""
     try:
-        export_html(executed, page)
+        export_html(executed, page, redactor)  # made from the redacted notebook, redacted again
     except Exception as exc:  # the executed notebook is the run's result; a missing HTML copy is noted
         html_error = f"{type(exc).__name__}: {exc}".strip()[:500]
-    for secret in secret_env_values().values():
-        error = error.replace(secret, REDACTED)
     name = run_name(src)
     stored: dict[str, dict[str, Any]] = {}
     for label, path, suffix in (("executed", executed, ".ipynb"), ("html", page, ".html")):
@@ -219,9 +355,10 @@ def keep_run(
         executed=stored.get("executed"),
         html=stored.get("html"),
         local={"executed": str(executed), "html": str(page)},
-        redacted=redacted,
         html_error=html_error,
     )
+    doc = redactor.value(run.to_doc())  # error, parameters, paths: every string of the record
+    run = RunDoc.from_doc({**doc, "redacted": sorted(redactor.found)})
     with catalog_of(store):  # closes the index connections this command opened
         return record_run(store, name, run)
 
@@ -274,7 +411,8 @@ def run_notebook(
     stem = f"{src.stem}-{started:%Y%m%dT%H%M%S}{started.microsecond:06d}Z"
     executed, page = folder / f"{stem}.ipynb", folder / f"{stem}.html"
     with _kernel_env(kernel_env):
-        seconds, error = execute(src, executed, params, kernel=kernel, timeout=timeout)
-    record = keep_run(target, src, params, kernel, started, seconds, error, executed, page)
+        redactor = Redactor(secret_env_values())
+        seconds, error = execute(src, executed, params, kernel=kernel, timeout=timeout, redactor=redactor)
+    record = keep_run(target, src, params, kernel, started, seconds, error, executed, page, redactor)
     error = str(record.doc["error"])
     return RunResult(not error, executed, page, seconds, error, record)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from altakit.errors import NotFound
 from altakit.runs.notebook import execute, keep_run
-from altakit.runs.secrets import check_parameters
+from altakit.runs.secrets import Redactor, check_parameters, secret_env_values
 from altakit.store import open_store
 
 if TYPE_CHECKING:
@@ -111,8 +111,13 @@ def run_workflow(
     for src in curated_notebooks(notebooks):
         executed, page = out / src.name, out / f"{src.stem}.html"
         started = datetime.now(UTC)
-        seconds, error = execute(src, executed, report.parameters, kernel=kernel, timeout=timeout)
-        run = keep_run(target, src, report.parameters, kernel, started, seconds, error, executed, page)
+        redactor = Redactor(secret_env_values())  # one per notebook: its record names what it redacted
+        seconds, error = execute(
+            src, executed, report.parameters, kernel=kernel, timeout=timeout, redactor=redactor
+        )
+        run = keep_run(
+            target, src, report.parameters, kernel, started, seconds, error, executed, page, redactor
+        )
         error = str(run.doc["error"])
         result = NotebookResult(src.name, str(executed), str(page), seconds, not error, error, str(run.ref))
         report.notebooks.append(result)

@@ -24,13 +24,15 @@ import fnmatch
 import io
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, BinaryIO, TypeVar
 
-from altakit.errors import ConfigError, NotFound
+from altakit.errors import ConfigError, InvalidKey, NotFound
 from altakit.store.names import (
     CATALOG_PREFIX,
+    SEP,
     Version,
     checksum,
     clean_writer,
@@ -54,6 +56,27 @@ Data = bytes | bytearray | memoryview | os.PathLike | IO[bytes]
 READ_BUFFER = 1024 * 1024
 #: Objects this large are hashed on a second thread while the backend stages them.
 PARALLEL_HASH_FROM = 4 * 1024 * 1024
+
+
+#: What ``Store._level`` returns entries as: ``(marker, None)`` for a folder, ``(marker, names)`` for a key.
+Entries = list[tuple[str, list[str] | None]]
+
+
+@dataclass
+class Page:
+    """One page of a folder listing (:meth:`Store.list_page`).
+
+    Attributes:
+        prefix: The folder listed (``""`` or ending with ``/``).
+        folders: Sub-folders on this page, as full prefixes ending with ``/``.
+        keys: The latest version of each key on this page.
+        next: The cursor of the next page, ``None`` after the last.
+    """
+
+    prefix: str
+    folders: list[str]
+    keys: list[Version]
+    next: str | None
 
 
 class Store(abc.ABC):
@@ -129,20 +152,24 @@ class Store(abc.ABC):
         """Release connections or processes; the store reopens them lazily on use."""
 
     # ------------------------------------------------------------------- writing
-    def put(self, key: str, data: Data) -> Version:
+    def put(self, key: str, data: Data, *, reserved: bool = False) -> Version:
         """Write a new version of ``key``.
 
         Args:
             key: Where to write, e.g. ``"raw/day1.csv"``.
             data: Bytes, a ``pathlib.Path`` to a local file, or a readable binary file.
+            reserved: Allow a key under the reserved prefix ``_altakit/`` (see :meth:`check_writable`).
 
         Returns:
             The new :class:`Version`.
 
+        Raises:
+            InvalidKey: A malformed key, or a key under ``_altakit/`` without ``reserved=True``.
+
         Example:
             >>> v = store.put("raw/day1.csv", Path("day1.csv"))  # doctest: +SKIP
         """
-        validate_key(key)
+        self.check_writable(key, reserved=reserved)
         if isinstance(data, bytes | bytearray | memoryview):
             view = memoryview(data)
             return self._put(key, view, view.nbytes, lambda: checksum(view))
@@ -186,7 +213,7 @@ class Store(abc.ABC):
             raise
         return version
 
-    def open_writer(self, key: str) -> VersionWriter:
+    def open_writer(self, key: str, *, reserved: bool = False) -> VersionWriter:
         """A write-only binary file whose bytes become a new version of ``key`` when it closes.
 
         For producers that write a stream (``torch.save``, ``zipfile``): the bytes are
@@ -200,32 +227,37 @@ class Store(abc.ABC):
             ...     torch.save(model.state_dict(), f)
             >>> f.version  # doctest: +SKIP
         """
-        validate_key(key)
+        self.check_writable(key, reserved=reserved)
         return VersionWriter(self, key, self._open_spool())
 
-    def delete(self, key: str) -> Version:
+    def delete(self, key: str, *, reserved: bool = False) -> Version:
         """Delete ``key`` by writing a tombstone version; older versions stay readable."""
+        self.check_writable(key, reserved=reserved)
         self.info(key)  # NotFound if missing or already deleted
         version = Version(key, new_id(), 0, "", self.writer, deleted=True)
         self._write(version.name, b"")
         return version
 
-    def copy(self, src: str, dst: str, *, version: str | Version | None = None) -> Version:
+    def copy(
+        self, src: str, dst: str, *, version: str | Version | None = None, reserved: bool = False
+    ) -> Version:
         """Copy a version of ``src`` (latest by default) to a new version of ``dst``."""
-        validate_key(dst)
+        self.check_writable(dst, reserved=reserved)
         source = self.resolve(src, version)
-        target = self._new_version(dst, source.size, source.checksum)
+        # the source's name already holds the checksum as this store names it: keep it as is
+        target = Version(dst, new_id(), source.size, source.checksum, self.writer)
         self._copy(source.name, target.name)
         return target
 
-    def purge(self, key: str, version: str | Version) -> None:
+    def purge(self, key: str, version: str | Version, *, reserved: bool = False) -> None:
         """Physically remove one version (retention policies only; prefer ``delete``)."""
+        self.check_writable(key, reserved=reserved)
         self._remove(self.resolve(key, version).name)
 
     # ------------------------------------------------------------------- reading
     def versions(self, key: str) -> list[Version]:
         """Every version of ``key``, oldest first, tombstones included."""
-        validate_key(key)
+        validate_key(key)  # not the length limit: a key written before stays readable
         found = (parse_name(name) for name in self._names_of(key))
         return sorted((v for v in found if v is not None and v.key == key), key=lambda v: v.id)
 
@@ -286,7 +318,7 @@ class Store(abc.ABC):
         """All bytes of a version of ``key``, verified against its size and checksum."""
         v = self.resolve(key, version, as_of=as_of)
         data = self._read_range(v.name, 0, v.size)
-        verify(v, len(data), checksum(data))
+        self._verify(v, len(data), checksum(data))
         return data
 
     def read_verified(
@@ -324,11 +356,11 @@ class Store(abc.ABC):
             try:
                 result = read(file)
             except Exception:
-                verify(v, *hasher.result())  # damaged bytes explain the failure best
+                self._verify(v, *hasher.result())  # damaged bytes explain the failure best
                 raise
             finally:
                 hasher.thread.join()  # it reads the file: close it only after
-        verify(v, *hasher.result())
+        self._verify(v, *hasher.result())
         return result
 
     def open(
@@ -344,7 +376,7 @@ class Store(abc.ABC):
             ...     header = f.readline()
         """
         v = self.resolve(key, version, as_of=as_of)
-        reader = VerifiedReader(v, self._open_raw(v.name, v.size))
+        reader = VerifiedReader(v, self._open_raw(v.name, v.size), self._name_checksum)
         return io.BufferedReader(reader, buffer_size=READ_BUFFER)
 
     def list(self, prefix: str = "", pattern: str | None = None, recursive: bool = True) -> list[Version]:
@@ -377,9 +409,130 @@ class Store(abc.ABC):
             out.append(v)
         return out
 
+    def list_page(self, prefix: str = "", cursor: str | None = None, limit: int = 200) -> Page:
+        """One page of one folder level: its sub-folders and the latest version of its keys.
+
+        Paged in the backend's order (names sorted by code point); the page's ``next`` is the
+        opaque cursor of the next page (``None`` after the last). A backend lists one page without
+        reading the rest of the folder's keys (:meth:`_level`). Deleted keys and, at the root, the
+        catalog's reserved ``_altakit/`` folder are left out, so a page may hold fewer entries.
+
+        Args:
+            prefix: ``""`` (the root) or a folder ending with ``/``.
+            cursor: ``next`` of the previous page; ``None`` for the first.
+            limit: Folders plus keys per page at most (1 … 1000).
+
+        Example:
+            >>> import tempfile, altakit
+            >>> store = altakit.open_store(tempfile.mkdtemp())
+            >>> _ = [store.put(k, b"x") for k in ("a/1", "a/2", "b/c/d", "top")]
+            >>> page = store.list_page("", limit=2)
+            >>> page.folders, [v.key for v in page.keys], page.next is not None
+            (['a/', 'b/'], [], True)
+            >>> [v.key for v in store.list_page("", page.next).keys]
+            ['top']
+        """
+        validate_prefix(prefix)
+        if prefix and not prefix.endswith("/"):
+            raise InvalidKey(f"invalid folder {prefix!r}: a folder ends with '/'", prefix=prefix)
+        if not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise ConfigError(f"limit={limit!r} is out of range", hint="ask for 1 … 1000 entries a page")
+        if cursor is not None and (not isinstance(cursor, str) or len(cursor) > 2048 or "\x00" in cursor):
+            raise ConfigError("malformed cursor", hint="pass the next value of the previous page")
+        entries, more = self._level(prefix, cursor or "", limit)
+        page = Page(prefix, [], [], entries[-1][0] if more and entries else None)
+        for marker, names in entries:
+            if names is None:
+                if prefix or f"{marker.rstrip('/')}/" != CATALOG_PREFIX:
+                    page.folders.append(prefix + marker.rstrip("/") + "/")
+                continue
+            found = [v for v in map(parse_name, names) if v is not None]
+            if found:
+                latest = max(found, key=lambda v: v.id)
+                if not latest.deleted:
+                    page.keys.append(latest)
+        return page
+
+    def _level(self, folder: str, after: str, limit: int) -> tuple[Entries, bool]:
+        """Up to ``limit`` entries of ``folder`` whose marker sorts after ``after``, and whether more follow.
+
+        An entry is ``(marker, None)`` for a sub-folder or ``(marker, names)`` for a key with the
+        names of its versions; markers are the backend's opaque, ordered cursors. This default
+        scans the whole folder tree (override it: local and S3 read one page only).
+        """
+        entries: dict[str, list[str] | None] = {}
+        for name in self._scan(folder, True):
+            rest = name[len(folder) :]
+            head, slash, _ = rest.partition("/")
+            if slash and SEP not in head:
+                entries[head + "/"] = None
+            else:
+                key_marker = rest.partition(SEP)[0] + SEP
+                listed = entries.setdefault(key_marker, [])
+                if listed is not None:
+                    listed.append(name)
+        markers = sorted(m for m in entries if m > after)
+        return [(m, entries[m]) for m in markers[:limit]], len(markers) > limit
+
     # ------------------------------------------------------------------- helpers
+    def check_writable(self, key: str, *, reserved: bool = False) -> str:
+        """Return ``key`` if a write may go there, else raise :class:`~altakit.errors.InvalidKey`.
+
+        ``_altakit/`` (:data:`~altakit.store.names.CATALOG_PREFIX`) holds altakit's own
+        objects (catalog records, version-number claims, ingest claims); one foreign object
+        there could make every catalog read fail, so ``put``, ``open_writer``, ``delete``,
+        ``copy`` (its target) and ``purge`` refuse it. altakit's own modules write there
+        explicitly, with ``reserved=True``. Reading and listing it stays open to everyone.
+
+        Example:
+            >>> import tempfile, altakit
+            >>> store = altakit.open_store(tempfile.mkdtemp())
+            >>> store.put("_altakit/catalog/x", b"{}")  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            altakit.errors.InvalidKey: key '_altakit/catalog/x' is under the reserved prefix '_altakit/'...
+            >>> store.put("_altakit/catalog/x", b"{}", reserved=True).key
+            '_altakit/catalog/x'
+        """
+        self._check_key(key)
+        if not reserved and key.startswith(CATALOG_PREFIX):
+            raise InvalidKey(
+                f"key {key!r} is under the reserved prefix {CATALOG_PREFIX!r}, which holds altakit's catalog",
+                key=key,
+                hint="choose a key outside '_altakit/'; register catalog records with catalog.register() "
+                "(altakit's own modules write there with reserved=True)",
+            )
+        return key
+
+    def _key_limit(self) -> int | None:
+        """The longest key, in UTF-8 bytes, this backend can hold (``None``: no limit known)."""
+        return None
+
+    def _check_key(self, key: str) -> str:
+        """``validate_key`` plus the backend's length limit, checked before anything is written."""
+        validate_key(key)
+        limit = self._key_limit()
+        if limit is not None and len(key.encode()) > limit:
+            raise key_too_long(key, limit)
+        return key
+
     def _new_version(self, key: str, size: int, digest: str) -> Version:
-        return Version(key, new_id(), size, digest, self.writer)
+        return Version(key, new_id(), size, self._name_checksum(None, digest), self.writer)
+
+    def _name_checksum(self, version: Version | None, digest: str) -> str:
+        """The checksum field a name carries for bytes whose SHA-256 prefix is ``digest``.
+
+        ``version`` is the version being verified (``None``: a new one being named).
+        Plain stores name versions by the digest itself; an encrypted store by a keyed
+        MAC of it (:meth:`EncryptedStore._name_checksum
+        <altakit.store.crypto.EncryptedStore._name_checksum>`), so that a name confirms no
+        guess of the bytes to whoever lacks the key. Wrappers forward to their inner store.
+        """
+        return digest
+
+    def _verify(self, v: Version, size: int, digest: str | None) -> None:
+        """:func:`~altakit.store.readers.verify` with ``digest`` named as this store names it."""
+        verify(v, size, None if digest is None else self._name_checksum(v, digest))
 
     def __enter__(self) -> Store:
         return self
@@ -389,3 +542,22 @@ class Store(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
+
+
+def key_too_long(key: str, limit: int | None) -> InvalidKey:
+    """The error for a key longer than a backend can hold: its length and the limit, no path.
+
+    Example:
+        >>> key_too_long("a/" * 200 + "b", 300).fields["limit"]
+        300
+    """
+    size = len(key.encode())
+    shown = f"{key[:40]}…" if len(key) > 40 else key
+    where = f"the {limit}-byte limit" if limit else "what the filesystem allows"
+    return InvalidKey(
+        f"key {shown!r} is {size} bytes long, over {where} of this store",
+        key=key,
+        key_bytes=size,
+        limit=limit,
+        hint="use a shorter key: fewer or shorter folder names",
+    )

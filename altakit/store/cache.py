@@ -7,11 +7,16 @@ Small objects (up to ``max_object_bytes``) live in an in-process LRU bounded by
 a folder bounded by ``disk_bytes`` that several processes (DataLoader workers)
 may fill at once: entries are written to a temp file and renamed into place, so
 a reader sees a whole entry or none, and the least recently used entries are
-evicted after every fill. Version ids a cache has seen resolve without asking
-the inner store, so ``store.get(key, version=id)`` of a cached version makes no
-call to it at all; the latest version and listings always come from the inner
-store. Put the cache outermost (around an :class:`~altakit.store.crypto.EncryptedStore`,
-not inside one) so it holds plaintext and decrypts once.
+evicted after every fill. Every entry is checked against its version's checksum
+as it is filled and again the first time a process uses it (then a range read
+of it is served without reading the rest); an entry that fails, or a full read
+that fails its checksum, drops the entry and reads the inner store again, so a
+damaged entry heals instead of failing every later read. Version ids a cache
+has seen resolve without asking the inner store, so ``store.get(key, version=id)``
+of a cached version makes no call to it at all; the latest version and listings
+always come from the inner store. Put the cache outermost (around an
+:class:`~altakit.store.crypto.EncryptedStore`, not inside one) so it holds
+plaintext and decrypts once.
 
 Example:
     >>> import tempfile
@@ -34,16 +39,18 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
-from altakit.errors import AccessDenied, ConfigError
+from altakit.errors import AccessDenied, ConfigError, CorruptObject
 from altakit.store.base import Store
-from altakit.store.names import Version, checksum, parse_name, validate_id
-from altakit.store.sources import CHUNK, Source
+from altakit.store.names import CHECKSUM_HEX, Version, checksum, parse_name, validate_id
+from altakit.store.sources import CHUNK, Source, hash_fd
 from altakit.store.wrap import WrappedStore
 
+T = TypeVar("T")
 GiB = 1 << 30
 _KNOWN_VERSIONS = 65536
 _STALE_TMP_S = 3600.0
@@ -88,6 +95,10 @@ class _MemoryLRU:
 class DiskCache:
     """Whole objects as files in ``folder``, bounded by ``capacity`` bytes across processes.
 
+    Entries are checked with ``accept(digest)`` (``digest``: the SHA-256 prefix of the
+    bytes) when filled, and once per process and entry file before :meth:`open`
+    first returns it; an entry that fails is removed.
+
     Args:
         folder: The cache folder (created if missing); several processes may share it.
         capacity: Total bytes kept; least recently used entries go first.
@@ -110,46 +121,59 @@ class DiskCache:
             ) from exc
         except OSError as exc:
             raise ConfigError(f"cannot use {self.folder} as a cache folder: {exc}") from exc
+        self._verified: set[tuple[str, int, int]] = set()  # (name, device, inode) checked here
+        self.healed = 0  # damaged entries removed
 
     def path(self, name: str) -> Path:
         """Where the entry for object ``name`` lives."""
         digest = hashlib.sha256(f"{self.namespace}\0{name}".encode()).hexdigest()
         return self.folder / "objects" / digest
 
-    def open(self, name: str, size: int) -> BinaryIO | None:
-        """The cached entry, or ``None``; an entry of the wrong size counts as missing."""
+    def open(self, name: str, size: int, accept: Callable[[str], bool]) -> BinaryIO | None:
+        """The cached entry, or ``None``; an entry that fails its size or ``accept`` is removed.
+
+        The whole entry is hashed the first time this object opens it (per entry
+        file: an entry replaced meanwhile is checked again), so a range of it is
+        right even when the caller reads no more than that range.
+        """
         path = self.path(name)
         try:
             f = open(path, "rb")  # noqa: SIM115 - returned open to the caller
         except FileNotFoundError:
             return None
-        if os.fstat(f.fileno()).st_size != size:
+        st = os.fstat(f.fileno())
+        mark = (name, st.st_dev, st.st_ino)
+        if st.st_size != size or (mark not in self._verified and not accept(hash_fd(f.fileno())[1])):
             f.close()
-            path.unlink(missing_ok=True)  # damaged: never serve it
+            self._remove(path, st)  # damaged: never serve it
             return None
+        self._mark(mark)
         with contextlib.suppress(OSError):
             os.utime(path)  # mark as recently used; evictions go by mtime
         return f
 
-    def fill(self, name: str, size: int, source: BinaryIO) -> BinaryIO | None:
+    def fill(self, name: str, size: int, source: BinaryIO, accept: Callable[[str], bool]) -> BinaryIO | None:
         """Copy ``size`` bytes from ``source`` into the entry and return it open for reading.
 
-        Returns ``None`` (and caches nothing) when ``source`` does not hold exactly
-        ``size`` bytes. Two processes filling one entry both succeed: each renames a
+        The bytes are hashed as they are copied. Returns ``None`` (and caches nothing)
+        when ``source`` does not hold exactly ``size`` bytes or their digest fails
+        ``accept``. Two processes filling one entry both succeed: each renames a
         complete temp file into place.
         """
         tmp = self.folder / "tmp" / f"{os.getpid()}-{secrets.token_hex(8)}"
+        h = hashlib.sha256()
         try:
             with open(tmp, "wb") as out:
                 copied = 0
                 while chunk := source.read(CHUNK):
                     out.write(chunk)
+                    h.update(chunk)
                     copied += len(chunk)
                     if copied > size:
                         break
                 out.flush()
                 os.fsync(out.fileno())
-            if copied != size:
+            if copied != size or not accept(h.hexdigest()[:CHECKSUM_HEX]):
                 return None
             reader = open(tmp, "rb")  # noqa: SIM115 - stays valid however soon the entry is evicted
             try:
@@ -159,12 +183,31 @@ class DiskCache:
                 raise
         finally:
             tmp.unlink(missing_ok=True)
+        st = os.fstat(reader.fileno())
+        self._mark((name, st.st_dev, st.st_ino))
         self.evict()
         return reader
 
-    def drop(self, name: str) -> None:
-        """Remove the entry for ``name`` if there is one."""
-        self.path(name).unlink(missing_ok=True)
+    def drop(self, name: str) -> bool:
+        """Remove the entry for ``name`` if there is one; True if there was."""
+        try:
+            self.path(name).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _mark(self, mark: tuple[str, int, int]) -> None:
+        if len(self._verified) >= _KNOWN_VERSIONS:
+            self._verified.clear()
+        self._verified.add(mark)
+
+    def _remove(self, path: Path, st: os.stat_result) -> None:
+        """Unlink a damaged entry unless another process has put a new one in its place."""
+        with contextlib.suppress(OSError):
+            now = os.stat(path)
+            if (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino):
+                path.unlink()
+                self.healed += 1
 
     def usage(self) -> int:
         """Bytes held by complete entries."""
@@ -248,7 +291,9 @@ class CachedStore(WrappedStore):
         self._disk = DiskCache(self.disk_dir, self.disk_bytes, self.inner.url) if self.disk_dir else None
         self._known: OrderedDict[tuple[str, str], Version] = OrderedDict()
         self._odd: set[str] = set()  # names whose bytes do not match the size in the name
+        self._dropped: set[str] = set()  # names whose disk entry failed a verifying read
         self._lock = threading.Lock()
+        # and "healed" (damaged cache entries dropped) once one is
         self.stats: dict[str, int] = {"memory_hits": 0, "disk_hits": 0, "misses": 0}
 
     def __getstate__(self) -> dict[str, Any]:
@@ -302,7 +347,28 @@ class CachedStore(WrappedStore):
         if data is not None:
             self._count("memory_hits")
             return data
-        return super().get(key, v)
+        return self._healing(v, lambda: super(CachedStore, self).get(key, v))
+
+    def read_verified(
+        self,
+        key: str,
+        read: Callable[[BinaryIO], T],
+        version: str | Version | None = None,
+        *,
+        as_of: datetime | None = None,
+    ) -> T:
+        """As :meth:`Store.read_verified`; bytes of a cache entry that fail are read again from ``inner``."""
+        v = self.resolve(key, version, as_of=as_of)
+        return self._healing(v, lambda: super(CachedStore, self).read_verified(key, read, v))
+
+    def _healing(self, v: Version, read: Callable[[], T]) -> T:
+        """``read()``; if its bytes fail their checksum and came from the cache, drop them and retry once."""
+        try:
+            return read()
+        except CorruptObject:
+            if v.name not in self._dropped:
+                raise  # no cache entry failed: the inner store's bytes are damaged
+        return read()
 
     # ------------------------------------------------------------- primitives
     def _write(self, name: str, source: Source) -> None:
@@ -320,40 +386,63 @@ class CachedStore(WrappedStore):
                 self._known.pop((version.key, version.id), None)
         self.inner._remove(name)
 
-    def _forget(self, name: str) -> None:
+    def _forget(self, name: str) -> bool:
+        """Drop ``name`` from both caches; True if the disk cache held it."""
         self._memory.drop(name)
         self._odd.discard(name)
-        if self._disk is not None:
-            self._disk.drop(name)
+        return self._disk is not None and self._disk.drop(name)
 
     def _count(self, what: str) -> None:
-        self.stats[what] += 1  # diagnostics: no lock on the hot path (threads may lose a count)
+        # diagnostics: no lock on the hot path (threads may lose a count)
+        self.stats[what] = self.stats.get(what, 0) + 1
 
-    def _cached(self, name: str, size: int) -> bytes | BinaryIO | None:
+    def _name_checksum(self, version: Version | None, digest: str) -> str:
+        """As the inner store's; bytes of ``version`` that fail it drop its cache entry.
+
+        Every verifying read (``get``, ``read_verified``, a whole ``open`` stream) checks
+        through here, so the read after a failed one fetches the bytes anew.
+        """
+        named = self.inner._name_checksum(version, digest)
+        if version is not None and named != version.checksum and self._forget(version.name):
+            self._count("healed")
+            if len(self._dropped) >= _KNOWN_VERSIONS:
+                self._dropped.clear()
+            self._dropped.add(version.name)
+        return named
+
+    def _matcher(self, version: Version) -> Callable[[str], bool]:
+        """Whether a SHA-256 prefix is that of ``version``'s bytes (as the inner store names them)."""
+        return lambda digest: self.inner._name_checksum(version, digest) == version.checksum
+
+    def _cached(self, version: Version) -> bytes | BinaryIO | None:
+        name = version.name
         data = self._memory.get(name)
         if data is not None:
             self._count("memory_hits")
             return data
-        if self._disk is not None and size > self.max_object_bytes:
-            f = self._disk.open(name, size)
+        if self._disk is not None and version.size > self.max_object_bytes:
+            healed = self._disk.healed
+            f = self._disk.open(name, version.size, self._matcher(version))
+            if self._disk.healed != healed:
+                self._count("healed")
             if f is not None:
                 self._count("disk_hits")
                 return f
         return None
 
-    def _fill(self, name: str, size: int) -> bytes | BinaryIO | None:
+    def _fill(self, version: Version) -> bytes | BinaryIO | None:
         """Fetch a whole object into the cache; ``None`` if it does not belong there."""
+        name, size = version.name, version.size
         if name in self._odd:
             return None
         if size <= self.max_object_bytes:
             data = self.inner._read_range(name, 0, size + 1)  # one byte more: catch a longer object
-            version = parse_name(name)
-            if len(data) == size and version is not None and checksum(data) == version.checksum:
+            if len(data) == size and self._matcher(version)(checksum(data)):
                 self._memory.put(name, data)  # verified once here, so a memory hit needs no re-hash
                 return data
         elif self._disk is not None and size <= self.disk_bytes:
             with self.inner._open_raw(name, size) as source:
-                f = self._disk.fill(name, size, source)
+                f = self._disk.fill(name, size, source, self._matcher(version))
             if f is not None:
                 return f
         else:
@@ -363,18 +452,18 @@ class CachedStore(WrappedStore):
         self._odd.add(name)  # its bytes do not match its name: damaged, or under another wrapper
         return None
 
-    def _lookup(self, name: str, size: int) -> bytes | BinaryIO | None:
-        found = self._cached(name, size)
+    def _lookup(self, version: Version) -> bytes | BinaryIO | None:
+        found = self._cached(version)
         if found is None:
             self._count("misses")
-            found = self._fill(name, size)
+            found = self._fill(version)
         return found
 
     def _read_range(self, name: str, start: int, stop: int) -> bytes:
         version = parse_name(name)
         if version is None:
             return self.inner._read_range(name, start, stop)
-        found = self._lookup(name, version.size)
+        found = self._lookup(version)
         if found is None:
             return self.inner._read_range(name, start, stop)
         if isinstance(found, bytes):
@@ -383,7 +472,8 @@ class CachedStore(WrappedStore):
             return os.pread(found.fileno(), max(0, min(stop, version.size) - start), start)
 
     def _open_raw(self, name: str, size: int) -> BinaryIO:
-        found = self._lookup(name, size)
+        version = parse_name(name)
+        found = None if version is None or version.size != size else self._lookup(version)
         if found is None:
             return self.inner._open_raw(name, size)
         return io.BytesIO(found) if isinstance(found, bytes) else found

@@ -6,13 +6,29 @@ master key and kept in an 84-byte header; the payload follows in segments of
 its index and a last-segment flag authenticated. A range read or a seek decrypts
 only the segments it touches; a truncated, reordered or altered object, or a
 wrong master key, raises :class:`~altakit.errors.DecryptionError` naming the
-object. The store holds ciphertext only; object names keep the plaintext size
-and checksum, so the base class still verifies what the reader gets.
+object.
+
+An object is bound to its name: the data key is wrapped with the object's key and
+version id as associated data, so ciphertext copied under another key or version
+(a rollback to old bytes under a newer name, two objects' bytes swapped) fails
+authentication instead of returning the other bytes. Object names keep the
+plaintext size (the ciphertext's size tells it anyway) but, in place of the
+SHA-256 prefix, a keyed MAC of it (HMAC-SHA256 under a key derived from the
+master key), so a name confirms no guess of the plaintext to whoever lacks the
+key; the base class still verifies what the reader gets through
+:meth:`EncryptedStore._name_checksum`.
 
 Layout of an object::
 
-    b"AKE1" | segment_bytes u32 | plaintext size u64 | key id (8) |
+    b"AKE2" | segment_bytes u32 | plaintext size u64 | key id (8) |
     wrap nonce (12) | wrapped data key (32 + 16) | segment 0 + tag | segment 1 + tag | …
+
+The wrap's associated data is the first 24 bytes and ``<key>✹<version id>``. Objects
+written before binding start ``b"AKE1"``, wrap with the first 24 bytes alone and have
+names with the bare SHA-256 prefix: they stay readable (``accept_unbound=True``, the
+default) but are not bound to their name, so one of them can still be copied under a
+newer version name and read as the latest. ``store.put(key, store.open(key))`` rewrites
+a key's latest version bound; ``accept_unbound=False`` refuses the unbound ones.
 
 Example:
     >>> import os, tempfile
@@ -35,18 +51,20 @@ import struct
 import tempfile
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from altakit.errors import AccessDenied, ConfigError, Conflict, DecryptionError, MissingDependency
 from altakit.store.base import Store
-from altakit.store.names import parse_name
+from altakit.store.names import CHECKSUM_HEX, SEP, Version, parse_name
 from altakit.store.readers import SeekableReader
-from altakit.store.sources import Source, spooled
+from altakit.store.sources import CHUNK, Source
 from altakit.store.wrap import WrappedStore
 
-MAGIC = b"AKE1"
+MAGIC = b"AKE2"
+#: The format before names were bound (read, never written).
+MAGIC_UNBOUND = b"AKE1"
 _PREFIX = struct.Struct(">4sIQ8s")  # magic, segment bytes, plaintext size, key id
 HEADER = _PREFIX.size + 12 + 48  # + wrap nonce + wrapped data key with its tag
 TAG = 16
@@ -154,6 +172,20 @@ def _aad(index: int, last: bool) -> bytes:
     return index.to_bytes(8, "big") + (b"\1" if last else b"\0")
 
 
+def _binding(name: str) -> bytes:
+    """What an object is bound to: its key and version id (the whole name if it is no version).
+
+    The size, checksum and writer fields are left out: they are only known once the
+    bytes are hashed, and the envelope and the checksum guard them already.
+
+    Example:
+        >>> _binding("a/b.csv✹20261122T041500123456789Z_0a1b2c3d~5~" + "0" * 32 + "~ana").decode()
+        'a/b.csv✹20261122T041500123456789Z_0a1b2c3d'
+    """
+    version = parse_name(name)
+    return (name if version is None else f"{version.key}{SEP}{version.id}").encode()
+
+
 @dataclass(frozen=True)
 class _Header:
     """An object's unwrapped header: its layout and its data key."""
@@ -162,6 +194,8 @@ class _Header:
     segment: int
     size: int
     aead: Any
+    data_key: bytes = field(repr=False)
+    bound: bool = True
 
     @property
     def count(self) -> int:
@@ -220,6 +254,8 @@ class EncryptedStore(WrappedStore):
         key_env: Environment variable holding the base64 master key.
         key_file: A file (e.g. a mounted secret) holding the key, raw or base64.
         segment_bytes: Plaintext bytes per authenticated segment of new objects.
+        accept_unbound: Read objects written before names were bound (``AKE1``); they
+            stay open to being copied under another name or version. ``False`` refuses them.
 
     Pickling (DataLoader workers) carries a ``key=`` given as bytes; a key from
     ``key_env`` or ``key_file`` is not pickled but read again where the store is
@@ -243,8 +279,10 @@ class EncryptedStore(WrappedStore):
         key_env: str = "ALTAKIT_ENCRYPTION_KEY",
         key_file: str | os.PathLike | None = None,
         segment_bytes: int = DEFAULT_SEGMENT,
+        accept_unbound: bool = True,
     ) -> None:
         super().__init__(inner)
+        self.accept_unbound = accept_unbound
         if not isinstance(segment_bytes, int) or not 256 <= segment_bytes <= 1 << 30:
             raise ConfigError(f"segment_bytes={segment_bytes!r} is out of range", hint="use 256 B … 1 GiB")
         self.segment_bytes = segment_bytes
@@ -255,13 +293,16 @@ class EncryptedStore(WrappedStore):
     def _setup(self, key: bytes) -> None:
         self._key = key
         self._key_id = key_id(key)
+        self._name_key = hmac.new(key, b"altakit name mac", hashlib.sha256).digest()
         self._master = _aesgcm()(key)
         self._headers: OrderedDict[str, _Header] = OrderedDict()
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
         state = {
-            k: v for k, v in self.__dict__.items() if k not in ("_master", "_headers", "_lock", "_key_id")
+            k: v
+            for k, v in self.__dict__.items()
+            if k not in ("_master", "_headers", "_lock", "_key_id", "_name_key")
         }
         if not self._key_given:  # re-read from the variable or the secret file where unpickled
             state["_key"] = None
@@ -273,13 +314,35 @@ class EncryptedStore(WrappedStore):
         self._setup(state["_key"] or load_key(None, key_env, key_file))
 
     # ---------------------------------------------------------------- writing
-    def _seal(self, size: int) -> tuple[bytes, Any]:
-        """A new header for ``size`` plaintext bytes and the AEAD of its fresh data key."""
+    def _name_checksum(self, version: Version | None, digest: str) -> str:
+        """The keyed MAC of SHA-256 prefix ``digest`` that names carry in its place.
+
+        A name written before names were keyed (its checksum is ``digest`` itself)
+        still verifies.
+
+        Example:
+            >>> from altakit.store.local import LocalStore
+            >>> from altakit.store.names import checksum
+            >>> store = EncryptedStore(LocalStore(tempfile.mkdtemp()), key=b"k" * 32)
+            >>> v = store.put("a.txt", b"hi")
+            >>> v.checksum == store._name_checksum(None, checksum(b"hi")) != checksum(b"hi")
+            True
+        """
+        if version is not None and hmac.compare_digest(version.checksum, digest):
+            return digest
+        return hmac.new(self._name_key, digest.encode(), hashlib.sha256).hexdigest()[:CHECKSUM_HEX]
+
+    def _wrap(self, segment: int, size: int, data_key: bytes, name: str) -> bytes:
+        """The header of object ``name``: its layout and its data key wrapped, bound to ``name``."""
+        prefix = _PREFIX.pack(MAGIC, segment, size, self._key_id)
+        nonce = os.urandom(12)
+        return prefix + nonce + self._master.encrypt(nonce, data_key, prefix + _binding(name))
+
+    def _seal(self, size: int, name: str) -> tuple[bytes, Any]:
+        """A new header for ``size`` plaintext bytes of ``name`` and the AEAD of its fresh data key."""
         aesgcm = _aesgcm()
         data_key = aesgcm.generate_key(bit_length=256)
-        prefix = _PREFIX.pack(MAGIC, self.segment_bytes, size, self._key_id)
-        nonce = os.urandom(12)
-        return prefix + nonce + self._master.encrypt(nonce, data_key, prefix), aesgcm(data_key)
+        return self._wrap(self.segment_bytes, size, data_key, name), aesgcm(data_key)
 
     def _write(self, name: str, source: Source) -> None:
         with self._lock:  # only ever cached when a version is overwritten on purpose (tests, repair)
@@ -288,13 +351,13 @@ class EncryptedStore(WrappedStore):
             fd, tmp = tempfile.mkstemp(prefix="altakit-enc-")
             try:
                 with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-                    self._encrypt_file(src, os.fstat(src.fileno()).st_size, out)
+                    self._encrypt_file(src, os.fstat(src.fileno()).st_size, out, name)
                 self.inner._write(name, Path(tmp))
             finally:
                 os.unlink(tmp)
             return
         view = memoryview(source).cast("B")
-        header, aead = self._seal(view.nbytes)
+        header, aead = self._seal(view.nbytes, name)
         seg = self.segment_bytes
         count = max(1, -(-view.nbytes // seg))
         sealed = bytearray(HEADER + view.nbytes + TAG * count)
@@ -307,8 +370,8 @@ class EncryptedStore(WrappedStore):
             pos = end
         self.inner._write(name, memoryview(sealed))
 
-    def _encrypt_file(self, src: BinaryIO, size: int, out: BinaryIO) -> None:
-        header, aead = self._seal(size)
+    def _encrypt_file(self, src: BinaryIO, size: int, out: BinaryIO, name: str) -> None:
+        header, aead = self._seal(size, name)
         out.write(header)
         seg = self.segment_bytes
         count = max(1, -(-size // seg))
@@ -329,11 +392,20 @@ class EncryptedStore(WrappedStore):
                 self._headers.move_to_end(name)
                 return cached
         raw = self.inner._read_range(name, 0, HEADER)
-        if len(raw) < HEADER or raw[:4] != MAGIC:
+        if len(raw) < HEADER or raw[:4] not in (MAGIC, MAGIC_UNBOUND):
             raise _error(
                 name,
                 "has no valid encryption header",
                 "it was written without encryption, or its bytes were damaged",
+            )
+        bound = raw[:4] == MAGIC
+        if not bound and not self.accept_unbound:
+            raise _error(
+                name,
+                "was written before objects were bound to their names (format AKE1): it could "
+                "have been copied here from another key or version",
+                "if you trust it, rewrite it bound with store.put(key, store.open(key)) "
+                "through a store opened with accept_unbound=True",
             )
         _, segment, size, kid = _PREFIX.unpack_from(raw)
         if not hmac.compare_digest(kid, self._key_id):
@@ -344,15 +416,19 @@ class EncryptedStore(WrappedStore):
                 "open the store with the key the object was written with",
             )
         nonce, wrapped = raw[_PREFIX.size : _PREFIX.size + 12], raw[_PREFIX.size + 12 : HEADER]
+        aad = raw[: _PREFIX.size] + (_binding(name) if bound else b"")
         try:
-            data_key = self._master.decrypt(nonce, wrapped, raw[: _PREFIX.size])
+            data_key = self._master.decrypt(nonce, wrapped, aad)
         except _invalid_tag():
             raise _error(
-                name, "has a header that fails authentication: wrong key, or it was altered"
+                name,
+                "has a header that fails authentication: it was altered, or copied here from "
+                "another key or version (a rollback or a swap)",
+                "the stored bytes are not this version's; read another version",
             ) from None
         if segment < 1:
             raise _error(name, "has a damaged header")
-        header = _Header(name, segment, size, _aesgcm()(data_key))
+        header = _Header(name, segment, size, _aesgcm()(data_key), data_key, bound)
         with self._lock:
             self._headers[name] = header
             while len(self._headers) > _HEADER_CACHE:
@@ -378,10 +454,23 @@ class EncryptedStore(WrappedStore):
         return cast(BinaryIO, _DecryptingReader(h, raw))
 
     def _copy(self, src: str, dst: str) -> None:
-        # copy the ciphertext as is: segments are bound to the data key, not to the name
+        # the segments are bound to the data key only: copy them as they are, behind a
+        # header that wraps the same data key bound to the new name
         h = self._header(src)
-        with self.inner._open_raw(src, h.ciphertext_size) as raw, spooled(raw) as (path, _, _):
-            self.inner._write(dst, path)
+        fd, tmp = tempfile.mkstemp(prefix="altakit-enc-")
+        try:
+            with os.fdopen(fd, "wb") as out, self.inner._open_raw(src, h.ciphertext_size) as raw:
+                out.write(self._wrap(h.segment, h.size, h.data_key, dst))
+                raw.seek(HEADER)
+                left = h.ciphertext_size - HEADER
+                while left > 0 and (chunk := raw.read(min(CHUNK, left))):
+                    out.write(chunk)
+                    left -= len(chunk)
+            if left:
+                raise _error(src, "is truncated: shorter than its header says")
+            self.inner._write(dst, Path(tmp))
+        finally:
+            os.unlink(tmp)
 
     def _remove(self, name: str) -> None:
         with self._lock:

@@ -37,9 +37,10 @@ from urllib.parse import unquote, urlsplit
 
 from altakit.errors import AccessDenied, ConfigError, StoreUnavailable
 from altakit.store.base import Store
+from altakit.store.credentials import check_store_url, mask_url
 from altakit.store.jvm_gateway import JvmGateway, java_class, java_error
 from altakit.store.names import SEP
-from altakit.store.nested import walk_nested
+from altakit.store.nested import key_limit, walk_nested
 from altakit.store.readers import SeekableReader
 from altakit.store.sources import Source
 
@@ -49,6 +50,9 @@ WINDOW = 8 * 1024 * 1024
 #: Buffer of the JVM-side copy loop (measured: 1 MiB beats 4 KiB by ~5×, larger gains nothing).
 COPY_BUFFER = 1024 * 1024
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
+#: The longest path (bytes, closing NUL counted) of filesystems whose limit is known: a local disk's
+#: ``PATH_MAX``, HDFS's ``MAX_PATH_LENGTH``, an object store's 1024-byte key.
+_PATH_MAX = {"file": 4096, "hdfs": 8000, "viewfs": 8000, "webhdfs": 8000, "s3a": 1025, "gs": 1025}
 _SHM = "/dev/shm"
 
 
@@ -65,6 +69,7 @@ def parse_jvm_url(url: str) -> tuple[str, str, str]:
     hint = "use jvm+<hadoop uri>, e.g. jvm+file:///data or jvm+hdfs://namenode/path"
     if not isinstance(url, str) or not url.startswith("jvm+"):
         raise ConfigError(f"not a jvm store URL: {url!r}", url=url, hint=hint)
+    check_store_url(url, "jvm")  # credentials refused, never echoed
     inner = url[4:]
     parts = urlsplit(inner)
     if (
@@ -152,7 +157,8 @@ class JvmStore(Store):
             StoreUnavailable: Java is missing, the JVM fails to start, or the filesystem is unreachable.
         """
         if not isinstance(url, str) or not url.startswith("jvm+"):
-            raise ConfigError(f"not a jvm store URL: {url!r}", hint="e.g. jvm+file:///data")
+            shown = mask_url(url, user=True) if isinstance(url, str) else url
+            raise ConfigError(f"not a jvm store URL: {shown!r}", hint="e.g. jvm+file:///data")
         store = cls(url[4:], jars=jars, java_path=java_path, **options)
         store._connect()
         return store
@@ -206,6 +212,16 @@ class JvmStore(Store):
                 raise self._error(exc, f"opening {self.url}") from exc
             self._fs, self._pid = fs, os.getpid()
             return fs
+
+    def _key_limit(self) -> int | None:
+        """Keys longer than the filesystem's path limit allows under the root are refused up front."""
+        path_max = _PATH_MAX.get(self.scheme)
+        if path_max is None:
+            return None
+        if self.scheme == "file":
+            with contextlib.suppress(OSError, ValueError):
+                path_max = os.pathconf(self.root or "/", "PC_PATH_MAX")
+        return key_limit(len(self.root.encode()), path_max)
 
     def _error(self, exc: BaseException, what: str, **fields: Any) -> BaseException:
         if java_class(exc) or type(exc).__module__.startswith("py4j"):

@@ -17,6 +17,24 @@ from collections.abc import Callable, Iterable, Iterator
 
 from altakit.store.names import SEP
 
+#: Bytes a version's file name takes in its key's folder at most (``<id>~<size>~<checksum>~<writer>``
+#: is 129 at most; the rest is room for a longer checksum field).
+VERSION_NAME_BYTES = 140
+
+
+def key_limit(root_bytes: int, path_max: int) -> int:
+    """The longest key (UTF-8 bytes) whose version paths ``<root>/<key>✹/<version>`` fit ``path_max``.
+
+    Args:
+        root_bytes: Length of the store's root path in bytes.
+        path_max: The filesystem's longest path, its closing NUL included (``PC_PATH_MAX``).
+
+    Example:
+        >>> key_limit(len(b"/data/lake"), 4096)
+        3940
+    """
+    return path_max - 1 - root_bytes - 1 - len(SEP.encode()) - 1 - VERSION_NAME_BYTES
+
 
 def walk_nested(
     folders: Callable[[str], Iterable[str]],

@@ -115,10 +115,18 @@ class VerifiedReader(io.RawIOBase):
     Args:
         version: The version being read (its size and checksum are the truth).
         raw: A seekable binary stream over the version's object.
+        name_checksum: Turns ``(version, SHA-256 prefix)`` into the checksum field its name
+            carries (the store's ``_name_checksum``); default: the prefix itself.
     """
 
-    def __init__(self, version: Version, raw: BinaryIO) -> None:
+    def __init__(
+        self,
+        version: Version,
+        raw: BinaryIO,
+        name_checksum: Callable[[Version, str], str] | None = None,
+    ) -> None:
         self.version, self.raw = version, raw
+        self.name_checksum = name_checksum
         self.pos = 0
         self.hash: Any = hashlib.sha256()  # None once a seek breaks the sequence
 
@@ -154,7 +162,10 @@ class VerifiedReader(io.RawIOBase):
             self.hash.update(view[:n])
         self.pos += n
         if self.pos == self.version.size and self.hash is not None:
-            verify(self.version, self.pos, self.hash.hexdigest()[:CHECKSUM_HEX])
+            digest = self.hash.hexdigest()[:CHECKSUM_HEX]
+            if self.name_checksum is not None:
+                digest = self.name_checksum(self.version, digest)
+            verify(self.version, self.pos, digest)
             self.hash = None
         return n
 

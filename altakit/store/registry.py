@@ -19,6 +19,7 @@ from typing import Any
 from altakit import config
 from altakit.errors import ConfigError, MissingDependency, UnknownBackend
 from altakit.store.base import Store
+from altakit.store.credentials import check_store_url, mask_url
 
 
 @dataclass(frozen=True)
@@ -68,12 +69,14 @@ class Registry:
         """Open the store at ``url`` (see :func:`open_store`)."""
         url = str(url)
         if not url or "\x00" in url:
-            raise ConfigError(f"malformed store URL {url!r}", hint="e.g. ./data, s3://bucket/prefix")
+            shown = mask_url(url, user=True)
+            raise ConfigError(f"malformed store URL {shown!r}", hint="e.g. ./data, s3://bucket/prefix")
         scheme, sep, _ = url.partition("://")
         if url.startswith("jvm+"):  # even a malformed one: the jvm store says what is wrong
             scheme = "jvm"
         elif not sep or "/" in scheme or scheme == "":
             scheme = "file"
+        check_store_url(url, scheme)  # before any backend sees it: no credentials, never echoed
         return self.load(scheme).from_url(url, **options)  # type: ignore[attr-defined]
 
 
@@ -90,6 +93,9 @@ def open_store(
     url: Store | str | Any | None = None, *, registry: Registry | None = None, **options: Any
 ) -> Store:
     """Open a versioned store: the one way to say "this store, this URL, or the default one".
+
+    Every URL is checked before a backend sees it (:func:`altakit.store.credentials.check_store_url`):
+    credentials in it (``user:password@``, ``?aws_secret_access_key=…``) are refused with the URL masked.
 
     Args:
         url: A plain path or ``file:///…`` (local folder), ``s3://bucket/prefix``,

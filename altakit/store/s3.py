@@ -51,6 +51,7 @@ from altakit.errors import (
     StoreUnavailable,
 )
 from altakit.store.base import Store
+from altakit.store.credentials import check_store_url
 from altakit.store.names import SEP, parse_name, validate_key
 from altakit.store.readers import SeekableReader
 from altakit.store.s3_faults import (
@@ -180,6 +181,7 @@ class S3Store(Store):
         Example:
             >>> S3Store.from_url("s3://team-bucket/altakit", profile="team")  # doctest: +SKIP
         """
+        check_store_url(url, "s3")  # credentials refused, never echoed
         parts = urlsplit(url)
         if parts.scheme != "s3":
             raise ConfigError(f"not an S3 URL: {url.split('@')[-1]!r}", hint="use s3://bucket/prefix")
@@ -416,6 +418,11 @@ class S3Store(Store):
 
     def _scan(self, prefix: str, recursive: bool) -> Iterator[str]:
         return self._list(prefix, None if recursive else "/")
+
+    def _level(self, folder: str, after: str, limit: int) -> tuple[list[tuple[str, list[str] | None]], bool]:
+        from altakit.store.s3_list import level
+
+        return level(self, folder, after, limit)
 
     def _copy(self, src: str, dst: str) -> None:
         version = parse_name(src)

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from altakit.store.base import Store
+from altakit.store.names import Version
 from altakit.store.sources import Source
 
 
@@ -52,6 +53,9 @@ class WrappedStore(Store):
     def _remove(self, name: str) -> None:
         self.inner._remove(name)
 
+    def _level(self, folder: str, after: str, limit: int) -> tuple[list[tuple[str, list[str] | None]], bool]:
+        return self.inner._level(folder, after, limit)
+
     def _names_of(self, key: str) -> Iterator[str]:
         return self.inner._names_of(key)
 
@@ -60,6 +64,9 @@ class WrappedStore(Store):
 
     def _copy(self, src: str, dst: str) -> None:
         self.inner._copy(src, dst)
+
+    def _name_checksum(self, version: Version | None, digest: str) -> str:
+        return self.inner._name_checksum(version, digest)
 
     def close(self) -> None:
         """Close the inner store."""

@@ -2,16 +2,28 @@
 
 A run's checkpoints live under ``<prefix>/<run>/`` in a store::
 
-    checkpoints/<run>/state          one store version per checkpoint (the bytes)
-    checkpoints/<run>/manifest.json  one store version per commit: the kept checkpoints
+    checkpoints/<run>/state.pt                    one store version per checkpoint (the bytes)
+    checkpoints/<run>/@manifest/rec/<n>.json      manifest number n: the kept checkpoints
+    checkpoints/<run>/@manifest/writing/<token>   "a save is in flight" marker (host, pid)
+    checkpoints/<run>/manifest.json               older runs' manifest (read until the first new commit)
 
 Saving writes the bytes as a new version of ``state`` (atomic in every store),
-then commits a new manifest that lists it. The manifest is the commit point: a
-writer killed before it leaves an orphan version that nobody reads and the next
-save removes, so ``restore("latest")`` always finds a complete checkpoint.
+then commits the next manifest, which lists it. The manifest is the commit
+point: a writer killed before it leaves an orphan version that nobody reads and
+a later save removes, so ``restore("latest")`` always finds a complete checkpoint.
 Retention keeps the last ``keep_last`` checkpoints, the ``keep_best`` best by a
 monitored metric, and every checkpoint a run resumed from; the rest are purged
 from the store after the manifest that drops them is committed.
+
+Two writers on one run (two overlapping scheduled runs) are safe: manifests are
+numbered by the catalog's ledger (:mod:`altakit.catalog.ledger`), and each is
+built from the one before it once that one is written, so no commit loses
+another's checkpoint, and a checkpoint one manifest drops is listed by no later
+one — only then are its bytes purged. An unlisted version (an orphan) is purged
+only while no other save is in flight (its ``writing`` marker: one older than
+the ledger's ``stale`` seconds, or of a dead process on this host, is ignored),
+so a sweep never takes the bytes a live writer is about to commit. Every
+checkpoint the latest manifest lists stays readable.
 
 This module moves bytes only; :mod:`altakit.train.torch` and
 :mod:`altakit.train.keras` turn framework state into bytes and back.
@@ -33,20 +45,27 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
+import socket
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
+from altakit import faults
+from altakit.catalog import ledger
 from altakit.catalog.records import check_name
-from altakit.errors import CheckpointError, ConfigError, CorruptObject, NotFound
+from altakit.errors import AltakitError, CheckpointError, ConfigError, CorruptObject, NotFound
 from altakit.store.base import Store
 from altakit.store.names import Version
 
 FORMAT = "altakit.checkpoints/1"
-#: Manifest versions kept besides the newest (older ones are history nobody reads).
+#: Manifests kept besides the newest (older ones are history nobody reads).
 MANIFEST_HISTORY = 3
+#: Fault-injection points (see :mod:`altakit.faults`).
+FAULT_POINTS = ("checkpoint.state_written", "checkpoint.committed")
 #: The conventional file suffix of each checkpoint format's state key.
 SUFFIXES = {"torch": ".pt", "lightning": ".ckpt", "keras": ".keras", "keras-weights": ".weights.h5"}
 Which = str | int
@@ -159,8 +178,13 @@ class Checkpointer:
         return f"{self.root}/state{SUFFIXES.get(self.format, '')}"
 
     @property
+    def manifest_folder(self) -> str:
+        """Store prefix of the run's numbered manifests (the newest lists the kept checkpoints)."""
+        return f"{self.root}/@manifest/"
+
+    @property
     def manifest_key(self) -> str:
-        """Store key whose latest version lists the kept checkpoints."""
+        """Store key of an older run's manifest (its latest version), read until the first new commit."""
         return f"{self.root}/manifest.json"
 
     # ------------------------------------------------------------------ writing
@@ -193,35 +217,75 @@ class Checkpointer:
         clean = _clean_metrics(metrics)
         if not self.writer:
             return None
-        version = self.write_state(state)
-        ckpt = Checkpoint(
-            run=self.run,
-            key=self.state_key,
-            version=version.id,
-            step=step,
-            epoch=epoch,
-            metrics=clean,
-            format=self.format,
-            size=version.size,
-            checksum=version.checksum,
-            created=datetime.now(UTC).isoformat(),
-            meta=json.loads(json.dumps(dict(meta or {}), default=str)),
-        )
-        manifest = self._manifest()
-        listed = [*manifest["checkpoints"], ckpt.to_doc()]
-        pinned = sorted(set(manifest.get("pinned", [])) | self.pinned)
-        kept = self._retain([Checkpoint.from_doc(d) for d in listed], set(pinned))
-        body = {
-            "format": FORMAT,
-            "run": self.run,
-            "monitor": self.monitor,
-            "mode": self.mode,
-            "pinned": [p for p in pinned if p in {c.version for c in kept}],
-            "checkpoints": [c.to_doc() for c in kept],
-        }
-        self.store.put(self.manifest_key, json.dumps(body, sort_keys=True).encode())
-        self._sweep({c.version for c in kept}, version)
+        me = json.dumps({"host": socket.gethostname(), "pid": os.getpid()}).encode()
+        marker = self.store.put(f"{self.manifest_folder}writing/{secrets.token_hex(8)}", me)
+        try:
+            version = self.write_state(state)
+            marker = self.store.put(marker.key, me)  # fresh again, however long the bytes took
+            ckpt = Checkpoint(
+                run=self.run,
+                key=self.state_key,
+                version=version.id,
+                step=step,
+                epoch=epoch,
+                metrics=clean,
+                format=self.format,
+                size=version.size,
+                checksum=version.checksum,
+                created=datetime.now(UTC).isoformat(),
+                meta=json.loads(json.dumps(dict(meta or {}), default=str)),
+            )
+            faults.point("checkpoint.state_written")
+            dropped, number = self._commit(ckpt)
+            faults.point("checkpoint.committed")
+            self._sweep(dropped, version, number, marker)
+        finally:
+            with suppress(AltakitError):  # a marker left behind only delays orphan sweeps (it goes stale)
+                for v in self.store.versions(marker.key):
+                    with suppress(NotFound):
+                        self.store.purge(marker.key, v)
         return ckpt
+
+    def forget(self, versions: set[str]) -> None:
+        """Commit a manifest that no longer lists ``versions`` (checkpoints whose bytes are gone).
+
+        Example:
+            >>> ckpt.forget({"20260501T120000000000000Z_0a1b2c3d"})  # doctest: +SKIP
+        """
+        self._commit(None, versions)
+
+    def _commit(
+        self, ckpt: Checkpoint | None, forget: set[str] | None = None
+    ) -> tuple[list[Checkpoint], int]:
+        """Commit the manifest after the latest one, plus ``ckpt``; returns what it dropped, its number."""
+        turn = ledger.take_turn(self.store, self.manifest_folder, stale=ledger.STALE)
+        try:
+            before = turn.previous()
+            manifest = self._read_manifest(before) if before else self._legacy_manifest()
+            listed = [Checkpoint.from_doc(d) for d in manifest["checkpoints"]]
+            listed = [c for c in listed if c.version not in (forget or set())]
+            pinned = sorted(set(manifest.get("pinned", [])) | self.pinned)
+            kept = self._retain([*listed, ckpt], set(pinned)) if ckpt else listed
+            listed += [ckpt] if ckpt else []
+            versions = {c.version for c in kept}
+            body = {
+                "format": FORMAT,
+                "run": self.run,
+                "monitor": self.monitor,
+                "mode": self.mode,
+                "pinned": [p for p in pinned if p in versions],
+                "checkpoints": [c.to_doc() for c in kept],
+            }
+            turn.check()
+        except BaseException:
+            turn.void()
+            raise
+        try:
+            data = json.dumps(body, sort_keys=True).encode()
+            self.store.put(f"{self.manifest_folder}rec/{turn.number}.json", data)
+        finally:
+            turn.done()
+        return [c for c in listed if c.version not in versions], turn.number
 
     def write_state(self, state: Any) -> Version:
         """Write ``state`` as a new version of :attr:`state_key` (subclasses stream it).
@@ -359,10 +423,26 @@ class Checkpointer:
 
     # ------------------------------------------------------------------ helpers
     def _manifest(self) -> dict[str, Any]:
+        for _ in range(3):  # a manifest trimmed between listing and reading: list again
+            numbers = ledger.numbers_under(self.store, self.manifest_folder)
+            if not numbers:
+                return self._legacy_manifest()
+            with suppress(NotFound):
+                return self._read_manifest(numbers[-1])
+        return self._read_manifest(ledger.numbers_under(self.store, self.manifest_folder)[-1])
+
+    def _read_manifest(self, number: int) -> dict[str, Any]:
+        key = f"{self.manifest_folder}rec/{number}.json"
+        return self._parse_manifest(self.store.get(key), key)
+
+    def _legacy_manifest(self) -> dict[str, Any]:
         try:
             raw = self.store.get(self.manifest_key)
         except NotFound:
             return {"checkpoints": [], "pinned": []}
+        return self._parse_manifest(raw, self.manifest_key)
+
+    def _parse_manifest(self, raw: bytes, key: str) -> dict[str, Any]:
         try:
             body = json.loads(raw)
             if body.get("format") != FORMAT:
@@ -372,8 +452,8 @@ class Checkpointer:
             raise CheckpointError(
                 f"the manifest of run {self.run!r} is not a checkpoint manifest: {exc}",
                 run=self.run,
-                key=self.manifest_key,
-                hint="read an older version of the manifest key from store.versions(...)",
+                key=key,
+                hint="restore an older manifest: store.versions(...) under the run's '@manifest/rec/'",
             ) from exc
 
     def _ranked(self, listed: list[Checkpoint], monitor: str, mode: str) -> list[Checkpoint]:
@@ -389,14 +469,80 @@ class Checkpointer:
         keep |= pinned
         return [c for c in listed if c.version in keep]
 
-    def _sweep(self, kept: set[str], newest: Version) -> None:
-        """Purge state versions no manifest lists (dropped or orphaned), and old manifests."""
-        for key in dict.fromkeys([self.state_key, f"{self.root}/state"]):  # older runs: suffix-less key
+    def _sweep(self, dropped: list[Checkpoint], newest: Version, number: int, marker: Version) -> None:
+        """Purge what manifest ``number`` dropped, orphans no save is about to commit, old manifests."""
+        for c in dropped:  # listed by no later manifest: each is built from the one before
+            with suppress(NotFound):
+                self.store.purge(c.key, c.version)
+        if not self._saves_in_flight(marker):
+            listed = {d["version"] for d in self._manifest()["checkpoints"]}
+            for key in dict.fromkeys([self.state_key, f"{self.root}/state"]):  # older runs: suffix-less key
+                for v in self.store.versions(key):
+                    if v.id < newest.id and v.id not in listed:
+                        with suppress(NotFound):
+                            self.store.purge(key, v)
+        floor = number - MANIFEST_HISTORY
+        for v in self.store.list(self.manifest_folder):
+            tail = v.key[len(self.manifest_folder) :]
+            if not 0 < _ledger_number(tail) < floor:  # never a marker: `choosing/`, `writing/`
+                continue
+            for old in self.store.versions(v.key):
+                with suppress(NotFound):
+                    self.store.purge(v.key, old)
+        for v in self.store.versions(self.manifest_key):  # superseded by the numbered manifests
+            with suppress(NotFound):
+                self.store.purge(self.manifest_key, v)
+
+    def _saves_in_flight(self, mine: Version) -> bool:
+        """True if another save of this run may still commit (its marker is fresh and its process alive)."""
+        now = datetime.now(UTC)
+        for v in self.store.list(f"{self.manifest_folder}writing/", recursive=False):
+            if v.key == mine.key:
+                continue
+            if (now - v.timestamp).total_seconds() <= ledger.STALE and _alive(self.store, v):
+                return True
+            with suppress(NotFound):  # a crashed save's marker: tidy it away
+                self.store.purge(v.key, v)
+        return False
+
+    def clear(self) -> None:
+        """Delete every checkpoint of the run and its manifests: the run then has none.
+
+        Example:
+            >>> ckpt.clear()  # doctest: +SKIP
+        """
+        for c in self.checkpoints():
+            with suppress(NotFound):
+                self.store.purge(c.key, c.version)
+        for key in [v.key for v in self.store.list(self.manifest_folder)] + [self.manifest_key]:
             for v in self.store.versions(key):
-                if v.id < newest.id and v.id not in kept:
+                with suppress(NotFound):
                     self.store.purge(key, v)
-        for v in self.store.versions(self.manifest_key)[: -(MANIFEST_HISTORY + 1)]:
-            self.store.purge(self.manifest_key, v)
+
+
+def _ledger_number(tail: str) -> int:
+    """The number in a ledger key (``rec/<n>.json``, ``claim/<n>``, ``void/<n>``, ``live/<n>``), or 0."""
+    kind, _, text = tail.partition("/")
+    text = text.removesuffix(".json") if kind == "rec" else text
+    return int(text) if kind in ("rec", "claim", "void", "live") and text.isdigit() else 0
+
+
+def _alive(store: Store, marker: Version) -> bool:
+    """False if the marker's writer ran on this host and is gone; True if alive or unknown."""
+    try:
+        info = json.loads(store.get(marker.key, marker))
+        host, pid = info["host"], int(info["pid"])
+    except (NotFound, ValueError, KeyError, TypeError):
+        return False  # gone meanwhile, or not a marker we wrote
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by another user
+    return True
 
 
 def _clean_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float]:

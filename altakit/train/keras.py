@@ -24,13 +24,12 @@ import math
 import tempfile
 import zipfile
 from collections.abc import Mapping
-from contextlib import suppress
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import keras
 
-from altakit.errors import CheckpointError, ConfigError, NotFound
+from altakit.errors import CheckpointError, ConfigError
 from altakit.events import EventStream
 from altakit.store.base import Store
 from altakit.store.names import Version
@@ -115,27 +114,37 @@ class KerasCheckpointer(Checkpointer):
 
 
 def load_weights_bytes(model: keras.Model, data: bytes, where: str = "checkpoint") -> None:
-    """Load ``.weights.h5`` or ``.keras`` bytes into a built model (optimizer state too).
+    """Load ``.weights.h5`` or ``.keras`` bytes into a built model (optimizer state too, if compiled).
+
+    An uncompiled model (inference) takes the layers' weights; the optimizer state is skipped.
 
     Raises:
-        CheckpointError: The weights do not match the model.
+        ConfigError: The model is not built (or not a Keras model).
+        CheckpointError: The weights do not match the model (the message names no file).
     """
+    if not isinstance(model, keras.Model):
+        raise ConfigError(
+            f"weights load into a keras.Model, not {type(model).__name__}",
+            hint="pass model= with the architecture that was trained",
+        )
     if not model.built:
         raise ConfigError(
             "the model must be built before weights load into it",
             hint="call model.build(input_shape) or model(x[:1]) first",
         )
-    if model.optimizer is not None and not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
+    optimizer = getattr(model, "optimizer", None)  # an uncompiled model has none
+    if optimizer is not None and not optimizer.built:
+        optimizer.build(model.trainable_variables)
     suffix = "model.keras" if data[:2] == b"PK" else "state.weights.h5"
     with tempfile.TemporaryDirectory(prefix="altakit-keras-") as tmp:
         path = Path(tmp) / suffix
         path.write_bytes(data)
         try:
             model.load_weights(path)
-        except (ValueError, KeyError, OSError, TypeError) as exc:
+        except (ValueError, KeyError, OSError, TypeError, AttributeError) as exc:
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0].replace(str(path), suffix)
             raise CheckpointError(
-                f"{where} does not match the model: {str(exc).splitlines()[0][:400]}",
+                f"{where} does not match the model: {reason.replace(tmp, '')[:400]}",
                 where=where,
                 hint="build and compile the same architecture and optimizer that were trained",
             ) from exc
@@ -287,11 +296,7 @@ class BackupAndRestore(_StoreCallback):
         self.model._initial_epoch = None
         if not self.delete_on_end:
             return
-        for c in self.ckpt.checkpoints():
-            with suppress(NotFound):
-                self.ckpt.store.purge(c.key, c.version)
-        with suppress(NotFound):
-            self.ckpt.store.delete(self.ckpt.manifest_key)
+        self.ckpt.clear()
 
 
 class EventCallback(keras.callbacks.Callback):

@@ -5,6 +5,12 @@ and keeps its run record (:class:`altakit.runs.record.RunDoc`) in the catalog:
 parameters, metric history, environment, and the notebook with its papermill
 parameters in batch runs.
 
+The rules of ``altakit run`` (:mod:`altakit.runs.secrets`) hold here too: a
+parameter that looks like a secret is refused with the same
+:class:`~altakit.errors.ConfigError` (nothing is recorded), and the values of
+secret environment variables and URL passwords are redacted from every string
+the recorder writes (the run record and the metric history).
+
 Example:
     >>> stream = EventStream("run-1")  # doctest: +SKIP
     >>> stream.subscribe(RunRecorder(store, "run-1"))  # doctest: +SKIP
@@ -22,6 +28,7 @@ from altakit.catalog.records import check_name
 from altakit.errors import NotFound
 from altakit.events import Event
 from altakit.runs.record import RunDoc, environment, jsonable, notebook_info, record_run
+from altakit.runs.secrets import Redactor, refuse_secret_parameters, secret_env_values
 from altakit.store.base import Store
 
 #: Keys of a run record's document: an ``end`` event's own values for them are kept as ``reported_<key>``.
@@ -45,6 +52,11 @@ class RunRecorder:
         notebook: The notebook path (default: ``$ALTAKIT_NOTEBOOK`` or ``$JPY_SESSION_NAME``).
         parameters: Papermill parameters (default: JSON in ``$ALTAKIT_PARAMETERS``).
 
+    Raises:
+        ConfigError: A notebook parameter looks like a secret; a ``start`` event whose parameters
+            do raises it too (an :class:`~altakit.events.EventStream` then warns and detaches the
+            recorder: the run is not recorded).
+
     Example:
         >>> stream.subscribe(RunRecorder(store, "digits-01"))  # doctest: +SKIP
     """
@@ -60,6 +72,10 @@ class RunRecorder:
         check_name(run)
         self.store, self.run = store, run
         self.notebook = notebook_info(notebook, parameters)
+        if self.notebook:
+            refuse_secret_parameters(self.notebook["parameters"])
+        #: Redacts the secret environment values (and URL passwords) from all the recorder writes.
+        self.redactor = Redactor(secret_env_values())
         self.params: dict[str, Any] = {}
         self.history: list[dict[str, Any]] = []
         self.started = ""
@@ -73,7 +89,9 @@ class RunRecorder:
 
     def __call__(self, event: Event) -> None:
         if event.kind == "start":
-            self.params = jsonable(event.data.get("params") or {})
+            params = dict(event.data.get("params") or {})
+            refuse_secret_parameters(params)
+            self.params = jsonable(params)
             self.started, self.start_time = _iso(event.time), event.time
             resumed = event.data.get("resumed")
             self.history = self._previous_history(resumed) if resumed else []
@@ -81,7 +99,7 @@ class RunRecorder:
         elif event.kind == "epoch":
             entry = {"epoch": event.epoch, "step": event.step, "time": _iso(event.time), **event.metrics}
             self.history.append(entry)
-            self.store.put(self.history_key, json.dumps(self.history).encode())
+            self.store.put(self.history_key, json.dumps(self.redactor.value(self.history)).encode())
         elif event.kind == "end":
             seconds = round(event.time - self.start_time, 3) if self.start_time is not None else None
             self._register(str(event.data.get("status", "finished")), seconds, event.data)
@@ -114,7 +132,10 @@ class RunRecorder:
                 if k not in ("status", "error")
             },
         )
-        self.record = record_run(self.store, self.run, run)
+        doc = self.redactor.value(run.to_doc())  # parameters, error, what the end event carried
+        self.record = record_run(
+            self.store, self.run, RunDoc.from_doc({**doc, "redacted": sorted(self.redactor.found)})
+        )
 
 
 def _iso(t: float) -> str:

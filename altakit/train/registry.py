@@ -11,6 +11,10 @@ An alias (``champion``, ``staging`` …) is a record of kind ``model_alias`` nam
 ``<model>/<alias>``: every move is a new version of it, so who moved it when
 (record writer and time) and why is the alias's history. A rollback moves the
 alias back to the version it pointed at before the last move, and is recorded too.
+Moves are compare-and-set on every store: each is built from the alias's true
+latest record once its number is won (``Catalog.register`` with a builder), so
+concurrent promotes and rollbacks form one chain — every move's ``previous`` is
+the target of the move before it, and the rollback stack loses nothing.
 
 This module owns both documents: :class:`ModelDoc` (kind ``model``) and
 :class:`AliasDoc` (kind ``model_alias``); the registry writes and reads them
@@ -29,7 +33,7 @@ from __future__ import annotations
 
 import builtins
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -255,14 +259,20 @@ class ModelRegistry:
     ) -> Record:
         """Point ``alias`` of model ``name`` at ``version``; the move is recorded.
 
+        Concurrent moves are serialized: each records where the alias truly pointed
+        before it (``previous``) and extends the true rollback stack.
+
         Raises:
             NotFound: No such model version.
         """
         self.catalog.get(MODEL, name, version)
-        current = self._alias_doc(name, alias)
-        stack = [*current.stack, current.version] if current else []
-        previous = current.version if current else None
-        return self._move(name, alias, version, previous, stack, "move", reason, by)
+
+        def move(current: AliasDoc | None) -> tuple[int, int | None, builtins.list[int]]:
+            if current is None:
+                return version, None, []
+            return version, current.version, [*current.stack, current.version]
+
+        return self._move(name, alias, move, "move", reason, by)
 
     def rollback(
         self, name: str, alias: str = "champion", *, reason: str = "", by: str | None = None
@@ -272,17 +282,18 @@ class ModelRegistry:
         Raises:
             NotFound: The alias does not exist or has nothing to roll back to.
         """
-        current = self._alias_doc(name, alias)
-        if current is None or not current.stack:
-            raise NotFound(
-                f"alias {alias!r} of model {name!r} has no earlier version to roll back to",
-                model=name,
-                alias=alias,
-                hint="promote a version explicitly: promote(name, version, alias)",
-            )
-        stack = list(current.stack)
-        target = stack.pop()
-        return self._move(name, alias, target, current.version, stack, "rollback", reason, by)
+
+        def back(current: AliasDoc | None) -> tuple[int, int | None, builtins.list[int]]:
+            if current is None or not current.stack:
+                raise NotFound(
+                    f"alias {alias!r} of model {name!r} has no earlier version to roll back to",
+                    model=name,
+                    alias=alias,
+                    hint="promote a version explicitly: promote(name, version, alias)",
+                )
+            return current.stack[-1], current.version, list(current.stack[:-1])
+
+        return self._move(name, alias, back, "rollback", reason, by)
 
     def alias_target(self, name: str, alias: str) -> int:
         """The version ``alias`` points at.
@@ -431,17 +442,22 @@ class ModelRegistry:
         self,
         name: str,
         alias: str,
-        version: int,
-        previous: int | None,
-        stack: builtins.list[int],
+        step: Callable[[AliasDoc | None], tuple[int, int | None, builtins.list[int]]],
         action: Literal["move", "rollback"],
         reason: str,
         by: str | None,
     ) -> Record:
-        doc = AliasDoc(name, alias, version, previous, stack, action, reason, by or self.store.writer)
-        return self.catalog.register(
-            ALIAS, f"{name}/{alias}", doc.to_doc(), links={"points_to": Ref(MODEL, name, version)}
-        )
+        """Record one move, built from the alias's true latest record (compare-and-set on every store)."""
+        _check_alias(alias)
+        check_name(name)
+        who = by or self.store.writer
+
+        def build(prev: Record | None) -> tuple[dict[str, Any], dict[str, Ref]]:
+            version, previous, stack = step(read_alias(prev) if prev is not None else None)
+            doc = AliasDoc(name, alias, version, previous, stack, action, reason, who)
+            return doc.to_doc(), {"points_to": Ref(MODEL, name, version)}
+
+        return self.catalog.register(ALIAS, f"{name}/{alias}", build)
 
 
 def _check_alias(alias: str) -> None:

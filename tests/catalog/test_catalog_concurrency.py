@@ -70,8 +70,8 @@ def test_claim_waits_for_a_writer_that_is_choosing(local_store) -> None:
     from altakit.catalog import ledger
 
     marker = f"{ledger.folder('run', 'r')}choosing/other-writer"
-    local_store.put(marker, b"")
-    threading.Timer(0.3, local_store.delete, args=(marker,)).start()
+    local_store.put(marker, b"", reserved=True)
+    threading.Timer(0.3, local_store.delete, args=(marker,), kwargs={"reserved": True}).start()
     started = time.monotonic()
     assert ledger.claim_number(local_store, "run", "r") == 1
     assert time.monotonic() - started >= 0.25
@@ -81,7 +81,7 @@ def test_a_crashed_writers_marker_goes_stale_and_is_tidied(local_store) -> None:
     from altakit.catalog import ledger
 
     prefix = f"{ledger.folder('run', 'r')}choosing/"
-    local_store.put(f"{prefix}crashed-writer", b"")  # never deleted: its writer died
+    local_store.put(f"{prefix}crashed-writer", b"", reserved=True)  # never deleted: its writer died
     time.sleep(0.2)
     assert ledger.claim_number(local_store, "run", "r", stale=0.1) == 1
     assert ledger.claim_number(local_store, "run", "r", stale=0.1) == 2

@@ -201,10 +201,10 @@ def test_discard_needs_a_reason_and_keeps_the_accounting(store):
 
 
 def test_replays_take_turns(store):
-    held = store.put(f"{LOCKS}/s", b"someone")
+    held = store.put(f"{LOCKS}/s", b"someone", reserved=True)
     with pytest.raises(Conflict, match="another replay"):
         replay("s", formats={"ts": "%Y/%m/%d %Hh%M"}, store=store)
-    store.purge(f"{LOCKS}/s", held)
+    store.purge(f"{LOCKS}/s", held, reserved=True)
     assert len(replay("s", formats={"ts": "%Y/%m/%d %Hh%M"}, reason="'ts'", store=store).replayed) == 2
 
 

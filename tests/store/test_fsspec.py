@@ -75,7 +75,7 @@ def test_split_version_leaves_other_at_signs_alone():
 
 def test_ls_info_and_find_derive_directories(fs, local_store):
     for key in ("top.txt", "a/one.txt", "a/b/two.txt", "a/b/c/three.txt", "_altakit/catalog.json"):
-        local_store.put(key, key.encode())
+        local_store.put(key, key.encode(), reserved=key.startswith("_altakit/"))
     assert fs.ls("", detail=False) == ["a", "top.txt"]
     assert fs.ls("altakit://a/", detail=False) == ["a/b", "a/one.txt"]
     assert fs.ls("a/one.txt", detail=False) == ["a/one.txt"]

@@ -234,13 +234,16 @@ class Typing:
         types = {c: target.get(c, t) for c, t in self.types.items() if c in present and c not in plan.rescue}
         dts = {c: self.datetimes.get(c) for c, t in types.items() if t.startswith("datetime")}
         rescue = [c for c in plan.rescue if c in df.columns] if plan.target.get(RESCUED) else None
-        if known and rescue is None and fastcast.supported(df, types, dts):
-            return fastcast.fast_cast(
-                df, types, dts, tz=self.spec.tz, source_tz=self.spec.source_tz, formats=self.formats
+        with quarantine.excerpts(self.spec.value_excerpt):  # how much of a value reasons quote
+            if known and rescue is None and fastcast.supported(df, types, dts):
+                return fastcast.fast_cast(
+                    df, types, dts, tz=self.spec.tz, source_tz=self.spec.source_tz, formats=self.formats
+                )
+            if known:
+                df = normalize_nulls(df)
+            return cast(
+                df, types, datetimes=dts, tz=self.spec.tz, source_tz=self.spec.source_tz, rescue=rescue
             )
-        if known:
-            df = normalize_nulls(df)
-        return cast(df, types, datetimes=dts, tz=self.spec.tz, source_tz=self.spec.source_tz, rescue=rescue)
 
 
 def _source(df: pl.DataFrame) -> str | None:

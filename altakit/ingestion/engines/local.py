@@ -139,7 +139,7 @@ def process(
     for src, batch in readers.read_ahead(files, options):
         rows_in += batch.data.height + batch.bad.height
         if per_byte is None and rows_in:
-            per_byte = rows_in / max(1, min(options.block_bytes, src.path.stat().st_size))
+            per_byte = rows_in / max(1, batch.nbytes or min(options.block_bytes, src.path.stat().st_size))
         estimate = max(rows_in, round(total * per_byte)) if per_byte else rows_in
         if progress is not None:
             progress(rows_in, estimate if per_byte else None)

@@ -12,12 +12,13 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from altakit.datasets.internal import user_name
 from altakit.datasets.tables import QUARANTINE_COLUMNS, quarantine_schema
 from altakit.errors import IngestError
+from altakit.ingestion.readers.limits import UnpackLimits
 
 if TYPE_CHECKING:
     import polars as pl
@@ -30,6 +31,8 @@ BLOCK = 16 * 1024 * 1024
 SAMPLE = 64 * 1024
 #: Most columns an input may have (:attr:`ReadOptions.max_columns`, the spec's ``max_columns``).
 MAX_COLUMNS = 50_000
+#: Longest column name (characters): names go into catalog records (schemas, diffs), values never do.
+MAX_NAME = 8192
 
 
 @dataclass
@@ -40,6 +43,7 @@ class Batch:
     bad: pl.DataFrame
     blank_lines: int = 0
     lines: int | None = None  # physical lines read, where the path counted them
+    nbytes: int | None = None  # input bytes of a batch joined from several files (readers.coalesce)
 
 
 @dataclass
@@ -52,6 +56,7 @@ class ReadOptions:
         encoding: Text encoding (``"utf-8"``, ``"latin-1"`` …).
         block_bytes: Size of the blocks CSV text is read in.
         max_columns: Most columns an input may have; more is a typed error before rows are read.
+        limits: How far a format that decompresses inside its library (Parquet pages) may expand.
     """
 
     format: str | None = None
@@ -59,6 +64,7 @@ class ReadOptions:
     encoding: str | None = None
     block_bytes: int = BLOCK
     max_columns: int = MAX_COLUMNS
+    limits: UnpackLimits = field(default_factory=UnpackLimits)
 
 
 def check_width(name: str, columns: int, max_columns: int = MAX_COLUMNS) -> None:
@@ -96,14 +102,24 @@ def column_names(
 
     Raises:
         IngestError: More than ``max_columns`` columns, a name with control characters (a
-            wrong encoding), a name given twice, or two names that differ only in case (Delta,
-            SQL and most engines do not tell them apart).
+            wrong encoding), a name longer than :data:`MAX_NAME` characters (a header that is
+            data), a name given twice, or two names that differ only in case (Delta, SQL and
+            most engines do not tell them apart).
 
     Example:
         >>> column_names("a.csv", ["_id", "_line", "value"])
         ['_id', '_line_user', 'value']
     """
     check_width(name, len(columns), max_columns)
+    long = [i for i, c in enumerate(columns) if len(c) > MAX_NAME]
+    if long:
+        raise IngestError(
+            f"{name}: column {long[0] + 1} has a name of {len(columns[long[0]]):,} characters, more than "
+            f"{MAX_NAME:,} (starts {columns[long[0]][:40]!r}…)",
+            source=name,
+            column=long[0] + 1,
+            hint="check the file's header line (is it data?) and its delimiter (spec: delimiter)",
+        )
     unprintable = [c for c in columns if any(ch < " " and ch not in "\t" for ch in c)]
     if unprintable:
         raise IngestError(

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from altakit.errors import IngestError
 from altakit.ingestion.readers._common import MAX_COLUMNS, Batch, check_width, no_rows, with_position
+from altakit.ingestion.readers.limits import Budget, Tally, UnpackLimits
 
 if TYPE_CHECKING:
     import polars as pl
@@ -28,10 +29,16 @@ if TYPE_CHECKING:
     from altakit.ingestion.sources import SourceFile
 
 
-def read_parquet(src: SourceFile, max_columns: int = MAX_COLUMNS) -> Batch:
+def read_parquet(
+    src: SourceFile, max_columns: int = MAX_COLUMNS, limits: UnpackLimits | None = None
+) -> Batch:
     """Read a Parquet file (its record number is the ``_line``).
 
+    Its pages are decompressed inside the Parquet library, so the sizes its footer declares are
+    checked against ``limits`` first (:func:`declared_size`).
+
     Raises:
+        UnpackLimitExceeded: The file declares more than ``limits`` allow.
         IngestError: The file is not readable Parquet, has more than ``max_columns`` columns, or a
             column of a type with no mapping (see :func:`table_types`).
     """
@@ -39,10 +46,40 @@ def read_parquet(src: SourceFile, max_columns: int = MAX_COLUMNS) -> Batch:
 
     try:
         check_width(src.name, len(pl.read_parquet_schema(src.path)), max_columns)
+        size = src.path.stat().st_size
+        declared = declared_size(src.path)
+        Budget(src.name, size, Tally(limits or UnpackLimits())).check(declared, declared, declared=True)
         df = pl.read_parquet(src.path)
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise IngestError(f"{src.name}: not a readable Parquet file ({exc})", source=src.name) from exc
     return Batch(with_position(table_types(df, src.name), src.name, max_columns, src.renamed), no_rows())
+
+
+def declared_size(path: Any) -> int:
+    """Bytes a Parquet file's footer says its pages hold once decompressed, and at least 8 per value.
+
+    The second bound catches pages whose run-length encoding stands for far more values than
+    their uncompressed bytes suggest (a column of a billion nulls is a few bytes on disk).
+
+    Raises:
+        OSError: The footer cannot be read (as :func:`read_parquet` reports it).
+
+    Example:
+        >>> import io, polars as pl
+        >>> buf = io.BytesIO()
+        >>> pl.DataFrame({"x": [0] * 1000}).write_parquet(buf)
+        >>> declared_size(io.BytesIO(buf.getvalue())) >= 8000
+        True
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_metadata(path)
+    except pa.ArrowException as exc:
+        raise OSError(f"unreadable Parquet footer ({exc})") from exc
+    pages = sum(max(0, meta.row_group(i).total_byte_size) for i in range(meta.num_row_groups))
+    return max(pages, max(0, meta.num_rows) * meta.num_columns * 8)
 
 
 def table_types(df: pl.DataFrame, name: str) -> pl.DataFrame:

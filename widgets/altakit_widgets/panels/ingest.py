@@ -214,9 +214,11 @@ class IngestPanel(Panel):
     def _on_event(self, event: Event) -> None:
         """Move the progress bar with the ingest's ``progress`` events (reading is 90 %, writing the rest)."""
         if event.kind == "progress" and event.total:
-            share = 0.9 if event.data.get("stage") == "read" else 1.0
+            stage = event.data.get("stage", "working")
+            share = {"resolve": 0.1, "read": 0.9}.get(stage, 1.0)  # resolving files is the first 10 %
             self.progress.value = min(1.0, share * event.done / event.total) if event.done else 0.0
-            self.set_status(f"{event.data.get('stage', 'working')}: {event.done:,} of ~{event.total:,} rows")
+            unit = "files" if stage == "resolve" else "rows"
+            self.set_status(f"{stage}: {event.done:,} of ~{event.total:,} {unit}")
 
     def run(self) -> IngestReport | None:
         """Ingest the source into the dataset (:func:`altakit.ingestion.ingest`) and show the outcome."""
