@@ -61,7 +61,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -69,7 +69,7 @@ from datetime import UTC, datetime, timedelta
 from altakit import faults
 from altakit.errors import Conflict, NotFound
 from altakit.store.base import Store
-from altakit.store.names import CATALOG_PREFIX
+from altakit.store.names import CATALOG_PREFIX, Version
 
 ROOT = f"{CATALOG_PREFIX}catalog/"
 #: Fault-injection points (see :mod:`altakit.faults`).
@@ -155,7 +155,7 @@ def take_turn(store: Store, base: str, *, stale: float = STALE) -> Turn:
         number = 1 + max((_number(v.key, f"{base}claim/") for v in claimed), default=0)
         mine = store.put(f"{base}claim/{number}", store.writer.encode(), reserved=True)
         store.delete(marker, reserved=True)
-        _wait_for_choosers(store, f"{base}choosing/", stale)
+        wait_for_choosers(store, f"{base}choosing/", stale)
         claims = [v for v in store.versions(f"{base}claim/{number}") if not v.deleted]
         if claims[0].id == mine.id:
             faults.point("catalog.number_won")  # won, record not yet written: a crash leaves a gap
@@ -246,17 +246,26 @@ class Turn:
         return "waiting"
 
 
-def _wait_for_choosers(store: Store, prefix: str, stale: float) -> None:
+def wait_for_choosers(
+    store: Store, prefix: str, stale: float, live: Callable[[Version], bool] = lambda _: True
+) -> None:
+    """Wait until no writer is choosing: no marker under ``prefix`` is younger than ``stale`` seconds
+    and ``live``. Markers of crashed (or, by ``live``, dead) writers are tidied away.
+
+    Example:
+        >>> import tempfile, altakit
+        >>> wait_for_choosers(altakit.open_store(tempfile.mkdtemp()), "_altakit/x/choosing/", 60.0)
+    """
     delay = 0.002
     while True:
         now = datetime.now(UTC)
         active = []
         for v in store.list(prefix, recursive=False):
-            if now - v.timestamp > timedelta(seconds=stale):
+            if now - v.timestamp <= timedelta(seconds=stale) and live(v):
+                active.append(v)
+            else:
                 with suppress(NotFound):  # a crashed writer's marker: tidy it away
                     store.delete(v.key, reserved=True)
-            else:
-                active.append(v)
         if not active:
             return
         time.sleep(delay)

@@ -27,15 +27,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import secrets
-import socket
 import time
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
-from functools import cache
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from altakit import procs
+from altakit.catalog import ledger
 from altakit.errors import Conflict, NotFound
 
 if TYPE_CHECKING:
@@ -52,32 +51,14 @@ CHOOSING_STALE = 60.0
 _CHOOSING = "choosing"
 
 
-@cache
-def _host() -> str:
-    boot = ""
-    with contextlib.suppress(OSError):
-        boot = open("/proc/sys/kernel/random/boot_id").read().strip()  # noqa: SIM115
-    return f"{socket.gethostname()}#{boot}" if boot else socket.gethostname()
-
-
-def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (Linux), ``"Z"`` for a zombie, else ``None``."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rpartition(")")[2].split()
-    except OSError:
-        return None
-    return "Z" if fields[0] in ("Z", "X") else fields[19]
-
-
 def owner(writer: str) -> dict[str, Any]:
-    """Who this process is, as claims and commits record it.
+    """Who this process is, as claims and commits record it (:func:`altakit.procs.owner`).
 
     Example:
         >>> sorted(owner("ana"))
         ['host', 'pid', 'start', 'writer']
     """
-    return {"writer": writer, "host": _host(), "pid": os.getpid(), "start": _start_time(os.getpid())}
+    return procs.owner(writer=writer)
 
 
 def is_alive(who: Any, written: datetime, *, stale: timedelta = FOREIGN_STALE) -> bool:
@@ -91,21 +72,7 @@ def is_alive(who: Any, written: datetime, *, stale: timedelta = FOREIGN_STALE) -
         >>> is_alive({**owner("ana"), "pid": 2**22 + 1}, datetime.now(UTC))
         False
     """
-    if isinstance(who, dict) and who.get("host") == _host() and isinstance(who.get("pid"), int):
-        pid = who["pid"]
-        if pid == os.getpid():
-            return True
-        if pid <= 0:  # os.kill would signal a process group
-            return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass
-        started = _start_time(pid)
-        return started != "Z" and (who.get("start") is None or started in (None, who["start"]))
-    return datetime.now(UTC) - written < stale
+    return procs.is_alive(who, written, stale=stale)
 
 
 def _live(store: Store, version: Version) -> bool:
@@ -152,7 +119,7 @@ def claim(store: Store, keys: Sequence[str], writer: str, *, scope: str | None =
             mine = list(pool.map(lambda key: store.put(key, body, reserved=True), keys))
     finally:
         release(store, [chosen])  # removed, not tombstoned: markers must not pile up
-    _wait_for_choosers(store, f"{scope}/{_CHOOSING}/")
+    ledger.wait_for_choosers(store, f"{scope}/{_CHOOSING}/", CHOOSING_STALE, lambda v: _live(store, v))
     return mine
 
 
@@ -161,23 +128,6 @@ def release(store: Store, claims: Sequence[Version]) -> None:
     for version in claims:
         with contextlib.suppress(NotFound):
             store.purge(version.key, version, reserved=True)
-
-
-def _wait_for_choosers(store: Store, prefix: str) -> None:
-    delay = 0.002
-    while True:
-        now = datetime.now(UTC)
-        active = []
-        for v in store.list(prefix, recursive=False):
-            fresh = now - v.timestamp < timedelta(seconds=CHOOSING_STALE)
-            if fresh and _live(store, v):
-                active.append(v)
-            else:
-                release(store, [v])  # a dead writer's marker: tidy it away
-        if not active:
-            return
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.05)
 
 
 @contextlib.contextmanager

@@ -44,7 +44,7 @@ from altakit.ingestion import claims as _claims
 from altakit.ingestion.claims import first_claim
 from altakit.ingestion.datetimes import AUTO
 from altakit.ingestion.engine import ENGINES, Engine, EngineRegistry
-from altakit.ingestion.reconcile import commit_metadata, reconcile
+from altakit.ingestion.reconcile import commit_metadata, in_flight, reconcile
 from altakit.ingestion.review import SchemaRegistry, change_doc
 from altakit.ingestion.schema import Plan, Schema, plan
 from altakit.ingestion.sources import SourceFile, recorded_names, resolve_sources
@@ -308,10 +308,11 @@ class IngestJob:
         keys = {f"{CLAIMS}/{self.dataset}/{f.checksum}": f.checksum for f in files}
         scope = f"{CLAIMS}/{self.dataset}"
         mine = list(zip(keys, _claims.claim(self.store, list(keys), self.writer, scope=scope), strict=True))
+        firsts = {key: first_claim(self.store, version) for key, version in mine}
+        # a claimant passed over as dead may have committed before it died: register that first
+        reconcile(self.store, self.dataset, writer=self.writer)
         seen = self._ingested()
-        lost_sums = {
-            keys[key] for key, version in mine if keys[key] in seen or not first_claim(self.store, version)
-        }
+        lost_sums = {keys[key] for key, _ in mine if keys[key] in seen or not firsts[key]}
         if not lost_sums:
             return [version for _, version in mine]
         self._release([version for _, version in mine])
@@ -379,7 +380,9 @@ class IngestJob:
         q_version = None
         if out.quarantine.count:  # first: its rows count once the table's commit (naming them) lands
             q_loc = tables.location(self.store, self.dataset, quarantine=True)
-            frame = out.quarantine.frame().with_columns(_lit(tables.INGEST_COLUMN, ingest_id))
+            frame = _recorded_sources(out.quarantine.frame(), report).with_columns(
+                _lit(tables.INGEST_COLUMN, ingest_id)
+            )
             meta = {"altakit.ingest": ingest_id, "altakit.writer": self.writer}
             q_version = tables.write(q_loc, frame, metadata=meta)
             faults.point("ingest.quarantine_committed")
@@ -411,16 +414,31 @@ class IngestJob:
         # the commit carries its record, so a kill before the record is reconciled, not re-appended;
         # the frame is conformed to the approved schema, which may have grown since the last commit
         meta = commit_metadata(ingest_id, self.writer, doc, links)
-        report.delta_version = tables.write(loc, out.data, merge_schema=True, metadata=meta)
-        faults.point("ingest.delta_committed")
-        doc = dataclasses.replace(doc, delta_version=report.delta_version)
-        report.version = tables.register_version(self.store, self.dataset, doc, links=links).version
+        with in_flight(ingest_id):  # should registering fail, the next call reconciles the commit
+            report.delta_version = tables.write(loc, out.data, merge_schema=True, metadata=meta)
+            faults.point("ingest.delta_committed")
+            doc = dataclasses.replace(doc, delta_version=report.delta_version)
+            report.version = tables.register_version(self.store, self.dataset, doc, links=links).version
         faults.point("ingest.registered")
 
 
 def _renamed(files: list[SourceFile]) -> dict[str, str]:
     """The columns the readers renamed in ``files`` (those read so far), new name → the source's."""
     return {new: old for f in files for new, old in f.renamed.items()}
+
+
+def _recorded_sources(frame: Any, report: IngestReport) -> Any:
+    """``frame`` (quarantine rows) with ``_source`` named as the record names it (``recorded_names``).
+
+    A store key stays the key, a local path becomes relative to the record's ``sources_root``, so
+    the quarantine table holds no machine's private absolute paths either.
+    """
+    import polars as pl
+
+    names = {
+        s["name"]: rec for s, rec in zip(report.sources, report.recorded, strict=True) if s["name"] != rec
+    }
+    return frame.with_columns(pl.col("_source").replace(names)) if names else frame
 
 
 def _lit(name: str, value: str) -> Any:

@@ -9,7 +9,9 @@ leaves a table that describes itself; the next ingest or replay of the dataset (
 (:func:`reconcile`) instead of appending the rows again, and the retry then finds its source
 files ingested. Until then readers do not see the orphan's rows: :func:`~altakit.datasets.tables.read_table`
 reads the newest Delta version a record names, and quarantine rows of ingests without a record
-are left out.
+are left out. (Delta versions are cumulative: should another ingest commit and register a later
+version while the orphan's writer still counts as alive — on another host, within
+:data:`ORPHAN_GRACE` —, that version holds the orphan's rows before the orphan has its record.)
 
 A commit is an orphan only once its owner is gone: its process no longer runs on this host, or
 (written on another host) it is older than :data:`ORPHAN_GRACE`; a commit still in flight is
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,12 +41,22 @@ from altakit.datasets import tables
 from altakit.errors import AltakitError
 from altakit.ingestion import quarantine_log as qlog
 from altakit.ingestion.claims import is_alive, owner, turn
+from altakit.procs import is_mine
 
 if TYPE_CHECKING:
     from altakit.catalog.records import Record
     from altakit.store.base import Store
 
-__all__ = ["ORPHAN_GRACE", "Orphan", "check_tables", "commit_metadata", "orphans", "reconcile", "write_log"]
+__all__ = [
+    "ORPHAN_GRACE",
+    "Orphan",
+    "check_tables",
+    "commit_metadata",
+    "in_flight",
+    "orphans",
+    "reconcile",
+    "write_log",
+]
 
 #: A commit written on another host whose record is still missing after this long is an orphan.
 ORPHAN_GRACE = timedelta(minutes=10)
@@ -52,6 +64,25 @@ ORPHAN_GRACE = timedelta(minutes=10)
 TURNS = "_altakit/ingest/reconcile"
 RECORD = "altakit.record"
 OWNER = "altakit.owner"
+#: Ingests and replays this process is committing now; once its call ends (say, its record's write
+#: failed), this process's own commit is an orphan like any other, not one "in flight" while it lives.
+_IN_FLIGHT: set[str] = set()
+
+
+@contextlib.contextmanager
+def in_flight(ingest_id: str) -> Iterator[None]:
+    """Mark the commit of ``ingest_id`` as this process's work in progress while the block runs.
+
+    Example:
+        >>> with in_flight("id1"):
+        ...     "id1" in _IN_FLIGHT
+        True
+    """
+    _IN_FLIGHT.add(ingest_id)
+    try:
+        yield
+    finally:
+        _IN_FLIGHT.discard(ingest_id)
 
 
 def commit_metadata(
@@ -101,6 +132,8 @@ class Orphan:
     @property
     def alive(self) -> bool:
         """Whether its writer may still register it (then it is in flight, not an orphan)."""
+        if is_mine(self.owner):  # this process: only while the call that committed it runs
+            return self.ingest_id in _IN_FLIGHT
         return self.owner is not None and is_alive(self.owner, self.written, stale=ORPHAN_GRACE)
 
 

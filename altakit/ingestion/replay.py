@@ -56,7 +56,7 @@ from altakit.errors import AltakitError, ConfigError, NotFound
 from altakit.ingestion import quarantine_log as qlog
 from altakit.ingestion.claims import turn
 from altakit.ingestion.quarantine import summaries
-from altakit.ingestion.reconcile import commit_metadata, reconcile, write_log
+from altakit.ingestion.reconcile import commit_metadata, in_flight, reconcile, write_log
 from altakit.ingestion.schema import RESCUED
 from altakit.store import open_store
 
@@ -188,24 +188,26 @@ def replay(
         meta = {"altakit.ingest": report.replay_id, "altakit.writer": who, "altakit.replay": "true"}
         loc = tables.location(st, name)
         at = datetime.now(UTC)
-        if ok.height:
-            doc, links = _version(st, name, report, open_, schema_version, who, at, comment, fix, loc)
-            carried = commit_metadata(report.replay_id, who, doc, links, **{"altakit.replay": "true"})
-            report.delta_version = tables.write(loc, schema.conform(ok), merge_schema=True, metadata=carried)
-            faults.point("replay.table_committed")
-        tried_cols = text.drop("_source", "_line", RESCUED, strict=False)
-        tried = dict(zip(text.get_column("_source"), tried_cols.to_dicts(), strict=True))
-        log: list[tuple[str, str, str | None, str | None]] = [
-            (e, "replayed", None, None) for e in report.replayed
-        ]
-        log += [(e, "failed", r, json.dumps(tried.get(e, {}))) for e, r in report.failed.items()]
-        write_log(st, name, log, report.replay_id, who, at, comment, meta)
-        report.status = "written" if ok.height else "failed"
-        if ok.height:
-            faults.point("replay.log_committed")
-            assert report.delta_version is not None
-            doc = dataclasses.replace(doc, delta_version=report.delta_version)
-            report.version = tables.register_version(st, name, doc, links=links).version
+        with in_flight(report.replay_id):  # should registering fail, the next call reconciles the commit
+            if ok.height:
+                doc, links = _version(st, name, report, open_, schema_version, who, at, comment, fix, loc)
+                carried = commit_metadata(report.replay_id, who, doc, links, **{"altakit.replay": "true"})
+                conformed = schema.conform(ok)
+                report.delta_version = tables.write(loc, conformed, merge_schema=True, metadata=carried)
+                faults.point("replay.table_committed")
+            tried_cols = text.drop("_source", "_line", RESCUED, strict=False)
+            tried = dict(zip(text.get_column("_source"), tried_cols.to_dicts(), strict=True))
+            log: list[tuple[str, str, str | None, str | None]] = [
+                (e, "replayed", None, None) for e in report.replayed
+            ]
+            log += [(e, "failed", r, json.dumps(tried.get(e, {}))) for e, r in report.failed.items()]
+            write_log(st, name, log, report.replay_id, who, at, comment, meta)
+            report.status = "written" if ok.height else "failed"
+            if ok.height:
+                faults.point("replay.log_committed")
+                assert report.delta_version is not None
+                doc = dataclasses.replace(doc, delta_version=report.delta_version)
+                report.version = tables.register_version(st, name, doc, links=links).version
     return report
 
 

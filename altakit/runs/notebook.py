@@ -32,7 +32,6 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import stat
 import tempfile
 import time
@@ -42,7 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from altakit import config, faults
+from altakit import config, faults, procs
 from altakit.catalog import catalog_of
 from altakit.errors import ConfigError, MissingDependency, NotFound
 from altakit.runs.record import RunDoc, environment, jsonable, record_run
@@ -169,14 +168,10 @@ def _write_atomically(path: Path, text: str) -> None:
         part.unlink(missing_ok=True)
 
 
-def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9.-]+", "-", socket.gethostname())[:60]
-
-
 def private_folder() -> Path:
     """A new folder only this user can enter (mode 0700), in the OS temp folder, for one execution.
 
-    Its name, ``altakit-run-<pid>@<host>-<random>``, tells :func:`sweep_private` whose it is.
+    Its name, ``altakit-run-<pid>@<host tag>-<random>``, tells :func:`sweep_private` whose it is.
 
     Example:
         >>> folder = private_folder()
@@ -184,17 +179,7 @@ def private_folder() -> Path:
         ('0o700', True)
         >>> folder.rmdir()
     """
-    return Path(tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{os.getpid()}@{_host()}-"))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # someone else's process: it exists
-        return True
-    return True
+    return Path(tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{os.getpid()}@{procs.host_tag()}-"))
 
 
 def _newest(folder: Path) -> float:
@@ -220,18 +205,15 @@ def sweep_private(root: str | Path | None = None, *, stale_after: float = STALE_
         []
     """
     folder = Path(root if root is not None else tempfile.gettempdir())
-    uid, host, removed = getattr(os, "getuid", lambda: None)(), _host(), []
+    uid, removed = getattr(os, "getuid", lambda: None)(), []
     for entry in folder.glob(f"{PRIVATE_PREFIX}*"):
         m = _PRIVATE_RE.match(entry.name)
         try:
             st = entry.lstat()
             if not m or not stat.S_ISDIR(st.st_mode) or (uid is not None and st.st_uid != uid):
                 continue
-            pid = int(m["pid"])
-            if m["host"] == host and os.name != "nt":  # (os.kill(pid, 0) would end the process on Windows)
-                stale = pid != os.getpid() and not _alive(pid)
-            else:
-                stale = time.time() - _newest(entry) > stale_after
+            running = procs.running_here(m["host"], int(m["pid"]))
+            stale = not running if running is not None else time.time() - _newest(entry) > stale_after
         except OSError:  # gone meanwhile, or unreadable: not ours to judge
             continue
         if stale:

@@ -15,6 +15,8 @@ datasets layer's business: :mod:`altakit.datasets.gc`.
 Example:
     >>> import tempfile, os
     >>> from pathlib import Path
+
+from altakit import procs
     >>> folder = Path(tempfile.mkdtemp())
     >>> _ = (folder / "0123abcd").write_bytes(b"left by a killed writer")
     >>> os.utime(folder / "0123abcd", (0, 0))
@@ -29,19 +31,18 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
-import socket
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from altakit import procs
+
 #: Seconds a temp file or unreferenced object is left alone (a write may still be running).
 GRACE = 24 * 3600.0
 #: Temp-folder entries looked at when a store opens (the sweep stays cheap however much is there).
 OPEN_SWEEP = 64
-_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def temp_name() -> str:
         >>> temp_name().split(".")[1] == str(os.getpid())
         True
     """
-    return f"{_HOST}.{os.getpid()}.{uuid.uuid4().hex}"
+    return f"{procs.host_tag()}.{os.getpid()}.{uuid.uuid4().hex}"
 
 
 def writer_alive(name: str) -> bool:
@@ -86,18 +87,7 @@ def writer_alive(name: str) -> bool:
     """
     host, _, rest = name.partition(".")
     pid_text, _, _ = rest.partition(".")
-    if host != _HOST or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: running
-        return True
-    return True
+    return pid_text.isdigit() and bool(procs.running_here(host, int(pid_text)))
 
 
 def sweep_folder(

@@ -46,7 +46,6 @@ import json
 import math
 import os
 import secrets
-import socket
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import asdict, dataclass, field
@@ -54,7 +53,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
-from altakit import faults
+from altakit import faults, procs
 from altakit.catalog import ledger
 from altakit.catalog.records import check_name
 from altakit.errors import AltakitError, CheckpointError, ConfigError, CorruptObject, NotFound
@@ -217,7 +216,7 @@ class Checkpointer:
         clean = _clean_metrics(metrics)
         if not self.writer:
             return None
-        me = json.dumps({"host": socket.gethostname(), "pid": os.getpid()}).encode()
+        me = json.dumps(procs.owner()).encode()
         marker = self.store.put(f"{self.manifest_folder}writing/{secrets.token_hex(8)}", me)
         try:
             version = self.write_state(state)
@@ -530,19 +529,10 @@ def _ledger_number(tail: str) -> int:
 def _alive(store: Store, marker: Version) -> bool:
     """False if the marker's writer ran on this host and is gone; True if alive or unknown."""
     try:
-        info = json.loads(store.get(marker.key, marker))
-        host, pid = info["host"], int(info["pid"])
-    except (NotFound, ValueError, KeyError, TypeError):
+        who = json.loads(store.get(marker.key, marker))
+    except (NotFound, ValueError):
         return False  # gone meanwhile, or not a marker we wrote
-    if host != socket.gethostname():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, owned by another user
-    return True
+    return procs.is_running(who) is not False
 
 
 def _clean_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float]:

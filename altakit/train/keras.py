@@ -141,7 +141,7 @@ def load_weights_bytes(model: keras.Model, data: bytes, where: str = "checkpoint
         path.write_bytes(data)
         try:
             model.load_weights(path)
-        except (ValueError, KeyError, OSError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, OSError, TypeError) as exc:
             reason = (str(exc).splitlines() or [type(exc).__name__])[0].replace(str(path), suffix)
             raise CheckpointError(
                 f"{where} does not match the model: {reason.replace(tmp, '')[:400]}",

@@ -240,3 +240,51 @@ def test_a_replay_killed_after_its_commit_adds_its_rows_once(point, local_store)
         tables.location(local_store, "t")
     )
     assert check_tables(local_store) == []
+
+
+def test_a_record_write_that_fails_in_this_process_is_reconciled_by_the_next_call(
+    local_store, tmp_path, monkeypatch
+):
+    """A failure after the commit in a long-lived process (a notebook's kernel): the retry in the same
+    process registers the commit instead of appending the rows again."""
+    path = tmp_path / "day1.csv"
+    path.write_bytes(_csv(0))
+    register = tables.register_version
+    calls = []
+
+    def fail_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise altakit.errors.StoreUnavailable("the store went away", hint="retry")
+        return register(*args, **kwargs)
+
+    monkeypatch.setattr(tables, "register_version", fail_once)
+    with pytest.raises(altakit.errors.StoreUnavailable):
+        altakit.ingest(str(path), "t", SPEC, store=local_store)
+    assert altakit.ingest(str(path), "t", SPEC, store=local_store).status == "unchanged"
+    _assert_consistent(local_store, list(range(GOOD)), BAD)
+
+
+def test_an_ingest_killed_after_its_commit_while_another_runs_is_not_appended_twice(
+    local_store, tmp_path, monkeypatch
+):
+    """B starts (and reconciles) while A is alive; A is killed after its commit; B, claiming the same
+    file after A died, registers A's commit instead of appending the file again."""
+    from altakit.ingestion import job
+
+    path = tmp_path / "day1.csv"
+    path.write_bytes(_csv(0))
+    real = job.reconcile
+    calls = []
+
+    def then_kill_a(store, dataset, **kwargs):
+        done = real(store, dataset, **kwargs)
+        calls.append(1)
+        if len(calls) == 1:  # B has looked for orphans: now A commits and dies
+            _kill_ingest(str(local_store.root), path, "ingest.delta_committed")
+        return done
+
+    monkeypatch.setattr(job, "reconcile", then_kill_a)
+    assert altakit.ingest(str(path), "t", SPEC, store=local_store).status == "unchanged"
+    assert len(calls) >= 2
+    _assert_consistent(local_store, list(range(GOOD)), BAD)

@@ -26,7 +26,8 @@ import nbformat
 
 import altakit
 from altakit.catalog import catalog_of
-from altakit.runs.notebook import PRIVATE_PREFIX, _host, sweep_private
+from altakit.procs import host_tag
+from altakit.runs.notebook import PRIVATE_PREFIX, sweep_private
 
 ALTAKIT = str(Path(sys.executable).parent / "altakit")
 
@@ -159,7 +160,7 @@ def test_failed_notebook_killed_before_redaction_leaves_nothing_readable(tmp_pat
 
 
 def test_sweep_keeps_live_runs_and_other_users_links(tmp_path):
-    host = _host()
+    host = host_tag()
     live = tmp_path / f"{PRIVATE_PREFIX}{os.getpid()}@{host}-live"
     dead_pid = subprocess.Popen([sys.executable, "-c", "pass"])
     dead_pid.wait()

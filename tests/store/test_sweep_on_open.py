@@ -9,7 +9,7 @@ from altakit.store import gc
 from altakit.store.gc import OPEN_SWEEP, temp_name
 
 
-def test_open_removes_stale_temp_files_only_and_a_bounded_number(tmp_path, monkeypatch):
+def test_open_removes_stale_temp_files_only_and_a_bounded_number(tmp_path):
     root = tmp_path / "store"
     altakit.open_store(root)
     tmp = root / ".altakit-tmp"
