@@ -3,8 +3,9 @@
 Typed samples, from the type to the training loop (each module imports only the ones above it):
 
 - :mod:`~altakit.datasets.samples` — ``@sample`` types, ``SampleSchema`` / ``SampleField``, ``build_type``
-- :mod:`~altakit.datasets.codec` — one msgpack map per sample; ``encode``, ``decode``, columnar decode
-- :mod:`~altakit.datasets.shards` — the tar shard format: ``ShardWriter``, ``Shard``, ``index_tar``
+- :mod:`~altakit.datasets.npy` — array fields as ``np.save`` members: ``npy_bytes``, ``npy_value``
+- :mod:`~altakit.datasets.codec` — a msgpack map per sample; ``encode_parts``, ``decode``, columnar decode
+- :mod:`~altakit.datasets.shards` — the tar shard format: ``ShardWriter``, ``Shard``, ``index_shard``
 - :mod:`~altakit.datasets.manifest` — catalog kinds ``dataset`` (``DatasetDoc``) and ``sample_type``
 - :mod:`~altakit.datasets.fetch`, :mod:`~altakit.datasets.columns`, :mod:`~altakit.datasets.reader`,
   :mod:`~altakit.datasets.plan` — shard bytes (mmap, verified once, cached), batches, epoch plans

@@ -1,8 +1,10 @@
-"""The sample codec: one msgpack map per sample, arrays as ``[dtype, shape, bytes]``.
+"""The sample codec: a msgpack map per sample, arrays as ``.npy`` members or ``[dtype, shape, bytes]``.
 
-A sample encodes to one msgpack map ``{field: value}``; an array is the list
-``[dtype, shape, raw bytes]`` (little-endian ``numpy`` dtype string), so plain
-``msgpack`` and plain ``webdataset`` read it too. :func:`decode` checks one
+A sample encodes (:func:`encode_parts`) to one msgpack map ``{field: value}`` of its
+scalar fields and one ``np.save`` member per array field (:mod:`altakit.datasets.npy`), so
+plain ``webdataset`` and ``np.load`` read it too. Inside a map (shards written before,
+:func:`encode`) an array is the list ``[dtype, shape, raw bytes]`` (the ``numpy`` dtype
+string, byte order included); readers turn ``.npy`` members into that same value. :func:`decode` checks one
 sample against its :class:`~altakit.datasets.samples.SampleSchema`;
 :func:`unpack_views` and :func:`decode_columns` are the batch fast path (array
 bytes stay views into the shard, one stacked array per field).
@@ -30,14 +32,45 @@ from typing import Any
 import msgpack
 import numpy as np
 
+from altakit.datasets.npy import contiguous, member_field, npy_bytes
 from altakit.datasets.samples import SCALARS, SampleField, SampleSchema, schema_of
 from altakit.errors import DataError
 
 
 def encode(obj: Any, schema: SampleSchema | None = None) -> bytes:
-    """Encode a sample to msgpack bytes, checking it against its schema."""
-    schema = schema or schema_of(obj)
+    """Encode a sample to one msgpack map (arrays inside, as ``[dtype, shape, bytes]``), checking it.
+
+    The layout of ``altakit.shards/1``; shards written now use :func:`encode_parts`.
+    """
+    payload, _ = _encode(obj, schema or schema_of(obj), members=False)
+    return payload
+
+
+def encode_parts(obj: Any, schema: SampleSchema | None = None) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """Encode a sample as its ``.mp`` map and one ``.npy`` member per array field, checking it.
+
+    Returns ``(msgpack map of the other fields, [(field, np.save bytes)])``; an array field that is
+    ``None`` stays in the map as ``None``, and one whose name cannot be a member name
+    (:func:`~altakit.datasets.npy.member_field`) stays in the map as ``[dtype, shape, bytes]``.
+
+    Example:
+        >>> import numpy as np
+        >>> from typing import Annotated
+        >>> from altakit.datasets.samples import Array, sample
+        >>> @sample
+        ... class Pixel:
+        ...     rgb: Annotated[np.ndarray, Array("uint8", (3,))]
+        ...     label: int
+        >>> payload, arrays = encode_parts(Pixel(np.array([1, 2, 3], np.uint8), 5))
+        >>> unpack(payload), [name for name, _ in arrays]
+        ({'label': 5}, ['rgb'])
+    """
+    return _encode(obj, schema or schema_of(obj), members=True)
+
+
+def _encode(obj: Any, schema: SampleSchema, members: bool) -> tuple[bytes, list[tuple[str, bytes]]]:
     out: dict[str, Any] = {}
+    arrays: list[tuple[str, bytes]] = []
     for f in schema.fields:
         value = getattr(obj, f.name)
         if value is None:
@@ -47,11 +80,13 @@ def encode(obj: Any, schema: SampleSchema | None = None) -> bytes:
         elif f.kind == "array":
             arr = np.asarray(value)
             check_array(f, arr.dtype.str, arr.shape)
-            arr = np.ascontiguousarray(arr)
-            out[f.name] = [arr.dtype.str, list(arr.shape), arr.tobytes()]
+            if members and member_field(f.name):
+                arrays.append((f.name, npy_bytes(arr)))
+            else:
+                out[f.name] = [arr.dtype.str, list(arr.shape), contiguous(arr).tobytes()]
         else:
             out[f.name] = _scalar(f, value)
-    return msgpack.packb(out, use_bin_type=True)
+    return msgpack.packb(out, use_bin_type=True), arrays
 
 
 def _scalar(f: SampleField, value: Any) -> Any:
@@ -172,9 +207,9 @@ def _skip(buf: memoryview, pos: int) -> int:
     raise DataError(f"corrupt msgpack: unsupported type byte 0x{b:02x}")
 
 
-def decode(schema: SampleSchema, raw: bytes | memoryview) -> dict[str, Any]:
-    """Decode and check one sample into ``{field: value}`` (arrays as NumPy)."""
-    doc = unpack(raw)
+def decode(schema: SampleSchema, raw: bytes | memoryview | dict[str, Any]) -> dict[str, Any]:
+    """Decode and check one sample (msgpack bytes, or a map already unpacked) into ``{field: value}``."""
+    doc = raw if isinstance(raw, dict) else unpack(raw)
     return {f.name: decode_field(f, doc) for f in schema.fields}
 
 

@@ -1,5 +1,10 @@
 """Columnar decode of a whole shard: one template per payload size, checked with NumPy.
 
+Array fields held in ``.npy`` members (shards of format ``altakit.shards/2``) need no
+template: when every sample's member of a field has the same header
+(:func:`altakit.datasets.npy.npy_column`), the bodies lie at known offsets. The rest of
+this describes the ``.mp`` maps (and the arrays inside them, in older shards).
+
 Samples of one layout (what :func:`altakit.datasets.codec.encode` writes for arrays of
 a declared shape and scalars of one width) are byte-for-byte alike except for
 the array bodies and the scalar values. :func:`shard_columns` parses the first
@@ -36,6 +41,7 @@ import msgpack
 import numpy as np
 
 from altakit.datasets.codec import check_array, container_header
+from altakit.datasets.npy import npy_column
 from altakit.datasets.samples import SampleField, SampleSchema
 from altakit.datasets.shards import Shard
 from altakit.errors import DataError
@@ -162,8 +168,17 @@ def _columns(schema: SampleSchema, shard: Shard) -> ShardColumns:
     specs: dict[str, tuple[str, tuple[int, ...]]] = {}
     ints: dict[str, np.ndarray] = {}
     texts: dict[str, list[Any]] = {}
+    inner = [f for f in schema.fields if f.name not in shard.members]  # the fields in the .mp maps
     for f in schema.fields:
-        if f.kind == "array":
+        if f.name in shard.members:  # one .npy member per sample: one header for all, or NotColumnar
+            try:
+                dtype_str, shape, offsets = npy_column(buf, *shard.members[f.name])
+            except ValueError as exc:
+                raise NotColumnar(str(exc)) from exc
+            check_array(f, dtype_str, shape)
+            arrays[f.name] = (np.dtype(dtype_str), shape, offsets)
+            specs[f.name] = (dtype_str, shape)
+        elif f.kind == "array":
             arrays[f.name] = (np.dtype("u1"), (), np.empty(n, dtype=np.int64))
         elif f.kind in ("str", "bytes"):
             texts[f.name] = [None] * n
@@ -176,13 +191,13 @@ def _columns(schema: SampleSchema, shard: Shard) -> ShardColumns:
         templates += 1
         if templates > MAX_TEMPLATES:
             raise NotColumnar("too many different layouts in one shard")
-        t = _template(schema, shard.data, int(starts[group[0]]), int(sizes[group[0]]))
+        t = _template(inner, shard.data, int(starts[group[0]]), int(sizes[group[0]]))
         ok = _matches(buf, starts[group], t)
         members = group[ok]
         if not ok.all():
             pending.append(group[~ok])  # a different layout of the same size: its own template
         mstarts = starts[members]
-        for f in schema.fields:
+        for f in inner:
             slot = t.slots[f.name]
             at = mstarts + slot.at
             if slot.kind == "array":
@@ -231,13 +246,16 @@ def _matches(buf: np.ndarray, starts: np.ndarray, t: _Template) -> np.ndarray:
     return ok
 
 
-def _template(schema: SampleSchema, data: bytes, start: int, size: int) -> _Template:
-    """Parse one payload into structural bytes and field slots (``NotColumnar`` if unsupported)."""
+def _template(inner: list[SampleField], data: bytes, start: int, size: int) -> _Template:
+    """Parse one payload holding the fields ``inner`` into structural bytes and field slots.
+
+    Raises ``NotColumnar`` if the payload's layout is not covered.
+    """
     end = start + size
     pos, count = _header(data, start, 0x80, 0xDE)
-    if count != len(schema.fields):
+    if count != len(inner):
         raise NotColumnar("map size differs from the schema")
-    fields = {f.name: f for f in schema.fields}
+    fields = {f.name: f for f in inner}
     const: list[tuple[int, int]] = [(start, pos)]
     slots: dict[str, _Slot] = {}
     for _ in range(count):

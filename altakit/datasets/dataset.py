@@ -243,7 +243,7 @@ class Dataset:
                 continue
             for i, key in enumerate(shard.keys):
                 try:
-                    values = decode(self.schema, shard.payload(i))
+                    values = decode(self.schema, shard.doc(i))
                 except DataError as exc:
                     if self.source.on_error == "skip":
                         self.skipped += 1

@@ -33,7 +33,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from altakit.datasets.shards import Shard, _where, index_tar
+from altakit.datasets.shards import Members, Shard, _where, index_shard
 from altakit.errors import CorruptObject, DataError, NotFound
 from altakit.store.base import Store
 from altakit.store.names import checksum
@@ -137,8 +137,9 @@ class ShardFetcher:
             ) from exc
         if len(data) != entry["bytes"]:
             raise DataError(f"{_where(where)}: {len(data)} bytes, manifest says {entry['bytes']}", **where)
+        members: Members = {}
         if "members" not in entry:
-            keys, starts, sizes = index_tar(data, where, int(entry["count"]))
+            keys, starts, sizes, members = index_shard(data, where, int(entry["count"]))
         else:  # an imported plain WebDataset shard: one member per field
             from altakit.datasets.members import transcode
 
@@ -150,7 +151,7 @@ class ShardFetcher:
                 hint="the manifest disagrees with the shard; rewrite the dataset version",
                 **where,
             )
-        return Shard(entry["key"], data, keys, starts, sizes)
+        return Shard(entry["key"], data, keys, starts, sizes, members)
 
     def _bytes(self, entry: dict[str, Any]) -> Any:
         if self.cache_dir is not None:

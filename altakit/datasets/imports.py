@@ -42,7 +42,8 @@ def import_dataset(
     """Register existing WebDataset shards as a new version of dataset ``name``, without rewriting them.
 
     Args:
-        urls: Shard paths or store keys, or brace patterns (``"shards-{000..009}.tar"``). A path to an
+        urls: Shard paths, store keys or URLs under the store (``s3://bucket/prefix/raw/s-0.tar`` for a
+            store at ``s3://bucket/prefix``), or brace patterns (``"shards-{000..009}.tar"``). A path to an
             existing local file is put into the store unchanged; anything else is a key in ``store``.
         name: Dataset name.
         sample_type: A ``@sample`` class whose fields are named after the member extensions
@@ -54,7 +55,8 @@ def import_dataset(
         The new version as an :class:`altakit.datasets.dataset.Dataset`.
 
     Raises:
-        ConfigError: No shards, or ``sample_type`` names a field no member extension gives.
+        ConfigError: No shards, a URL outside the store, or ``sample_type`` names a field no member
+            extension gives.
         NotFound: A shard is neither a local file nor a key in the store.
         DataError: A shard is not a tar, or holds a member type that cannot be imported.
 
@@ -87,6 +89,24 @@ def import_dataset(
     return Dataset.from_record(store, register_manifest(store, name, manifest), sample_type=sample_type)
 
 
+def _store_key(store: Store, path: str) -> str:
+    """``path`` as a key of ``store`` when it is a URL under the store's (``s3://bucket/prefix/k`` → ``k``).
+
+    Raises:
+        ConfigError: ``path`` is a URL (other than ``file://``) outside the store.
+    """
+    base = store.url.rstrip("/") + "/"
+    if path.startswith(base):
+        return path[len(base) :]
+    if "://" in path and not path.startswith("file://"):
+        raise ConfigError(
+            f"cannot import {path!r}: not under the store's URL {store.url!r}",
+            shard=path,
+            hint="open the store at that bucket and prefix and pass store=…, or copy the shards locally",
+        )
+    return path
+
+
 def _manifest(
     store: Store,
     paths: list[str],
@@ -98,9 +118,10 @@ def _manifest(
 ) -> DatasetDoc:
     """Put local shards into the store (each version into ``put``) and build the manifest."""
     located: list[tuple[str, Any, Any]] = []  # (key, version, bytes)
-    for i, path in enumerate(paths):
+    for i, given in enumerate(paths):
+        path = _store_key(store, given)
         local = path.removeprefix("file://")
-        if os.path.isfile(local):
+        if "://" not in path and os.path.isfile(local):
             with open(local, "rb") as file:
                 data = file.read()
             key = f"{prefix}{i:06d}-{os.path.basename(local)}"

@@ -33,7 +33,7 @@ from typing import Any
 from altakit.catalog import Record, Ref, catalog_of
 from altakit.catalog.model import RecordDoc, fits
 from altakit.datasets.samples import SCALARS, SampleSchema
-from altakit.datasets.shards import FORMAT, IMPORTED
+from altakit.datasets.shards import FORMATS, IMPORTED
 from altakit.errors import ConfigError, CorruptObject, NotFound
 from altakit.store.base import Store
 
@@ -135,7 +135,7 @@ class DatasetDoc(RecordDoc):
     """The manifest of a typed-sample dataset version (the document of a ``dataset`` record).
 
     Example:
-        >>> doc = DatasetDoc(FORMAT, {"name": "p", "version": 1, "fields": [], "fingerprint": "x"},
+        >>> doc = DatasetDoc(FORMATS[0], {"name": "p", "version": 1, "fields": [], "fingerprint": "x"},
         ...                  "sample_type:p@1", 0, 0, [])
         >>> doc.to_doc()  # doctest: +ELLIPSIS
         Traceback (most recent call last):
@@ -155,10 +155,10 @@ class DatasetDoc(RecordDoc):
     def check(self, where: str = "") -> None:
         """Field types, then: the format is known, the schema and its ref parse, shard entries are whole."""
         super().check(where)
-        if self.format not in (FORMAT, IMPORTED):
+        if self.format not in (*FORMATS, IMPORTED):
             raise self.corrupt(
                 where,
-                f"has format {self.format!r}, not {FORMAT!r} or {IMPORTED!r}",
+                f"has format {self.format!r}, not one of {', '.join(map(repr, (*FORMATS, IMPORTED)))}",
                 hint="it was written by a newer altakit: upgrade altakit",
             )
         self.sample_schema(where)

@@ -26,6 +26,7 @@ from typing import Any
 import msgpack
 import numpy as np
 
+from altakit.datasets.npy import contiguous
 from altakit.datasets.samples import SampleField, SampleSchema
 from altakit.datasets.shards import BLOCK, HINT, _where
 from altakit.errors import DataError
@@ -102,7 +103,7 @@ def _value(ext: str, kind: str, body: bytes, where: dict[str, Any]) -> Any:
             arr = np.load(io.BytesIO(body), allow_pickle=False)
         except (ValueError, OSError) as exc:
             raise DataError(f"{_where(where)}: member .{ext} is not an .npy array ({exc})", **where) from exc
-        arr = np.ascontiguousarray(arr)
+        arr = contiguous(arr)
         return [arr.dtype.str, list(arr.shape), arr.tobytes()]
     if kind == "int":
         try:

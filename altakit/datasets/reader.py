@@ -24,7 +24,7 @@ from typing import Any
 import msgpack
 import numpy as np
 
-from altakit.datasets.codec import column_error_index, decode_columns, decode_field, unpack, unpack_views
+from altakit.datasets.codec import column_error_index, decode_columns, decode_field, unpack_views
 from altakit.datasets.columns import shard_columns
 from altakit.datasets.fetch import ShardFetcher
 from altakit.datasets.plan import EpochPlan
@@ -236,7 +236,12 @@ class BatchReader:
         starts = {s: sh.spans()[0] for s, sh in shards.items()}
         sizes = {s: sh.spans()[1] for s, sh in shards.items()}
         try:
-            if sum(len(sh.data) for sh in shards.values()) > LARGE * sum(sh.count for sh in shards.values()):
+            large = sum(len(sh.data) for sh in shards.values()) > LARGE * sum(
+                sh.count for sh in shards.values()
+            )
+            if any(sh.members for sh in shards.values()):  # arrays in .npy members
+                docs = [shards[s].doc(i, large) for s, i in zip(sl, il)]  # noqa: B905
+            elif large:
                 # large samples: keep array bytes as views into the shard (one copy less)
                 docs = [unpack_views(shards[s].data, starts[s][i], sizes[s][i]) for s, i in zip(sl, il)]  # noqa: B905
             else:
@@ -263,7 +268,7 @@ class BatchReader:
                 skipped += 1
                 continue
             try:
-                doc = unpack(shard.payload(i))
+                doc = shard.doc(i)
             except DataError as exc:
                 self._fail(exc, s, shard.keys[i])
                 skipped += 1

@@ -38,7 +38,7 @@ def verify(dataset: Any) -> dict[str, Any]:
             continue
         for i, key in enumerate(shard.keys):
             try:
-                decode(dataset.schema, shard.payload(i))
+                decode(dataset.schema, shard.doc(i))
                 samples += 1
             except DataError as exc:
                 errors.append({"shard": entry["key"], "key": key, "error": str(exc)})

@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from altakit.catalog.records import check_name
-from altakit.datasets.codec import encode
+from altakit.datasets.codec import encode_parts
 from altakit.datasets.dataset import Dataset
 from altakit.datasets.manifest import DatasetDoc, register_manifest, register_sample_type
 from altakit.datasets.samples import SampleSchema, schema_of
@@ -117,7 +117,7 @@ def write_dataset(
                 )
             key = f"{i:09d}"
             try:
-                writer.add(key, encode(obj, schema))
+                writer.add(key, *encode_parts(obj, schema))
             except DataError as exc:
                 exc.fields.update(dataset=name, key=key)
                 raise type(exc)(f"dataset {name!r}, sample {key}: {exc.message}", **exc.fields) from exc

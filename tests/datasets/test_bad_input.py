@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 import altakit
 from altakit.cli import app
 from altakit.datasets.manifest import register_manifest
+from altakit.datasets.npy import npy_bytes
 from altakit.datasets.shards import parse_tar
 from altakit.errors import DataError
 
@@ -42,8 +43,8 @@ def with_shard(ds, n: int, data: bytes, **entry_changes) -> int:
     return register_manifest(ds.store, ds.name, doc).version
 
 
-def replace_payload(data: bytes, key: str, payload: bytes) -> bytes:
-    """The tar with member ``<key>.mp`` holding ``payload`` instead."""
+def replace_members(data: bytes, key: str, bodies: dict[str, bytes]) -> bytes:
+    """The tar with member ``<key>.<ext>`` holding ``bodies[ext]`` instead, for each ``ext``."""
     out = io.BytesIO()
     with (
         tarfile.open(fileobj=io.BytesIO(data)) as src,
@@ -51,8 +52,9 @@ def replace_payload(data: bytes, key: str, payload: bytes) -> bytes:
     ):
         for m in src.getmembers():
             body = src.extractfile(m).read()
-            if m.name == f"{key}.mp":
-                body = payload
+            stem, _, ext = m.name.partition(".")
+            if stem == key and ext in bodies:
+                body = bodies[ext]
             m.size = len(body)
             dst.addfile(m, io.BytesIO(body))
     return out.getvalue()
@@ -64,18 +66,21 @@ def good_doc(ds) -> dict:
     return msgpack.unpackb(shard_bytes(ds, 1)[starts[i] : starts[i] + sizes[i]])
 
 
-def bad_payloads(ds) -> dict[str, bytes]:
+def bad_payloads(ds) -> dict[str, dict[str, bytes]]:
+    """Per error message: the members of sample BAD_KEY to replace (``mp``: map, ``image.npy``: array)."""
     doc = good_doc(ds)
+    assert "image" not in doc  # arrays are .npy members
     missing = {k: v for k, v in doc.items() if k != "label"}
-    wrong_dtype = {**doc, "image": ["<f4", [8, 8], np.zeros((8, 8), "<f4").tobytes()]}
-    wrong_shape = {**doc, "image": ["|u1", [4, 16], np.zeros((4, 16), "u1").tobytes()]}
     wrong_type = {**doc, "label": "seven"}
+    twice = {**doc, "image": ["|u1", [8, 8], np.zeros((8, 8), "u1").tobytes()]}
     return {
-        "corrupt msgpack": b"\xc1\xc1 not msgpack",
-        "missing field 'label'": msgpack.packb(missing),
-        "dtype <f4": msgpack.packb(wrong_dtype),
-        "shape \\(4, 16\\)": msgpack.packb(wrong_shape),
-        "should be int": msgpack.packb(wrong_type),
+        "corrupt msgpack": {"mp": b"\xc1\xc1 not msgpack"},
+        "missing field 'label'": {"mp": msgpack.packb(missing)},
+        "dtype <f4": {"image.npy": npy_bytes(np.zeros((8, 8), "<f4"))},
+        "shape \\(4, 16\\)": {"image.npy": npy_bytes(np.zeros((4, 16), "u1"))},
+        "should be int": {"mp": msgpack.packb(wrong_type)},
+        "corrupt .npy member": {"image.npy": npy_bytes(np.zeros((8, 8), "u1"))[:-5]},
+        "both in the map and an .npy member": {"mp": msgpack.packb(twice)},
     }
 
 
@@ -87,10 +92,10 @@ def assert_names(exc: DataError, ds, key: str | None = BAD_KEY) -> None:
         assert exc.fields["key"] == key and key in str(exc)
 
 
-@pytest.mark.parametrize("case", range(5))
+@pytest.mark.parametrize("case", range(7))
 def test_bad_sample_raises_naming_dataset_shard_and_key(small, case):
     match, payload = list(bad_payloads(small).items())[case]
-    version = with_shard(small, 1, replace_payload(shard_bytes(small, 1), BAD_KEY, payload))
+    version = with_shard(small, 1, replace_members(shard_bytes(small, 1), BAD_KEY, payload))
     ds = altakit.load_dataset(f"small@{version}", store=small.store)
     for read in (
         lambda: list(ds),
@@ -107,7 +112,7 @@ def test_bad_sample_raises_naming_dataset_shard_and_key(small, case):
 @pytest.mark.parametrize("case", [0, 3])
 def test_skip_counts_and_reports_bad_samples(small, case):
     payload = list(bad_payloads(small).values())[case]
-    version = with_shard(small, 1, replace_payload(shard_bytes(small, 1), BAD_KEY, payload))
+    version = with_shard(small, 1, replace_members(shard_bytes(small, 1), BAD_KEY, payload))
     ds = altakit.load_dataset(f"small@{version}", store=small.store, on_error="skip")
     with pytest.warns(UserWarning, match="skipped 1 bad samples"):
         got = [s.idx for s in ds]

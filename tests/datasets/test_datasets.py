@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import tarfile
@@ -126,12 +127,12 @@ def test_shards_are_plain_tar_and_plain_webdataset(digits_ds, tmp_path):
     listing = subprocess.run(
         ["tar", "tf", str(path)], capture_output=True, text=True, check=True
     ).stdout.split()
-    assert len(listing) == 200 and listing[0] == "000000000.mp"
+    assert len(listing) == 400 and listing[:2] == ["000000000.mp", "000000000.image.npy"]
     with tarfile.open(path) as tf:
-        assert tf.getmembers()[1].name == "000000001.mp"
+        assert tf.getmembers()[2].name == "000000001.mp"
     first = next(iter(wds.WebDataset(str(path), shardshuffle=False)))
-    dtype, shape, data = msgpack.unpackb(first["mp"])["image"]
-    assert np.frombuffer(data, dtype).reshape(shape).shape == (8, 8) and first["__key__"] == "000000000"
+    assert np.load(io.BytesIO(first["image.npy"])).shape == (8, 8) and first["__key__"] == "000000000"
+    assert sorted(msgpack.unpackb(first["mp"])) == ["idx", "label"]
 
 
 def test_progress_bar_is_shown(local_store, capsys):

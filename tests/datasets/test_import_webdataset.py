@@ -123,3 +123,23 @@ def test_imported_shards_feed_tensorflow_like_torch(wds_shards, local_store):
     for a, b in zip(tf_batches, torch_batches, strict=True):
         for name in ("npy", "cls"):
             np.testing.assert_array_equal(a[name], b[name].numpy())
+
+
+def test_shards_in_s3_import_by_key_and_by_url(wds_shards, s3_store, tmp_path):
+    """Shards already in the loopback S3 store: brace patterns of keys and of ``s3://`` URLs under it."""
+    for i in range(3):
+        s3_store.put(f"raw/shards-{i:03d}.tar", (tmp_path / f"shards-{i:03d}.tar").read_bytes())
+    by_key = altakit.import_dataset("raw/shards-{000..002}.tar", "s3keys", store=s3_store)
+    url = f"{s3_store.url.rstrip('/')}/raw/shards-{{000..002}}.tar"
+    by_url = altakit.import_dataset(url, "s3urls", store=s3_store)
+    for ds in (by_key, by_url):
+        assert [s["key"] for s in ds.manifest["shards"]] == [f"raw/shards-{i:03d}.tar" for i in range(3)]
+        again = altakit.load_dataset(ds.name, store=s3_store)
+        for g, row in zip(again, rows(), strict=True):
+            check_sample(g, row)
+        seen = sorted(i for b in again.batches(4, shuffle=True, seed=5) for i in b["cls"].tolist())
+        assert seen == sorted(r["cls"] for r in rows())
+    elsewhere = s3_store.url.replace("://", "://other-", 1) + "/raw/shards-000.tar"
+    with pytest.raises(ConfigError, match="not under the store's URL") as err:
+        altakit.import_dataset(elsewhere, "outside", store=s3_store)
+    assert err.value.hint

@@ -9,9 +9,12 @@ import os
 import zipfile
 from pathlib import Path
 
+import polars as pl
+
 import altakit
 from altakit.catalog import catalog_of
 from altakit.datasets import tables
+from altakit.ingestion import replay
 from altakit.ingestion.sources import CWD_ROOT, FOLDER_ROOT
 
 SPEC = {"time": "ts", "by": ["sensor"]}
@@ -111,3 +114,26 @@ def test_old_records_with_absolute_paths_still_read(local_store, tmp_path):
     assert altakit.read_table("t@2", store=local_store).height == 3
     # an incremental ingest still knows the old record's file by its checksum
     assert altakit.ingest(("b.csv", other), "t", SPEC, store=local_store).status == "unchanged"
+
+
+def test_quarantine_rows_name_sources_like_the_record(local_store, tmp_path):
+    """A quarantined row's ``_source``: a path relative to the record's root, a store key as the key."""
+    raw = tmp_path / "raw"
+    (raw / "june").mkdir(parents=True)
+    ragged = b"2024-01-01T01:00:00Z,s1\n"  # a field short: quarantined
+    (raw / "a.csv").write_bytes(_csv(0, 3) + ragged)
+    with zipfile.ZipFile(raw / "june" / "c.zip", "w") as z:
+        z.writestr("inner/c.csv", _csv(6, 3) + ragged)
+    report = altakit.ingest([str(raw / "a.csv"), str(raw / "june" / "c.zip")], "t", SPEC, store=local_store)
+    assert report.rows_quarantined == 2
+    local_store.put("raw/b.csv", _csv(3, 3) + ragged)
+    altakit.ingest(f"{local_store.url}/raw/b.csv", "t", SPEC, store=local_store)
+    q = altakit.quarantine("t", store=local_store)
+    assert sorted(q["_source"]) == ["a.csv", "june/c.zip/inner/c.csv", "raw/b.csv"]
+    table = tables.read_table("t", store=local_store, quarantine=True)  # every version's rows
+    assert _private(json.dumps(table.to_dicts(), default=str), tmp_path) == []
+    # a replay finds and works on those rows
+    fixed = q.filter(pl.col("_source") == "a.csv").with_columns(value=pl.lit("4"))
+    done = replay("t", fixed, comment="short line", store=local_store)
+    assert done.status == "written" and done.replayed == fixed["_entry"].to_list()
+    assert altakit.quarantine("t", store=local_store).height == 2
