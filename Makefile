@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LABEXT := $(VENV)/share/jupyter/labextensions/altakit/.built
+SERVEREXT := $(VENV)/etc/jupyter/jupyter_server_config.d/altakit_widgets.json
 CONSTRAINTS := requirements/constraints.txt
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -18,12 +20,28 @@ run: env
 ## test: create the environment when missing, install Chromium/PostgreSQL when missing, run everything
 test: env system lint pytest
 
-env: $(STAMP)
+env: $(STAMP) $(LABEXT) $(SERVEREXT)
 
 $(STAMP): $(CONSTRAINTS) pyproject.toml widgets/pyproject.toml
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[all,dev]' -e './widgets[hub]'
+	SKIP_JUPYTER_BUILDER=1 $(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[all,dev]' -e './widgets[hub]'
+	@touch $@
+
+# The server extension (REST API): an editable install skips widgets/jupyter-config, so enable it in the
+# venv's own config (idempotent; --sys-prefix writes $(SERVEREXT)).
+$(SERVEREXT): $(STAMP)
+	$(VENV)/bin/jupyter server extension enable --sys-prefix altakit_widgets
+	@touch $@
+
+# The JupyterLab extension (widgets/src, TypeScript): built with the committed yarn.lock from the npm
+# registry, then copied into the venv (package.json, static/, install.json): copies, not links, since
+# Voila serves labextensions only from inside its static folders.
+$(LABEXT): $(STAMP) widgets/package.json widgets/yarn.lock widgets/tsconfig.json $(wildcard widgets/src/*.ts widgets/style/*)
+	cd widgets && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm install --immutable
+	cd widgets && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm build:prod
+	@mkdir -p $(@D) && cp -f widgets/install.json $(@D)/install.json
+	@rm -rf $(@D)/package.json $(@D)/static && cp -r widgets/altakit_widgets/labextension/package.json widgets/altakit_widgets/labextension/static $(@D)/
 	@touch $@
 
 ## system: Debian packages the tests drive for real (Chromium for Playwright, PostgreSQL, Java)
@@ -42,6 +60,8 @@ lint: env
 	$(VENV)/bin/ruff format --check altakit widgets tests bench tools
 	$(VENV)/bin/mypy altakit widgets/altakit_widgets
 	$(PY) tools/pins.py check
+	cd widgets && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm lint:check
+	cd widgets && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm test
 
 pytest: env
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -5,7 +5,7 @@ Everything else is derived from it and checked against it:
 - ``pyproject.toml`` and ``widgets/pyproject.toml``: every requirement's range is
   ``>=PIN,<NEXT`` (next major; next minor for 0.x), PIN from the constraints;
 - ``environment.yml`` and ``binder/environment.yml``: conda environments with
-  python, Java and exact pip pins of every direct requirement.
+  python, Java, Node.js (the JupyterLab extension's build) and exact pip pins of every direct requirement.
 
 Usage:
     python tools/pins.py check      # exit 1 and list every drift
@@ -86,6 +86,8 @@ def conda_env(name: str, root: Path = ROOT) -> str:
         "dependencies:",
         "  - python=3.11",
         "  - openjdk=17",
+        # builds the JupyterLab extension (widgets/: jlpm, the Node line openshift/Dockerfile builds with)
+        "  - nodejs=20",
         "  - pip",
         "  - pip:",
         # the CPU build of torch (PyPI's linux wheel is the multi-GB CUDA build)

@@ -70,7 +70,9 @@ def _environment(folder: Path, store: Path) -> dict[str, str]:
     shutil.copy(EXTENSION_CONFIG, config / "jupyter_server_config.d" / EXTENSION_CONFIG.name)
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config), "ALTAKIT_STORE": str(store),
            "ALTAKIT_INDEX": index_url(store),
-           "ALTAKIT_HOME": str(folder / "home"), "JUPYTER_RUNTIME_DIR": str(folder / "runtime")}  # fmt: skip
+           "ALTAKIT_HOME": str(folder / "home"), "JUPYTER_RUNTIME_DIR": str(folder / "runtime"),
+           "JUPYTER_DATA_DIR": str(folder / "jupyter-data"),
+           "IPYTHONDIR": str(folder / "ipython")}  # fmt: skip
     env.pop("JUPYTER_TOKEN", None)
     return env
 

@@ -15,6 +15,19 @@ Routes (``{base}`` is the server's base URL, e.g. ``/user/ana/``):
 - ``GET {base}altakit/api/records/{kind}``: latest record of each name of any kind
 - ``GET {base}altakit/api/records/{kind}/{name}/{version|latest}``: one record
 - ``GET {base}altakit/api/lineage/{kind}/{name}/{version|latest}[?direction=up|down&depth=N]``
+  (upstream, the chain ends at the source files of table versions: ``file:<name>`` nodes)
+- ``GET {base}altakit/api/catalog?kind=…&q=…&offset=…&limit=…``: one page of latest records
+- ``GET {base}altakit/api/detail/{kind}/{name}/{version|latest}``: what the detail view shows
+  (``dashboard``: the matching Voila dashboard's URL when Voila is enabled and the notebook exists)
+- ``GET {base}altakit/api/diff/{kind}/{name}?a=…&b=…``: two versions compared
+- ``POST {base}altakit/api/aliases`` ``{"model","alias","version","comment"?}``;
+  ``POST {base}altakit/api/aliases/rollback`` ``{"model","alias","comment"?}``
+- the store browser (:mod:`altakit_widgets.store_routes`) and the schema inbox
+  (:mod:`altakit_widgets.schema_routes`)
+
+POST routes are checked by Jupyter's XSRF protection (send ``X-XSRFToken``, as
+``ServerConnection.makeRequest`` does) unless the request carries a token.
+Error texts name no server path: the store's URL and folder are replaced by "the store".
 
 Example:
     $ curl -H "Authorization: token $JUPYTER_TOKEN" http://127.0.0.1:8888/user/ana/altakit/api/datasets
@@ -32,6 +45,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
+from tornado.httputil import responses
 
 if TYPE_CHECKING:
     from altakit.catalog import Catalog, Ref
@@ -64,10 +78,11 @@ class CatalogService:
         index_url: The catalog index (default: the store's, see :func:`altakit.catalog.default_index_url`).
     """
 
-    def __init__(self, store_url: str | None = None, index_url: str | None = None) -> None:
+    def __init__(self, store_url: str | None = None, index_url: str | None = None, store: Any = None) -> None:
         from altakit import config
 
-        self.store_url = store_url or config.default_store_url()
+        self._store = store
+        self.store_url = getattr(store, "url", None) or store_url or config.default_store_url()
         self.index_url = index_url
         self._catalog: Catalog | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="altakit-catalog")
@@ -78,7 +93,9 @@ class CatalogService:
             from altakit.catalog import Catalog, catalog_of
             from altakit.store import open_store
 
-            store = open_store(self.store_url)
+            given = self._store() if callable(self._store) else self._store
+            store = given if given is not None else open_store(self.store_url)
+            self.store_url = store.url
             self._catalog = catalog_of(store) if self.index_url is None else Catalog(store, self.index_url)
         return self._catalog
 
@@ -86,6 +103,18 @@ class CatalogService:
         """Run ``fn(catalog)`` on the worker thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, lambda: fn(self.catalog()))
+
+    def scrub(self, text: str | None) -> str | None:
+        """``text`` without the store's URL or folder (error texts go to browsers)."""
+        if not text:
+            return text
+        places = {self.store_url, self.store_url.removeprefix("file://")}
+        root = getattr(getattr(self._catalog, "store", None), "root", None)
+        places |= {str(root)} if root is not None else set()
+        places |= {self.index_url.split("://", 1)[-1]} if self.index_url else set()
+        for place in sorted((p for p in places if p and len(p) > 1), key=len, reverse=True):
+            text = text.replace(place, "the store")
+        return text
 
     def close(self) -> None:
         """Close the catalog and stop the worker thread."""
@@ -105,22 +134,46 @@ class CatalogHandler(APIHandler):
 
     async def answer(self, fn: Callable[[Catalog], Any]) -> None:
         """Compute ``fn(catalog)`` off the event loop and send it as JSON (or the error)."""
-        from altakit.errors import AltakitError, ConfigError, NotFound, StoreUnavailable
+        from altakit.errors import AltakitError
 
         try:
             body = await self.service.call(fn)
         except AltakitError as exc:
-            status = 404 if isinstance(exc, NotFound) else 400 if isinstance(exc, ConfigError) else 500
-            status = 503 if isinstance(exc, StoreUnavailable) else status
             self.log.warning("altakit catalog API: %s", exc)
-            self.set_status(status)
-            body = {"message": exc.message, "hint": exc.hint}
+            self.set_status(status_of(exc))
+            body = {"message": self.service.scrub(exc.message), "hint": self.service.scrub(exc.hint)}
         except Exception:  # logged with its traceback for the admin; the client gets a message
             self.log.exception("altakit catalog API failed")
             self.set_status(500)
             body = {"message": "the catalog request failed", "hint": "see the Jupyter server log"}
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body, ensure_ascii=False))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Jupyter's own errors (403 without a token or XSRF cookie …) as ``{"message","hint"}`` too."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = exc.log_message if isinstance(exc, web.HTTPError) and exc.log_message else None
+        hint = {403: "log in to Jupyter; POST requests need the X-XSRFToken header"}.get(status_code, "")
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message or responses.get(status_code, "error"), "hint": hint}))
+
+    def body_json(self) -> dict[str, Any]:
+        """The request's JSON object (``ConfigError`` when it is not one; call inside ``answer``)."""
+        from altakit.errors import ConfigError
+
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise ConfigError("the request body is not a JSON object", hint='send e.g. {"model": "digits"}')
+        return body
+
+    @property
+    def user_name(self) -> str:
+        """The Jupyter (or JupyterHub) user making the request."""
+        user = self.current_user
+        return str(getattr(user, "username", None) or getattr(user, "name", None) or user)
 
     def _depth(self) -> int | None:
         raw = self.get_argument("depth", None)
@@ -133,6 +186,33 @@ class CatalogHandler(APIHandler):
 
 def _version(text: str) -> int | None:
     return None if text == "latest" else int(text)
+
+
+def status_of(exc: Exception) -> int:
+    """The HTTP status of a library error: 404, 400, 409, 403, 503 or 500."""
+    from altakit.errors import AccessDenied, ConfigError, Conflict, NotFound, ServiceUnavailable
+
+    for kind, status in ((NotFound, 404), (ConfigError, 400), (Conflict, 409), (AccessDenied, 403),
+                         (ServiceUnavailable, 503)):  # fmt: skip
+        if isinstance(exc, kind):
+            return status
+    return 500
+
+
+def int_arg(raw: str | None, what: str, default: int, lo: int, hi: int) -> int:
+    """A whole-number query argument in ``lo … hi`` (``ConfigError`` otherwise; call inside ``answer``).
+
+    Example:
+        >>> int_arg("20", "limit", 50, 1, 500), int_arg(None, "limit", 50, 1, 500)
+        (20, 50)
+    """
+    from altakit.errors import ConfigError
+
+    if raw is None or raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit()) or not lo <= int(raw) <= hi:
+        raise ConfigError(f"{what} must be a whole number in {lo} … {hi}", hint=f"e.g. {what}={default}")
+    return int(raw)
 
 
 class InfoHandler(CatalogHandler):
@@ -189,18 +269,111 @@ class LineageHandler(CatalogHandler):
         depth = self._depth()
 
         def lineage(cat: Catalog) -> dict[str, Any]:
+            from altakit_widgets.records import source_edges
+
             ref = cat.resolve(Ref(kind, name, _version(version))).ref
-            edges = cat.lineage(ref, direction, depth)
-            return {"ref": str(ref), "direction": direction, "edges": [edge_json(e) for e in edges]}
+            edges = [edge_json(e) for e in cat.lineage(ref, direction, depth)]
+            if direction == "up":  # the chain ends at the source files of table versions
+                edges += source_edges(cat, str(ref), edges)
+            return {"ref": str(ref), "direction": direction, "edges": edges}
 
         await self.answer(lineage)
 
 
-def handlers(base_url: str) -> list[tuple[str, type[CatalogHandler]]]:
-    """The extension's routes under ``base_url``."""
-    api = url_path_join(base_url, "altakit", "api")
+class CatalogPageHandler(CatalogHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        from altakit_widgets.records import catalog_page
+
+        kind, text = self.get_argument("kind", "dataset"), self.get_argument("q", None)
+        offset, limit = self.get_argument("offset", None), self.get_argument("limit", None)
+        await self.answer(
+            lambda cat: catalog_page(
+                cat, kind, text, int_arg(offset, "offset", 0, 0, 10**9), int_arg(limit, "limit", 50, 1, 500)
+            )
+        )
+
+
+class DetailHandler(CatalogHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, kind: str, name: str, version: str) -> None:
+        from altakit_widgets.records import detail
+
+        dashboard = await self._dashboard(kind, name)
+        await self.answer(lambda cat: {**detail(cat, kind, name, _version(version)), "dashboard": dashboard})
+
+    async def _dashboard(self, kind: str, name: str) -> str | None:
+        """The URL of the matching Voila dashboard: Voila enabled here and its notebook under the root."""
+        from jupyter_core.utils import ensure_async
+
+        from altakit_widgets.records import dashboard_of
+
+        found = dashboard_of(kind, name)
+        extensions = self.serverapp.extension_manager.extensions if self.serverapp else {}
+        voila = any(n.split(".")[0] == "voila" and p.enabled for n, p in extensions.items())
+        if found is None or not voila or not await ensure_async(self.contents_manager.file_exists(found[0])):
+            return None
+        return f"{url_path_join(self.base_url, 'voila', 'render', found[0])}?{found[1]}"
+
+
+class DiffHandler(CatalogHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, kind: str, name: str) -> None:
+        from altakit_widgets.records import diff
+
+        a, b = self.get_argument("a", None), self.get_argument("b", None)
+
+        def compare(cat: Catalog) -> dict[str, Any]:
+            if a is None or b is None:
+                from altakit.errors import ConfigError
+
+                raise ConfigError("diff needs two versions", hint="pass ?a=1&b=2")
+            return diff(cat, kind, name, int_arg(a, "a", 1, 1, 10**9), int_arg(b, "b", 1, 1, 10**9))
+
+        await self.answer(compare)
+
+
+class AliasHandler(CatalogHandler):
+    """``POST {api}/aliases`` (promote) and ``POST {api}/aliases/rollback``, recorded as the Jupyter user."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, rollback: str | None = None) -> None:
+        from altakit.train.registry import ModelRegistry
+
+        by = self.user_name
+
+        def move(cat: Catalog) -> dict[str, Any]:
+            from altakit.errors import ConfigError
+
+            body = self.body_json()
+            model, alias = body.get("model"), body.get("alias", "champion")
+            reason = body.get("comment") or body.get("reason") or ""
+            if not isinstance(model, str) or not isinstance(alias, str) or not isinstance(reason, str):
+                raise ConfigError("model and alias must be names", hint='send {"model": "digits", …}')
+            reg = ModelRegistry(cat.store, cat)
+            if rollback:
+                return reg.rollback(model, alias, reason=reason, by=by).to_json()
+            version = body.get("version")
+            if not isinstance(version, int) or isinstance(version, bool):
+                raise ConfigError("version must be a whole number", hint='send {"version": 3}')
+            return reg.promote(model, version, alias, reason=reason, by=by).to_json()
+
+        await self.answer(move)
+
+
+def routes(api: str) -> list[tuple[str, type[CatalogHandler]]]:
+    """The catalog's routes under ``api`` (``{base}altakit/api``; all routes: ``extension.handlers``)."""
     plural = "(" + "|".join(KINDS) + ")"
     return [
+        (url_path_join(api, "catalog"), CatalogPageHandler),
+        (url_path_join(api, "detail", _KIND, "(.+)", _VERSION), DetailHandler),
+        (url_path_join(api, "diff", _KIND, "(.+)"), DiffHandler),
+        (url_path_join(api, "aliases"), AliasHandler),
+        (url_path_join(api, "aliases", "(rollback)"), AliasHandler),
         (api, InfoHandler),
         (url_path_join(api, plural), KindHandler),
         (url_path_join(api, plural, "(.+)"), NameHandler),

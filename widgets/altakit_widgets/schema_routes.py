@@ -1,0 +1,75 @@
+"""REST routes of the schema inbox: pending changes, decisions (as the Jupyter user), the audit history.
+
+- ``GET {api}/schema/inbox`` → ``{"count","pending":[{"table","change","created","by","summary","diff"}]}``
+- ``POST {api}/schema/decide`` ``{"change","decision":"approve"|"reject","comment"}`` → the decision record
+- ``GET {api}/schema/history?table=…`` → ``{"table","decisions":[{"change","decision","by",…}]}``
+
+Each calls :mod:`altakit.ingestion.inbox` on the catalog service's worker thread.
+
+Example:
+    $ curl -H "Authorization: token $T" http://127.0.0.1:8888/altakit/api/schema/inbox
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.utils import url_path_join
+from tornado import web
+
+from altakit_widgets.handlers import CatalogHandler
+
+if TYPE_CHECKING:
+    from altakit.catalog import Catalog
+
+
+class InboxHandler(CatalogHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        from altakit.ingestion.inbox import inbox
+
+        await self.answer(lambda cat: inbox(cat.store, cat))
+
+
+class DecideHandler(CatalogHandler):
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        from altakit.ingestion.inbox import decide
+
+        by = self.user_name
+
+        def decide_it(cat: Catalog) -> dict[str, Any]:
+            body = self.body_json()
+            change, decision, comment = body.get("change"), body.get("decision"), body.get("comment", "")
+            return decide(cat.store, change, decision, comment, by=by, catalog=cat)  # type: ignore[arg-type]
+
+        await self.answer(decide_it)
+
+
+class HistoryHandler(CatalogHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        from altakit.errors import ConfigError
+        from altakit.ingestion.inbox import decisions
+
+        table = self.get_argument("table", "")
+
+        def history(cat: Catalog) -> dict[str, Any]:
+            if not table:
+                raise ConfigError("which table?", hint="pass ?table=<name>")
+            return decisions(cat.store, table, cat)
+
+        await self.answer(history)
+
+
+def routes(api: str) -> list[tuple[str, type[CatalogHandler]]]:
+    """The schema inbox's routes under ``api``."""
+    return [
+        (url_path_join(api, "schema", "inbox"), InboxHandler),
+        (url_path_join(api, "schema", "decide"), DecideHandler),
+        (url_path_join(api, "schema", "history"), HistoryHandler),
+    ]
