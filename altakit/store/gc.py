@@ -31,9 +31,11 @@ from altakit import procs
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,44 +92,86 @@ def writer_alive(name: str) -> bool:
     return pid_text.isdigit() and bool(procs.running_here(host, int(pid_text)))
 
 
-def sweep_folder(
-    folder: Path, *, grace: float = GRACE, apply: bool = False, limit: int | None = None
+@dataclass(frozen=True)
+class TempEntry:
+    """One file in a store's temp folder, as a backend lists it (:meth:`JvmStore.temp_entries`).
+
+    Attributes:
+        name: The file's name (:func:`temp_name` for current writers).
+        size: Its size in bytes.
+        mtime: When it was last written (seconds since the epoch).
+        remove: Removes it.
+    """
+
+    name: str
+    size: int
+    mtime: float
+    remove: Callable[[], object]
+
+
+def sweep_entries(
+    entries: Iterable[TempEntry], *, grace: float = GRACE, apply: bool = False, limit: int | None = None
 ) -> list[Garbage]:
-    """The temp files in ``folder`` that no running write owns and that are older than ``grace``.
+    """The temp files among ``entries`` that no running write owns and that are older than ``grace``.
 
     Args:
-        folder: A store's temp folder.
+        entries: A store's temp files.
         grace: Seconds a temp file is left alone, whoever wrote it.
         apply: Remove what is found (otherwise only report it).
         limit: Look at this many entries at most (the sweep on open); ``None``: all.
 
     Returns:
         One :class:`Garbage` per stale temp file, ``removed`` set when it was removed.
+
+    Example:
+        >>> old = TempEntry("0123abcd", 3, 0.0, lambda: None)
+        >>> [g.removed for g in sweep_entries([old], apply=True)]
+        [True]
     """
     found: list[Garbage] = []
     now = time.time()
-    try:
-        entries = os.scandir(folder)
-    except (FileNotFoundError, NotADirectoryError):
-        return found
-    with entries:
-        for seen, entry in enumerate(entries):
-            if limit is not None and seen >= limit:
-                break
-            try:
-                stat = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:  # committed or removed meanwhile
-                continue
-            age = now - stat.st_mtime
-            if age < grace or not entry.is_file(follow_symlinks=False) or writer_alive(entry.name):
-                continue
-            removed = False
-            if apply:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.path)
-                removed = True
-            found.append(Garbage("temp", entry.name, stat.st_size, age, removed))
+    for seen, entry in enumerate(entries):
+        if limit is not None and seen >= limit:
+            break
+        age = now - entry.mtime
+        if age < grace or writer_alive(entry.name):
+            continue
+        if apply:
+            with contextlib.suppress(FileNotFoundError):  # committed or removed meanwhile
+                entry.remove()
+        found.append(Garbage("temp", entry.name, entry.size, age, apply))
     return sorted(found, key=lambda g: g.name)
+
+
+def sweep_folder(
+    folder: Path, *, grace: float = GRACE, apply: bool = False, limit: int | None = None
+) -> list[Garbage]:
+    """:func:`sweep_entries` over the files of a local temp ``folder``.
+
+    Example:
+        >>> import tempfile
+        >>> sweep_folder(Path(tempfile.mkdtemp()) / "missing")
+        []
+    """
+    try:
+        scanned = os.scandir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+    def entries() -> Iterator[TempEntry]:
+        with scanned:
+            for entry in scanned:
+                try:
+                    if not entry.is_file(follow_symlinks=False):
+                        continue
+                    stat = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:  # committed or removed meanwhile
+                    continue
+                yield TempEntry(
+                    entry.name, stat.st_size, stat.st_mtime, functools.partial(os.unlink, entry.path)
+                )
+
+    return sweep_entries(entries(), grace=grace, apply=apply, limit=limit)
 
 
 def temp_folder(store: object) -> Path | None:
@@ -155,5 +199,10 @@ def sweep_temp(store: object, *, grace: float = GRACE, apply: bool = False) -> l
         >>> sweep_temp(altakit.open_store(tempfile.mkdtemp()), grace=0)
         []
     """
+    while hasattr(store, "inner"):
+        store = store.inner
+    listed = getattr(store, "temp_entries", None)  # a backend that lists its own (the JVM store)
+    if listed is not None:
+        return sweep_entries(listed(), grace=grace, apply=apply)
     folder = temp_folder(store)
     return [] if folder is None else sweep_folder(folder, grace=grace, apply=apply)

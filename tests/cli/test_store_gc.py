@@ -159,3 +159,34 @@ def test_a_dataset_record_moved_aside_by_repair_still_stops_the_orphan_sweep(tmp
     [removed] = orphan_shards(store, grace=0, apply=True)
     assert removed.name.startswith("datasets/other/1/shard-000000.tar@")
     assert store.exists("datasets/broken/1/shard-000000.tar")
+
+
+def test_a_killed_jvm_write_leaves_a_temp_file_gc_removes_through_the_jvm(jvm_store, tmp_path):
+    """A write to the JVM store killed after its temp file is whole: `store gc` lists and removes it
+    through Hadoop's FileSystem; the temp file of a live writer (this process) is kept."""
+    from fixtures.jvm import jvm_parts_ok
+    from fixtures.parts import need
+
+    from altakit.store import jvm
+    from altakit.store.gc import sweep_temp, temp_name
+
+    need(*jvm_parts_ok())
+    assert "jvm.copied" in jvm.FAULT_POINTS
+    url = jvm_store.url
+    killed_child = child(
+        f"import altakit; altakit.open_store({url!r}).put('big.bin', bytes(1 << 20))", "jvm.copied"
+    )
+    assert killed_child.wait(timeout=300) == -signal.SIGKILL
+    folder = tmp_path / "jvm-store" / ".altakit-tmp"
+    left = sorted(os.listdir(folder))
+    assert len(left) == 1 and not jvm_store.exists("big.bin")
+    live = folder / temp_name()  # a write of this very process, still running
+    live.write_bytes(b"x")
+    for name in (*left, live.name):
+        os.utime(folder / name, (0, 0))
+    found = sweep_temp(jvm_store, grace=3600)
+    assert [(g.name, g.bytes, g.removed) for g in found] == [(left[0], 1 << 20, False)]
+    assert [g.removed for g in sweep_temp(jvm_store, grace=3600, apply=True)] == [True]
+    assert sorted(os.listdir(folder)) == [live.name]
+    jvm_store.put("after.bin", b"ok")
+    assert jvm_store.get("after.bin") == b"ok"
