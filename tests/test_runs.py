@@ -11,6 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from fixtures.notebooks import write_notebook
 
 import altakit
 from altakit.catalog import catalog_of
@@ -19,16 +20,6 @@ from altakit.runs.notebook import run_notebook
 from altakit.runs.secrets import check_parameters
 
 ALTAKIT = str(Path(sys.executable).parent / "altakit")
-
-
-def _notebook(path: Path, *cells: str) -> Path:
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell("rows = 1")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, *(nbformat.v4.new_code_cell(c) for c in cells)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, path)
-    return path
 
 
 @pytest.mark.parametrize(
@@ -59,7 +50,7 @@ def test_ordinary_parameters_pass():
 
 
 def test_cli_refuses_a_secret_and_runs_nothing(tmp_path):
-    nb = _notebook(tmp_path / "nb.ipynb", "print(rows)")
+    nb = write_notebook(tmp_path / "nb.ipynb", "print(rows)")
     store = tmp_path / "store"
     done = subprocess.run(
         [ALTAKIT, "run", str(nb), "-p", "db_password", "hunter2hunter2", "--store", str(store),
@@ -73,7 +64,7 @@ def test_cli_refuses_a_secret_and_runs_nothing(tmp_path):
 
 
 def test_cli_run_records_notebook_html_and_run(tmp_path):
-    nb = _notebook(tmp_path / "report.ipynb", "print('rows =', rows * 2)")
+    nb = write_notebook(tmp_path / "report.ipynb", "print('rows =', rows * 2)")
     store = tmp_path / "store"
     done = subprocess.run(
         [ALTAKIT, "run", str(nb), "-p", "rows", "21", "--store", str(store), "--out", str(tmp_path / "runs")],
@@ -96,7 +87,7 @@ def test_cli_run_records_notebook_html_and_run(tmp_path):
 def test_planted_secret_never_lands_in_the_notebook_or_its_html(tmp_path, monkeypatch):
     secret = "s3cr3t-" + secrets.token_hex(16)
     monkeypatch.setenv("ALTAKIT_TEST_API_TOKEN", secret)
-    nb = _notebook(
+    nb = write_notebook(
         tmp_path / "uses_secret.ipynb",
         "import os\ntoken = os.environ['ALTAKIT_TEST_API_TOKEN']\nprint('token length', len(token))",
         "print('careless:', token)",  # a notebook that prints it: the run still keeps it out
@@ -122,7 +113,7 @@ def test_planted_secret_never_lands_in_the_notebook_or_its_html(tmp_path, monkey
 
 
 def test_failed_notebook_is_recorded_as_failed(tmp_path):
-    nb = _notebook(tmp_path / "bad.ipynb", "raise ValueError('boom')")
+    nb = write_notebook(tmp_path / "bad.ipynb", "raise ValueError('boom')")
     store = altakit.open_store(tmp_path / "store")
     result = run_notebook(nb, store=store, out=tmp_path / "runs")
     assert not result.ok and "boom" in result.error

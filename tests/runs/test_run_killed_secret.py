@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
+from fixtures.notebooks import write_notebook
 
 import altakit
 from altakit.catalog import catalog_of
@@ -30,16 +30,6 @@ from altakit.procs import host_tag
 from altakit.runs.notebook import PRIVATE_PREFIX, sweep_private
 
 ALTAKIT = str(Path(sys.executable).parent / "altakit")
-
-
-def _notebook(path: Path, *cells: str) -> Path:
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell("marker = ''")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, *(nbformat.v4.new_code_cell(c) for c in cells)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, path)
-    return path
 
 
 def _setup(tmp_path: Path) -> tuple[dict[str, str], str, list[str]]:
@@ -83,7 +73,11 @@ def _assert_only_private_holds(tmp_path: Path, secret: str) -> Path:
 
 def _rerun_sweeps_and_redacts(tmp_path: Path, env: dict[str, str], secret: str, args: list[str]) -> None:
     """A later run removes the leftover private folder and keeps its own notebook redacted."""
-    nb = _notebook(tmp_path / "again.ipynb", "import os\nprint('again', os.environ['PGPASSWORD'])")
+    nb = write_notebook(
+        tmp_path / "again.ipynb",
+        "import os\nprint('again', os.environ['PGPASSWORD'])",
+        parameters="marker = ''",
+    )
     done = _run(nb, args, env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert _private_folders(tmp_path) == []
@@ -96,11 +90,12 @@ def _rerun_sweeps_and_redacts(tmp_path: Path, env: dict[str, str], secret: str, 
 def test_run_killed_while_the_kernel_runs_leaves_the_secret_in_no_readable_file(tmp_path):
     env, secret, args = _setup(tmp_path)
     marker = tmp_path / "kernel.pid"
-    nb = _notebook(
+    nb = write_notebook(
         tmp_path / "slow.ipynb",
         "import os\nprint('connecting with', os.environ['PGPASSWORD'])",
         # papermill saved the notebook with the cell above's output before this cell starts
         "import pathlib, time\npathlib.Path(marker).write_text(str(os.getpid()))\ntime.sleep(3600)",
+        parameters="marker = ''",
     )
     child = subprocess.Popen(
         [ALTAKIT, "run", str(nb), "-p", "marker", str(marker), *args],
@@ -133,10 +128,11 @@ def test_run_killed_while_the_kernel_runs_leaves_the_secret_in_no_readable_file(
 
 def test_failed_notebook_killed_before_redaction_leaves_nothing_readable(tmp_path):
     env, secret, args = _setup(tmp_path)
-    nb = _notebook(
+    nb = write_notebook(
         tmp_path / "fails.ipynb",
         "import os\nprint('connecting with', os.environ['PGPASSWORD'])",
         "raise RuntimeError('login failed for ' + os.environ['PGPASSWORD'])",
+        parameters="marker = ''",
     )
     done = subprocess.run(
         [ALTAKIT, "run", str(nb), *args], env={**env, "ALTAKIT_FAULT": "run.executed"},

@@ -12,13 +12,10 @@ output around them must survive.
 
 from __future__ import annotations
 
-import html
 import json
 import secrets
-from pathlib import Path
-from urllib.parse import quote, quote_plus
 
-import nbformat
+from fixtures.notebooks import printed_forms, write_notebook
 
 import altakit
 from altakit.catalog import catalog_of
@@ -57,40 +54,12 @@ CELLS = [
 ]
 
 
-def forms(value: str) -> set[str]:
-    """A value, and the forms code prints it in and files store it in."""
-    printed = {
-        value,
-        json.dumps(value)[1:-1],
-        json.dumps(value, ensure_ascii=False)[1:-1],
-        repr(value)[1:-1],
-        quote(value, safe=""),
-        quote_plus(value),
-        html.escape(value),
-    }
-    return (
-        printed
-        | {json.dumps(p)[1:-1] for p in printed}
-        | {json.dumps(p, ensure_ascii=False)[1:-1] for p in printed}
-    )
-
-
-def _notebook(path: Path) -> Path:
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell("rows = 1")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, *(nbformat.v4.new_code_cell(c) for c in CELLS)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, path)
-    return path
-
-
 def test_run_keeps_no_secret_in_any_byte(tmp_path, monkeypatch):
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
     index = tmp_path / "kept" / "index.sqlite"
     monkeypatch.setenv("ALTAKIT_INDEX", f"sqlite:///{index}")
-    nb = _notebook(tmp_path / "leaky.ipynb")
+    nb = write_notebook(tmp_path / "leaky.ipynb", *CELLS)
     store = altakit.open_store(tmp_path / "kept" / "store")
 
     result = run_notebook(nb, {"rows": 2}, store=store, out=tmp_path / "kept" / "runs")
@@ -107,7 +76,7 @@ def test_run_keeps_no_secret_in_any_byte(tmp_path, monkeypatch):
         "indexed": indexed.encode(),
     }
     for secret in SECRETS:
-        for form in forms(secret):
+        for form in printed_forms(secret):
             for where, data in kept.items():
                 assert form.encode() not in data, f"{form!r} (a form of a planted secret) is in {where}"
 

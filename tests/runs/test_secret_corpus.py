@@ -12,9 +12,9 @@ from __future__ import annotations
 import base64
 import html
 import json
-from urllib.parse import quote, quote_plus
 
 import pytest
+from fixtures.notebooks import printed_forms
 
 from altakit.errors import ConfigError
 from altakit.runs.secrets import Redactor, check_parameters, redact_notebook, secret_env_values
@@ -32,22 +32,6 @@ SHAPES = {
     "json_like": '{"k": "v\\\\"}-zz',
 }
 INNOCENT = "innocent text: rows=42 passes=3 bypass_cache=yes"
-
-
-def printed_forms(value: str) -> set[str]:
-    """The forms a value is printed in, and the forms a file stores those in."""
-    firsts = {
-        value,
-        json.dumps(value)[1:-1],
-        json.dumps(value, ensure_ascii=False)[1:-1],
-        repr(value)[1:-1],
-        quote(value, safe=""),
-        quote_plus(value),
-        html.escape(value),
-        html.escape(value, quote=False),
-    }
-    stored = {json.dumps(f, ensure_ascii=False)[1:-1] for f in firsts} | {json.dumps(f)[1:-1] for f in firsts}
-    return firsts | stored
 
 
 def notebook_with(value: str) -> dict:

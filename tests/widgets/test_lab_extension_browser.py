@@ -301,6 +301,18 @@ def _outputs(page) -> str:
     )
 
 
+def _open_readings(sidebar):
+    """Open ``samples/readings.csv`` in the store browser: its two versions, and the newest's CSV preview."""
+    sidebar.locator('.altakit-folder[data-prefix="samples/"]').click()
+    sidebar.locator('.altakit-key[data-key="samples/readings.csv"]').click()
+    versions = sidebar.locator(".altakit-key-version")
+    versions.nth(1).wait_for(timeout=WAIT)
+    assert versions.count() == 2
+    preview = sidebar.locator(".altakit-preview")
+    preview.locator(".altakit-table").wait_for(timeout=WAIT)
+    return versions, preview
+
+
 def test_store_browser_pages_5000_keys_versions_and_previews(server, page):
     _open_lab(server, page)
     sidebar = _sidebar(page, "Store")
@@ -328,13 +340,7 @@ def test_store_browser_pages_5000_keys_versions_and_previews(server, page):
     assert names[0] == "bulk/k00000.txt" and names[-1] == f"bulk/k{KEYS - 1:05d}.txt"
 
     sidebar.locator(".altakit-crumb").first.click()
-    sidebar.locator('.altakit-folder[data-prefix="samples/"]').click()
-    sidebar.locator('.altakit-key[data-key="samples/readings.csv"]').click()
-    versions = sidebar.locator(".altakit-key-version")
-    versions.nth(1).wait_for(timeout=WAIT)
-    assert versions.count() == 2
-    preview = sidebar.locator(".altakit-preview")
-    preview.locator(".altakit-table").wait_for(timeout=WAIT)
+    versions, preview = _open_readings(sidebar)
     assert preview.locator("th").all_inner_texts() == ["city", "temp"]
     assert "Lima" in preview.inner_text()
     seen = []  # each version previews its own content
@@ -362,13 +368,7 @@ def test_encrypted_store_previews_decrypted_server_side_only(encrypted_server, p
     assert b"Lima" not in on_disk and b"Oslo" not in on_disk  # really encrypted at rest
     _open_lab(server, page)
     sidebar = _sidebar(page, "Store")
-    sidebar.locator('.altakit-folder[data-prefix="samples/"]').click()
-    sidebar.locator('.altakit-key[data-key="samples/readings.csv"]').click()
-    versions = sidebar.locator(".altakit-key-version")
-    versions.nth(1).wait_for(timeout=WAIT)
-    assert versions.count() == 2
-    preview = sidebar.locator(".altakit-preview")
-    preview.locator(".altakit-table").wait_for(timeout=WAIT)
+    versions, preview = _open_readings(sidebar)
     assert preview.locator("th").all_inner_texts() == ["city", "temp"] and "Lima" in preview.inner_text()
     versions.last.click()  # the older version, decrypted too
     preview.locator(".altakit-preview-head", has_text=versions.last.get_attribute("data-version")).wait_for(
