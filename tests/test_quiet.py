@@ -22,7 +22,7 @@ folder = Path(sys.argv[1])
 nb = nbformat.v4.new_notebook()
 nb.cells = [nbformat.v4.new_code_cell("x = 1 + 1")]
 nbformat.write(nb, folder / "one.ipynb")
-seconds, error = execute(folder / "one.ipynb", folder / "out.ipynb", {})
+seconds, error, _ = execute(folder / "one.ipynb", folder / "out.ipynb", {})
 assert not error, error
 print("done")
 """

@@ -25,7 +25,7 @@ from altakit.catalog import Record
 from altakit.datasets.codec import decode
 from altakit.datasets.fetch import default_cache_dir
 from altakit.datasets.lenses import LensRegistry, lenses_of
-from altakit.datasets.manifest import read_manifest, resolve_dataset
+from altakit.datasets.manifest import read_dataset_record, read_manifest
 from altakit.datasets.plan import EpochPlan
 from altakit.datasets.reader import Batch, BatchReader, Source, collate
 from altakit.datasets.samples import SampleSchema, build_type, is_sample_type, schema_of
@@ -67,7 +67,7 @@ def load_dataset(
         >>> ds = load_dataset("digits@2", store=store)  # doctest: +SKIP
     """
     store = open_store(store)
-    record = resolve_dataset(store, spec)
+    record = read_dataset_record(store, spec)
     return Dataset.from_record(
         store,
         record,

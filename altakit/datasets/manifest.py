@@ -35,6 +35,7 @@ from altakit.catalog.model import RecordDoc, fits
 from altakit.datasets.samples import SCALARS, SampleSchema
 from altakit.datasets.shards import FORMATS, IMPORTED
 from altakit.errors import ConfigError, CorruptObject, NotFound
+from altakit.runs import reads
 from altakit.store.base import Store
 
 SAMPLE_TYPE = "sample_type"
@@ -223,8 +224,16 @@ def read_sample_type(store: Store, ref: str | Ref) -> SampleTypeDoc:
 
 
 # ----------------------------------------------------------------- manifests
-def register_manifest(store: Store, name: str, manifest: DatasetDoc | Mapping[str, Any]) -> Record:
+def register_manifest(
+    store: Store,
+    name: str,
+    manifest: DatasetDoc | Mapping[str, Any],
+    *,
+    links: Mapping[str, str] | None = None,
+) -> Record:
     """Record a dataset version whose doc is ``manifest`` (validated first); returns the catalog Record.
+
+    ``links`` adds lineage (``{"derived_from": "table:sensors@4"}``) to the sample-type link.
 
     Raises:
         CorruptObject: ``manifest`` is not a valid manifest (nothing is written).
@@ -234,7 +243,9 @@ def register_manifest(store: Store, name: str, manifest: DatasetDoc | Mapping[st
         if isinstance(manifest, DatasetDoc)
         else DatasetDoc.from_doc(manifest, where=f"dataset:{name}")
     )
-    return catalog_of(store).register(DATASET, name, doc.to_doc(), links={SCHEMA_LINK: doc.schema_ref})
+    return catalog_of(store).register(
+        DATASET, name, doc.to_doc(), links={**(links or {}), SCHEMA_LINK: doc.schema_ref}
+    )
 
 
 def read_manifest(record: Record) -> DatasetDoc:
@@ -253,3 +264,22 @@ def resolve_dataset(store: Store, spec: str) -> Record:
     if version and not version.isdigit():
         raise ConfigError(f"bad dataset version in {spec!r}", hint="write 'name' or 'name@3'")
     return catalog_of(store).get(DATASET, name, int(version) if version else None)
+
+
+def read_dataset_record(store: Store, spec: str) -> Record:
+    """:func:`resolve_dataset` for a read: a run's pin decides an unversioned spec, and the read is noted.
+
+    See :mod:`altakit.runs.reads`.
+    """
+    record = resolve_dataset(store, spec)
+    asked = _version_of(spec)
+    pinned = reads.resolve(DATASET, record.ref.name, asked)
+    if pinned is not None and pinned != record.ref.version:
+        record = catalog_of(store).get(DATASET, record.ref.name, pinned)
+    reads.note(record.ref, unversioned=asked is None)
+    return record
+
+
+def _version_of(spec: str) -> int | None:
+    version = spec.partition("@")[2]
+    return int(version) if version else None

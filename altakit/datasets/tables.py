@@ -42,7 +42,9 @@ from typing import TYPE_CHECKING, Any
 
 from altakit.catalog import catalog_of
 from altakit.catalog.model import RecordDoc
+from altakit.catalog.records import Ref
 from altakit.errors import ConfigError, Conflict, IngestError, NotFound
+from altakit.runs import reads
 from altakit.store import open_store
 
 if TYPE_CHECKING:
@@ -386,7 +388,8 @@ def read_table(
 
     Args:
         spec: ``"name"`` (the latest version the catalog lists) or ``"name@N"`` (dataset version N,
-            see ``table history``).
+            see ``table history``). In a run pinned to a version, ``"name"`` reads the pinned one;
+            either read is noted on the run (:mod:`altakit.runs.reads`).
         store: The store (default: the project store).
         as_: ``"polars"`` or ``"pandas"``.
         quarantine: Read the quarantine table instead.
@@ -405,7 +408,8 @@ def read_table(
     if as_ not in ("polars", "pandas"):
         raise ConfigError(f"as_ must be 'polars' or 'pandas', not {as_!r}")
     store = open_store(store)
-    name, version = parse_spec(spec)
+    name, asked = parse_spec(spec)
+    version = asked if quarantine else reads.resolve(TABLE, name, asked)  # a run's pin reads its snapshot
     loc = location(store, name, quarantine=quarantine)
     delta = None
     if version is not None:
@@ -425,26 +429,30 @@ def read_table(
     table = DeltaTable(loc.uri, version=delta, storage_options=loc.storage_options)
     recorded: set[str] | None = None
     if version is None and not quarantine:  # the latest version the catalog lists, not a commit in flight
-        delta = _listed_version(store, name, table.version())
+        delta, version = _listed_version(store, name, table.version())
         if delta != table.version():
             table.load_as_version(delta)
     elif version is None:
         recorded = {d.ingest_id for _, d in version_docs(store, name)}
     frame = pl.from_arrow(table.to_pyarrow_table(columns=columns))
     assert isinstance(frame, pl.DataFrame)
+    if not quarantine:
+        reads.note(Ref(TABLE, name, version), unversioned=asked is None)
     if recorded is not None and INGEST_COLUMN in frame.columns:  # rows of ingests that never committed
         frame = frame.filter(pl.col(INGEST_COLUMN).is_null() | pl.col(INGEST_COLUMN).is_in(list(recorded)))
     return frame.to_pandas() if as_ == "pandas" else frame
 
 
-def _listed_version(store: Store, name: str, latest: int) -> int:
-    """The newest Delta version of ``name`` a dataset version names (``latest`` when the newest does).
+def _listed_version(store: Store, name: str, latest: int) -> tuple[int, int]:
+    """The newest Delta version of ``name`` a dataset version names, and that dataset version.
+
+    The Delta version is ``latest`` when the newest dataset version names it.
 
     Raises:
         NotFound: The table has commits but no dataset version lists one (its ingest died).
     """
     try:
-        _, doc = version_doc(store, name)
+        record, doc = version_doc(store, name)
     except NotFound:
         raise NotFound(
             f"dataset {name!r} has no recorded version (an ingest died before registering it)",
@@ -452,9 +460,12 @@ def _listed_version(store: Store, name: str, latest: int) -> int:
             hint="re-run the ingest, or `altakit catalog check --repair`",
         ) from None
     if doc.delta_version >= latest:
-        return latest
+        assert record.ref.version is not None
+        return latest, record.ref.version
     # versions registered out of commit order (concurrent ingests): the newest any record names
-    return max(d.delta_version for _, d in version_docs(store, name))
+    record, doc = max(version_docs(store, name), key=lambda pair: pair[1].delta_version)
+    assert record.ref.version is not None
+    return doc.delta_version, record.ref.version
 
 
 def read_quarantine(spec: str, *, store: Store | None = None) -> pl.DataFrame:

@@ -3,6 +3,7 @@
 - :mod:`altakit.runs.record` — the ``run`` record's document (:class:`RunDoc`), the one
   :func:`environment`, :func:`record_run` / :func:`read_run`. Training
   (:class:`altakit.train.RunRecorder`) and notebook runs write through it.
+- :mod:`altakit.runs.reads` — which table/dataset/model versions a run read; pins that read them again.
 - :mod:`altakit.runs.secrets` — secret-looking parameters refused, secret values redacted.
 - :mod:`altakit.runs.notebook` — ``altakit run``: execute one notebook with papermill, record it.
 - :mod:`altakit.runs.workflow` — run the curated notebooks and write a report.

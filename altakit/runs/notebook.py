@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -44,7 +45,8 @@ from typing import TYPE_CHECKING, Any
 from altakit import config, faults, procs
 from altakit.catalog import catalog_of
 from altakit.errors import ConfigError, MissingDependency, NotFound
-from altakit.runs.record import RunDoc, environment, jsonable, record_run
+from altakit.runs import reads
+from altakit.runs.record import RunDoc, environment, jsonable, read_run, record_run
 from altakit.runs.secrets import (
     Redactor,
     check_parameters,
@@ -110,7 +112,8 @@ def execute(
     kernel: str = "python3",
     timeout: int = 600,
     redactor: Redactor | None = None,
-) -> tuple[float, str]:
+    pins: Mapping[str, int] | None = None,
+) -> tuple[float, str, tuple[list[str], list[str]]]:
     """Execute notebook ``src`` with papermill, in ``src``'s folder; write it, redacted, to ``dst``.
 
     Papermill saves the notebook as it runs into a private file (:func:`private_folder`), never
@@ -119,31 +122,38 @@ def execute(
     to ``dst`` in one step, and the private folder is removed. A run killed before that leaves
     only its private folder, which a later run removes (:func:`sweep_private`).
 
+    The kernel notes the table, dataset and model versions it reads in the private folder, and
+    reads the ``pins`` (:mod:`altakit.runs.reads`).
+
     Returns:
-        ``(seconds, error)``; ``error`` is ``""`` on success, else ``"Type: message"``, redacted
-        (a failed notebook is reported, not raised; ``dst`` then holds the cells up to the failure).
+        ``(seconds, error, read)``; ``error`` is ``""`` on success, else ``"Type: message"``, redacted
+        (a failed notebook is reported, not raised; ``dst`` then holds the cells up to the failure);
+        ``read`` is ``(reads, unversioned)`` (:func:`altakit.runs.reads.collect`).
     """
     papermill = _papermill()
     sweep_private()
     redactor = redactor if redactor is not None else Redactor(secret_env_values())
     dst.unlink(missing_ok=True)  # what is there is an earlier run's, not this one's
+    kernel_env = {reads.PINS_ENV: json.dumps(reads.check_pins(pins or {}))}
     private = private_folder()
     try:
         raw = private / "executed.ipynb"
         os.close(os.open(raw, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # papermill keeps the mode
+        kernel_env[reads.READS_ENV] = str(private / "reads.jsonl")
         start = time.perf_counter()
         error = ""
         try:
-            papermill.execute_notebook(
-                str(src),
-                str(raw),
-                parameters=dict(parameters),
-                kernel_name=kernel,
-                cwd=str(src.parent),
-                progress_bar=False,
-                execution_timeout=timeout,
-                **_kernel_manager(),
-            )
+            with _kernel_env(kernel_env):
+                papermill.execute_notebook(
+                    str(src),
+                    str(raw),
+                    parameters=dict(parameters),
+                    kernel_name=kernel,
+                    cwd=str(src.parent),
+                    progress_bar=False,
+                    execution_timeout=timeout,
+                    **_kernel_manager(),
+                )
         except Exception as exc:  # the failure is the result; callers report it
             error = redactor.text(f"{type(exc).__name__}: {exc}".strip()[:2000])
         seconds = round(time.perf_counter() - start, 2)
@@ -153,7 +163,7 @@ def execute(
                 raw.read_text(encoding="utf-8"), redactor, metadata={"output_path": str(dst)}
             )
             _write_atomically(dst, text)
-        return seconds, error
+        return seconds, error, reads.collect(private / "reads.jsonl")
     finally:
         shutil.rmtree(private, ignore_errors=True)
 
@@ -293,6 +303,10 @@ def keep_run(
     executed: Path,
     page: Path,
     redactor: Redactor | None = None,
+    *,
+    read: tuple[list[str], list[str]] = ([], []),
+    pins: Mapping[str, int] | None = None,
+    job: Mapping[str, Any] | None = None,
 ) -> Record:
     """Keep one executed notebook: redact it, export HTML, store both copies, register the run record.
 
@@ -303,7 +317,9 @@ def keep_run(
     (``error`` included); both copies go into the store as
     ``runs/<name>/<notebook>.ipynb`` / ``.html``; the run record
     (:class:`~altakit.runs.record.RunDoc`) names them, with the local copies.
-    Give the ``redactor`` :func:`execute` used, so the record names every secret it redacted.
+    Give the ``redactor`` :func:`execute` used, so the record names every secret it redacted;
+    ``read`` is what :func:`altakit.runs.reads.collect` found (``reads``, ``unversioned``), ``pins``
+    what the run was pinned to and ``job`` the scheduler job it ran for.
 
     Returns:
         The run record (``status`` ``finished``, or ``failed`` when ``error`` is not empty).
@@ -338,6 +354,10 @@ def keep_run(
         html=stored.get("html"),
         local={"executed": str(executed), "html": str(page)},
         html_error=html_error,
+        reads=read[0],
+        unversioned=read[1],
+        pins=dict(pins or {}),
+        job=dict(job) if job is not None else None,
     )
     doc = redactor.value(run.to_doc())  # error, parameters, paths: every string of the record
     run = RunDoc.from_doc({**doc, "redacted": sorted(redactor.found)})
@@ -353,8 +373,14 @@ def run_notebook(
     out: str | Path | None = None,
     kernel: str = "python3",
     timeout: int = 600,
+    pins: Mapping[str, int] | None = None,
+    job: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Execute ``notebook`` with ``parameters`` and record the run in the store's catalog.
+
+    The table, dataset and model versions the notebook reads through altakit are recorded on
+    the run (``reads``, each a ``read`` link); ``pins`` makes its unversioned reads read the
+    given versions (:mod:`altakit.runs.reads`; :func:`same_data` gives a recorded run's).
 
     Args:
         notebook: The ``.ipynb`` to execute (it runs in its own folder).
@@ -364,6 +390,8 @@ def run_notebook(
         out: Folder for the local copies (default ``$ALTAKIT_RUNS_DIR`` or ``<home>/runs``).
         kernel: Kernel name.
         timeout: Seconds one cell may run.
+        pins: ``{"kind:name": version}`` the notebook's unversioned reads read (default: the latest).
+        job: ``{"id", "definition"}`` of the Jupyter Scheduler job this run is, kept on the record.
 
     Returns:
         The :class:`RunResult`; a failed notebook gives ``ok=False`` and a record with
@@ -377,6 +405,7 @@ def run_notebook(
         >>> r = run_notebook("report.ipynb", {"day": "2026-01-02"}, store="s3://team/x")  # doctest: +SKIP
     """
     params = check_parameters(parameters or {})
+    pinned = reads.check_pins(pins or {})
     src = Path(notebook).expanduser().resolve()
     if not src.is_file():
         raise NotFound(f"no such notebook {str(notebook)!r}", path=str(notebook), hint="check the path")
@@ -394,7 +423,45 @@ def run_notebook(
     executed, page = folder / f"{stem}.ipynb", folder / f"{stem}.html"
     with _kernel_env(kernel_env):
         redactor = Redactor(secret_env_values())
-        seconds, error = execute(src, executed, params, kernel=kernel, timeout=timeout, redactor=redactor)
-    record = keep_run(target, src, params, kernel, started, seconds, error, executed, page, redactor)
+        seconds, error, read = execute(
+            src, executed, params, kernel=kernel, timeout=timeout, redactor=redactor, pins=pinned
+        )
+    record = keep_run(
+        target, src, params, kernel, started, seconds, error, executed, page, redactor,
+        read=read, pins=pinned, job=job,
+    )  # fmt: skip
     error = str(record.doc["error"])
     return RunResult(not error, executed, page, seconds, error, record)
+
+
+def same_data(store: Store | str | None, run: str) -> tuple[Path, dict[str, Any], dict[str, int]]:
+    """What re-runs a recorded run on the same snapshot: its notebook, parameters and pins.
+
+    Args:
+        store: The store whose catalog holds the run (default: the project store).
+        run: ``"run:NAME@N"``, ``"NAME@N"`` or ``"NAME"`` (its latest run).
+
+    Returns:
+        ``(notebook, parameters, pins)``; the pins read every unversioned read of the run at
+        the version it read then.
+
+    Raises:
+        NotFound: No such run.
+        ConfigError: The run is no notebook run, or it read one name at two versions unversioned.
+
+    Example:
+        >>> nb, params, pins = same_data(None, "run:report@3")  # doctest: +SKIP
+        >>> run_notebook(nb, params, pins=pins)  # doctest: +SKIP
+    """
+    from altakit.catalog import Ref
+
+    text = run if run.startswith("run:") else f"run:{run}"
+    record = catalog_of(open_store(store)).resolve(Ref.parse(text))
+    doc = read_run(record)
+    if not doc.notebook or not doc.notebook.get("path"):
+        raise ConfigError(
+            f"{record.ref} is no notebook run",
+            ref=str(record.ref),
+            hint="re-run a run of altakit run or a job",
+        )
+    return Path(str(doc.notebook["path"])), dict(doc.parameters), reads.pins_of(doc.unversioned)

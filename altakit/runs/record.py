@@ -20,6 +20,11 @@ The shape, and why:
   ``params``).
 - ``notebook`` is ``{"path", "parameters"}`` of the notebook the run happened in,
   or ``None`` outside one (older notebook runs held the path alone).
+- ``reads`` are the table, dataset and model versions the run read through altakit
+  (``table:sensors@4``; :mod:`altakit.runs.reads`), each also a ``read`` link;
+  ``unversioned`` those of them whose read named no version number (what ``altakit run
+  --same-data`` pins); ``pins`` what this run was pinned to (``{}``: the latest);
+  ``job`` the Jupyter Scheduler job it ran for (``{"id", "definition"}``) or None.
 - ``history`` / ``final`` are the metrics per epoch and the last ones (training);
   ``executed`` / ``html`` / ``local`` / ``redacted`` / ``html_error`` name the
   stored and local copies of an executed notebook. Fields a run has no use for
@@ -91,6 +96,10 @@ class RunDoc(RecordDoc):
         local: Local copies ``{"executed", "html"}``.
         redacted: Names of the secret environment variables redacted from the notebook.
         html_error: Why there is no HTML copy ("" if there is one).
+        reads: Refs of the table/dataset/model versions the run read.
+        unversioned: The refs of ``reads`` whose read named no version number.
+        pins: ``{"kind:name": version}`` the run's unversioned reads were pinned to.
+        job: ``{"id", "definition"}`` of the Jupyter Scheduler job it ran for, or None.
     """
 
     KIND = KIND
@@ -109,6 +118,10 @@ class RunDoc(RecordDoc):
     local: dict[str, Any] | None = None
     redacted: list[Any] = field(default_factory=list)
     html_error: str = ""
+    reads: list[Any] = field(default_factory=list)
+    unversioned: list[Any] = field(default_factory=list)
+    pins: dict[str, Any] = field(default_factory=dict)
+    job: dict[str, Any] | None = None
 
     @classmethod
     def upgrade(cls, doc: dict[str, Any]) -> dict[str, Any]:
@@ -262,7 +275,9 @@ def record_run(store: Store, name: str, run: RunDoc) -> Record:
         >>> str(record_run(store, "nightly", run).ref)
         'run:nightly@1'
     """
-    return catalog_of(store).register(KIND, name, run.to_doc())
+    return catalog_of(store).register(
+        KIND, name, run.to_doc(), links={"read": list(run.reads)} if run.reads else {}
+    )
 
 
 def read_run(record: Record) -> RunDoc:

@@ -112,11 +112,21 @@ def run_workflow(
         executed, page = out / src.name, out / f"{src.stem}.html"
         started = datetime.now(UTC)
         redactor = Redactor(secret_env_values())  # one per notebook: its record names what it redacted
-        seconds, error = execute(
+        seconds, error, read = execute(
             src, executed, report.parameters, kernel=kernel, timeout=timeout, redactor=redactor
         )
         run = keep_run(
-            target, src, report.parameters, kernel, started, seconds, error, executed, page, redactor
+            target,
+            src,
+            report.parameters,
+            kernel,
+            started,
+            seconds,
+            error,
+            executed,
+            page,
+            redactor,
+            read=read,
         )
         error = str(run.doc["error"])
         result = NotebookResult(src.name, str(executed), str(page), seconds, not error, error, str(run.ref))

@@ -42,6 +42,7 @@ from altakit.catalog import catalog_of
 from altakit.catalog.model import RecordDoc
 from altakit.catalog.records import Record, Ref, check_name
 from altakit.errors import ConfigError, CorruptObject, NotFound
+from altakit.runs import reads
 from altakit.runs.record import notebook_info
 from altakit.store.base import Store
 from altakit.train.checkpoint import Checkpoint
@@ -337,8 +338,17 @@ class ModelRegistry:
 
     # ------------------------------------------------------------------- loading
     def load_bytes(self, spec: str | Ref) -> tuple[bytes, Record]:
-        """The stored weights of a model version (checksum verified) and its record."""
+        """The stored weights of a model version (checksum verified) and its record.
+
+        In a run pinned to a model version (:mod:`altakit.runs.reads`), a spec without a version
+        number (the latest, or an alias) loads the pinned version; the read is noted on the run.
+        """
         rec = self.get(spec)
+        asked = spec.version if isinstance(spec, Ref) else self._number_in(spec)
+        pinned = reads.resolve(MODEL, rec.ref.name, asked)
+        if pinned is not None and pinned != rec.ref.version:
+            rec = self.catalog.get(MODEL, rec.ref.name, pinned)
+        reads.note(rec.ref, unversioned=asked is None)
         doc = read_model(rec)
         try:
             data = self.store.get(doc.key, version=doc.store_version)
@@ -386,6 +396,11 @@ class ModelRegistry:
         return self.catalog.lineage(self.get(spec).ref, direction="up", depth=depth)
 
     # ------------------------------------------------------------------- helpers
+    @staticmethod
+    def _number_in(spec: str) -> int | None:
+        tag = spec.rpartition("@")[2] if "@" in spec else ""
+        return int(tag) if tag.isdigit() else None
+
     def _dataset_ref(self, dataset: str | Ref) -> Ref:
         if isinstance(dataset, Ref):
             return dataset
