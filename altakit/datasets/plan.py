@@ -9,6 +9,12 @@ batches ``start + w, start + w + W …``. A PyTorch DataLoader collects worker
 outputs round-robin, so a rank sees its local batches in order ``j = 0, 1, 2 …``
 whatever ``W`` is; resuming at batch ``start`` is just a different ``start``.
 
+Resuming on another number of ranks: ranks train in lockstep, so when every rank
+of ``R`` has delivered ``j`` local batches, global batches ``0 … offset + j·R - 1``
+are done. The new ranks share the rest: rank ``r`` of ``R'`` owns global batches
+``offset' + r, offset' + r + R' …`` with ``offset' = offset + j·R`` (the plan's
+``offset``), so no sample is delivered twice or missed (:func:`resume_point`).
+
 Remainders: without ``drop_last`` every sample is delivered exactly once; the
 last global batch may be short and ranks may get one batch fewer than others
 (use ``torch.distributed.algorithms.Join`` with DDP, or ``drop_last=True``).
@@ -46,6 +52,7 @@ class EpochPlan:
         rank: This process's rank.
         world_size: Number of ranks.
         drop_last: Give every rank the same number of full batches (see module docs).
+        offset: Global batches of this epoch delivered before, by ranks of another world size.
     """
 
     counts: list[int]
@@ -57,6 +64,7 @@ class EpochPlan:
     rank: int = 0
     world_size: int = 1
     drop_last: bool = False
+    offset: int = 0
     _order: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -66,6 +74,8 @@ class EpochPlan:
             raise ConfigError(f"window must be at least 1, got {self.window}")
         if not 0 <= self.rank < self.world_size:
             raise ConfigError(f"rank {self.rank} is not in 0..{self.world_size - 1}")
+        if self.offset < 0:
+            raise ConfigError(f"offset must be at least 0, got {self.offset}")
 
     @property
     def total(self) -> int:
@@ -78,12 +88,13 @@ class EpochPlan:
         n, b = self.total, self.batch_size
         if not self.drop_last:
             return -(-n // b)
-        return (n // b) // self.world_size * self.world_size
+        full = max(0, n // b - self.offset)  # full batches left for this world
+        return min(self.offset, n // b) + full // self.world_size * self.world_size
 
     @property
     def num_batches(self) -> int:
         """Batches this rank gets this epoch."""
-        return len(range(self.rank, self.global_batches, self.world_size))
+        return len(range(self.offset + self.rank, self.global_batches, self.world_size))
 
     @property
     def dropped(self) -> int:
@@ -148,7 +159,7 @@ class EpochPlan:
 
     def global_index(self, j: int) -> int:
         """The global batch number of this rank's local batch ``j``."""
-        return self.rank + j * self.world_size
+        return self.offset + self.rank + j * self.world_size
 
     def batch(self, j: int) -> tuple[np.ndarray, np.ndarray]:
         """``(shard indices, sample indices)`` of this rank's local batch ``j``."""
@@ -172,7 +183,6 @@ MUST_MATCH = (
     "seed",
     "shuffle",
     "window",
-    "world_size",
     "drop_last",
 )
 
@@ -192,6 +202,7 @@ def loader_state(
         "dataset": dataset.name,
         "manifest_count": int(dataset.manifest["count"]),
         **{k: options[k] for k in ("seed", "shuffle", "window", "world_size", "drop_last")},
+        "offset": int(options.get("offset", 0)),
     }
 
 
@@ -201,5 +212,24 @@ def check_resume(state: dict[str, Any], mine: dict[str, Any]) -> None:
         if state.get(k) != mine[k]:
             raise ConfigError(
                 f"cannot resume: {k} was {state.get(k)!r}, this loader has {mine[k]!r}",
-                hint="resume with the same dataset, batch size, seed and world size",
+                hint="resume with the same dataset, batch size, seed, shuffle, window and drop_last",
             )
+
+
+def resume_point(state: dict[str, Any], world_size: int) -> tuple[int, int]:
+    """``(offset, batches)`` where a loader on ``world_size`` ranks resumes ``state`` (checked first).
+
+    On the world size that saved ``state``, the same point; on another one, the global batches
+    every rank delivered become the plan's offset and the new ranks start their local count at 0
+    (ranks train in lockstep: the state of one rank is the state of all).
+
+    Example:
+        >>> saved = {"world_size": 4, "offset": 0, "batches": 3}
+        >>> resume_point(saved, 4), resume_point(saved, 3)
+        ((0, 3), (12, 0))
+    """
+    offset, batches = int(state.get("offset", 0)), int(state["batches"])
+    saved_world = int(state.get("world_size", 1))
+    if saved_world == world_size:
+        return offset, batches
+    return offset + batches * saved_world, 0

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from altakit.datasets.plan import check_resume, loader_state
+from altakit.datasets.plan import check_resume, loader_state, resume_point
 from altakit.datasets.samples import SampleSchema
 from altakit.errors import ConfigError, DataError
 
@@ -68,6 +68,7 @@ def tf_dataset(
     world_size: int = 1,
     drop_last: bool = False,
     start: int = 0,
+    offset: int = 0,
     keys: bool = False,
     prefetch: int | None = None,
     _log: Callable[[tuple[int, int, bool]], None] | None = None,
@@ -85,6 +86,8 @@ def tf_dataset(
         world_size: Number of replicas (``InputContext.num_input_pipelines``).
         drop_last: Equal numbers of full batches per replica; the batch dimension is then fixed.
         start: First local batch (resume after ``start`` delivered batches).
+        offset: Global batches delivered before by ranks of another world size
+            (:mod:`altakit.datasets.plan`).
         keys: Add each sample's key as ``"__key__"``.
         prefetch: ``tf.data`` prefetch depth (default AUTOTUNE).
 
@@ -101,6 +104,7 @@ def tf_dataset(
         "rank": rank,
         "world_size": world_size,
         "drop_last": drop_last,
+        "offset": offset,
     }
     dataset.reader(dataset.plan(batch_size, **plan_options))  # fail early on a bad pipeline
 
@@ -154,17 +158,20 @@ class TFLoader:
             )
         defaults = {"shuffle": True, "seed": 0, "window": 1, "rank": 0, "world_size": 1, "drop_last": False}
         self.dataset, self.batch_size, self.options = dataset, batch_size, {**defaults, **options}
-        self.epoch, self.delivered, self.skipped = epoch, 0, 0
+        self.epoch, self.delivered, self.skipped, self.offset = epoch, 0, 0, 0
         self.tf_data()  # fail early on a bad pipeline
 
     def tf_data(self, _log: Callable[[tuple[int, int, bool]], None] | None = None) -> tf.data.Dataset:
         """The rest of the current epoch as a ``tf.data.Dataset`` (not counted by :meth:`state_dict`)."""
         return tf_dataset(
-            self.dataset, self.batch_size, epoch=self.epoch, start=self.delivered, _log=_log, **self.options
-        )
+            self.dataset, self.batch_size, epoch=self.epoch, start=self.delivered, offset=self.offset,
+            _log=_log, **self.options,
+        )  # fmt: skip
 
     def __len__(self) -> int:
-        plan = self.dataset.plan(self.batch_size, epoch=self.epoch, **_plan_options(self.options))
+        plan = self.dataset.plan(
+            self.batch_size, epoch=self.epoch, offset=self.offset, **_plan_options(self.options)
+        )
         return int(plan.num_batches)
 
     def __iter__(self) -> Iterator[dict[str, tf.Tensor]]:
@@ -180,7 +187,7 @@ class TFLoader:
                 f"dataset {self.dataset.name!r}, epoch {self.epoch}: skipped {self.skipped} bad samples",
                 stacklevel=2,
             )
-        self.epoch, self.delivered = self.epoch + 1, 0
+        self.epoch, self.delivered, self.offset = self.epoch + 1, 0, 0
 
     def _count(self, log: collections.deque[tuple[int, int, bool]], upto_handed_out: bool) -> None:
         while log:
@@ -192,13 +199,19 @@ class TFLoader:
     def state_dict(self) -> dict[str, Any]:
         """Where the loader stands (the same state as the PyTorch loader's)."""
         return loader_state(
-            self.dataset, self.batch_size, self.options, self.epoch, self.delivered, self.skipped
+            self.dataset,
+            self.batch_size,
+            {**self.options, "offset": self.offset},
+            self.epoch,
+            self.delivered,
+            self.skipped,
         )
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Resume after the last batch that ``state`` recorded as delivered."""
+        """Resume after the last batch that ``state`` recorded as delivered (on any world size)."""
         check_resume(state, self.state_dict())
-        self.epoch, self.delivered = int(state["epoch"]), int(state["batches"])
+        self.epoch = int(state["epoch"])
+        self.offset, self.delivered = resume_point(state, int(self.options["world_size"]))
         self.skipped = int(state.get("skipped", 0))
 
 

@@ -36,7 +36,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from altakit.datasets.plan import check_resume, loader_state
+from altakit.datasets.plan import check_resume, loader_state, resume_point
 from altakit.datasets.slots import SLOT, SlotRing, slot_bytes
 from altakit.errors import AltakitError, ConfigError
 
@@ -243,6 +243,7 @@ class Loader(DataLoader):
     def set_epoch(self, epoch: int) -> None:
         """Start epoch ``epoch`` from its beginning at the next iteration."""
         self.shards.epoch, self.delivered = epoch, 0
+        self.shards.plan_options["offset"] = 0
 
     def __len__(self) -> int:
         return len(self.shards)
@@ -293,6 +294,7 @@ class Loader(DataLoader):
             )
         self.shards.epoch += 1
         self.delivered = 0
+        self.shards.plan_options["offset"] = 0  # a resumed epoch's offset ends with it
 
     def state_dict(self) -> dict[str, Any]:
         """Where the loader stands: epoch and batches delivered (plus what must match on resume)."""
@@ -302,10 +304,15 @@ class Loader(DataLoader):
         )
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Resume after the last batch that ``state`` recorded as delivered (any ``num_workers``)."""
+        """Resume after the last batch that ``state`` recorded as delivered.
+
+        Any ``num_workers``; any world size too: the ranks share what no rank delivered yet
+        (:func:`altakit.datasets.plan.resume_point`).
+        """
         check_resume(state, self.state_dict())
         self.shards.epoch = int(state["epoch"])
-        self.delivered = int(state["batches"])
+        offset, self.delivered = resume_point(state, int(self.shards.plan_options["world_size"]))
+        self.shards.plan_options["offset"] = offset
         self.skipped = int(state.get("skipped", 0))
 
 
@@ -354,6 +361,7 @@ def loader(
         "rank": rank,
         "world_size": world_size,
         "drop_last": drop_last,
+        "offset": 0,
     }
     iterable = ShardIterable(dataset, batch_size, options, keys=keys)
     iterable.epoch = epoch
