@@ -33,8 +33,8 @@ def test_any_chain_of_world_sizes_delivers_each_sample_once(counts, batch, world
     delivered: list[tuple[int, int]] = []
     for n, world in enumerate(worlds):
         offset, start = resume_point(state, world)
-        plans = [EpochPlan(counts, batch, seed=7, rank=r, world_size=world, drop_last=drop_last, offset=offset)
-                 for r in range(world)]  # fmt: skip
+        options = {"seed": 7, "world_size": world, "drop_last": drop_last, "offset": offset}
+        plans = [EpochPlan(counts, batch, rank=r, **options) for r in range(world)]
         last = n == len(worlds) - 1
         stop = None if last else start + steps[n % 3]
         if stop is not None:  # lockstep: every rank stops after the same number of local batches

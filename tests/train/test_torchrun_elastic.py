@@ -27,7 +27,8 @@ def _port() -> int:
 
 
 def _launch(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([TORCHRUN, *args], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = subprocess.PIPE
+    return subprocess.Popen([TORCHRUN, *args], env=env, text=True, stdout=out, stderr=subprocess.STDOUT)
 
 
 def _finish(procs: list[subprocess.Popen[str]]) -> None:
@@ -59,21 +60,18 @@ def test_two_nodes_then_resume_on_three_ranks_sees_every_sample_once(tmp_path):
     out.mkdir()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1", "GLOO_SOCKET_IFNAME": "lo"}
     port = _port()
-    nodes = [
-        _launch(
-            ["--nnodes", "2", "--nproc-per-node", "2", "--node-rank", str(node), "--rdzv-backend", "c10d",
-             "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "altakit-elastic",
-             "--rdzv-conf", f"is_host={'true' if node == 0 else 'false'}", "--local-addr", "127.0.0.1",
-             str(SCRIPT), str(store), str(out), "first", "5"],
-            env,
-        )  # fmt: skip
-        for node in (0, 1)
-    ]
+    rdzv = ["--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "altakit-elastic"]
+    nodes = []
+    for node in (0, 1):  # node 0 hosts the rendezvous store; both agents on loopback
+        where = ["--node-rank", str(node), "--rdzv-conf", f"is_host={str(node == 0).lower()}"]
+        args = ["--nnodes", "2", "--nproc-per-node", "2", *rdzv, *where, "--local-addr", "127.0.0.1"]
+        nodes.append(_launch([*args, str(SCRIPT), str(store), str(out), "first", "5"], env))
     _finish(nodes)
     worlds, first = _seen(out, "first")
     assert worlds == {4} and len(first) == 4 * 5 * 32  # two nodes × two ranks, five batches each
 
-    _finish([_launch(["--standalone", "--nproc-per-node", "3", str(SCRIPT), str(store), str(out), "resume"], env)])
+    resume = ["--standalone", "--nproc-per-node", "3", str(SCRIPT), str(store), str(out), "resume"]
+    _finish([_launch(resume, env)])
     worlds, rest = _seen(out, "resume")
     assert worlds == {3}
     both = first + rest
