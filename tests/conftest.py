@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["fixtures.parts", "fixtures.s3", "fixtures.jvm", "fixtures.postgres", "fixtures.readings"]
+pytest_plugins = [
+    "fixtures.parts",
+    "fixtures.s3",
+    "fixtures.jvm",
+    "fixtures.postgres",
+    "fixtures.readings",
+    "fixtures.duck",
+]
 
 
 @pytest.fixture

@@ -8,12 +8,7 @@ equal value for value and type for type to :func:`altakit.read_table` / ``read_q
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import polars as pl
-import pytest
-from fixtures.parts import need
 
 import altakit
 from altakit.catalog import catalog_of
@@ -29,28 +24,6 @@ def _csv(start: int, n: int, *, bad: bool) -> bytes:
     )
     # an unparseable time and a short row: both quarantined, with reason, source and line
     return ("ts,sensor,value,note\n" + rows + ("bad,s1,1,y\n1,2\n" if bad else "")).encode()
-
-
-@pytest.fixture(scope="module")
-def duck():
-    """A DuckDB connection with the delta extension loaded from the installed package's file."""
-    need(importlib.util.find_spec("duckdb") is not None, "duckdb is not installed (dev extra)")
-    need(
-        importlib.util.find_spec("duckdb_extension_delta") is not None,
-        "duckdb-extension-delta is not installed (dev extra)",
-    )
-    import duckdb
-    import duckdb_extension_delta
-
-    path = Path(duckdb_extension_delta.__file__).parent / "extensions" / f"v{duckdb.__version__}"
-    need((path / "delta.duckdb_extension").is_file(), f"no delta extension for duckdb {duckdb.__version__}")
-    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
-    con.execute(f"LOAD '{path / 'delta.duckdb_extension'}'")  # a file: nothing is fetched
-    assert con.execute(
-        "SELECT loaded FROM duckdb_extensions() WHERE extension_name = 'delta'"
-    ).fetchone() == (True,)
-    yield con
-    con.close()
 
 
 def _scan(con, uri: str, version: int) -> pl.DataFrame:

@@ -1,0 +1,76 @@
+"""Data files written by tasks and committed as one Delta transaction (#21): local and loopback S3;
+independent readers (DuckDB, deltalake, polars) read exactly what was committed; uncommitted files
+of an ingest are swept, other ingests' files are not."""
+
+from __future__ import annotations
+
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from altakit.datasets import delta_files, tables
+
+SCHEMA = pa.schema([("v", pa.int64()), ("s", pa.string())])
+WIDER = pa.schema([("v", pa.int64()), ("s", pa.string()), ("p", pa.float64())])
+
+
+@pytest.fixture(params=["local", "s3"])
+def loc(request):
+    store = request.getfixturevalue("local_store" if request.param == "local" else "s3_store")
+    return tables.location(store, "t")
+
+
+def _read(loc) -> pl.DataFrame:
+    frame = pl.read_delta(loc.uri, storage_options=loc.storage_options)
+    return frame.sort("v")
+
+
+def test_one_commit_of_many_files_then_a_wider_one(loc):
+    a = delta_files.write_file(loc, pa.table({"v": [1, 2], "s": ["a", None]}), "ing1", "t0-a0")
+    b = delta_files.write_file(loc, pa.table({"v": [3], "s": ["c"]}), "ing1", "t1-a0")
+    lost = delta_files.write_file(loc, pa.table({"v": [3], "s": ["c"]}), "ing1", "t1-a1")  # a retried attempt
+    assert delta_files.commit_files(loc, [a, b], SCHEMA, {"altakit.ingest": "ing1"}) == 0
+    assert delta_files.sweep(loc, "ing1", keep={a.path, b.path}) == [lost.path]
+    assert _read(loc).to_dict(as_series=False) == {"v": [1, 2, 3], "s": ["a", None, "c"]}
+
+    c = delta_files.write_file(loc, pa.table({"v": [4], "s": ["d"], "p": [0.5]}), "ing2", "t0-a0")
+    other = delta_files.write_file(loc, pa.table({"v": [9], "s": ["z"]}), "ing3", "t0-a0")
+    version = delta_files.commit_files(loc, [c], WIDER, {"altakit.ingest": "ing2"})
+    assert version == 2  # the new column's own commit (no rows), then the data
+    assert delta_files.sweep(loc, "ing2", keep={c.path}) == []  # ing3's file is not ing2's to sweep
+    assert other.path in {f.split("/")[-1] for f in _files(loc)}
+    got = _read(loc)
+    assert got.columns == ["v", "s", "p"] and got["v"].to_list() == [1, 2, 3, 4]
+    assert got["p"].to_list() == [None, None, None, 0.5]
+    from deltalake import DeltaTable
+
+    history = DeltaTable(loc.uri, storage_options=loc.storage_options).history()
+    assert [h.get("altakit.ingest") for h in history] == ["ing2", None, "ing1"]
+
+
+def _files(loc) -> list[str]:
+    from pyarrow import fs as pafs
+
+    fs, root = delta_files.filesystem(loc)
+    return [i.path for i in fs.get_file_info(pafs.FileSelector(root)) if i.type == pafs.FileType.File]
+
+
+def test_duckdb_reads_the_committed_files(duck, local_store):
+    loc = tables.location(local_store, "t")
+    parts = [
+        delta_files.write_file(
+            loc, pa.table({"v": list(range(i * 10, i * 10 + 10)), "s": ["x"] * 10}), "i", f"t{i}"
+        )
+        for i in range(3)
+    ]
+    delta_files.commit_files(loc, parts, SCHEMA, {"altakit.ingest": "i"})
+    delta_files.write_file(loc, pa.table({"v": [999], "s": ["lost"]}), "i", "t9")  # never committed
+    got = duck.execute("SELECT count(*), sum(v), max(v) FROM delta_scan(?)", [loc.uri]).fetchone()
+    assert got == (30, sum(range(30)), 29)
+
+
+def test_a_table_that_does_not_exist_is_created_by_the_commit(local_store):
+    loc = tables.location(local_store, "fresh")
+    f = delta_files.write_file(loc, pa.table({"v": [7], "s": ["q"]}), "i", "t0")
+    assert delta_files.commit_files(loc, [f], SCHEMA, {"altakit.ingest": "i"}) == 0
+    assert _read(loc)["v"].to_list() == [7]
