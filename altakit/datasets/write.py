@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from altakit.catalog import catalog_of
 from altakit.catalog.records import check_name
 from altakit.datasets.codec import encode_parts
 from altakit.datasets.dataset import Dataset
@@ -55,6 +56,7 @@ def write_dataset(
     maxsize: int = DEFAULT_MAXSIZE,
     description: str = "",
     progress: bool | EventStream = True,
+    links: Mapping[str, str] | None = None,
 ) -> Dataset:
     """Write typed samples as a new version of dataset ``name``.
 
@@ -67,6 +69,8 @@ def write_dataset(
         description: Free text kept in the manifest.
         progress: True for a progress bar (terminal or notebook), or an
             :class:`~altakit.events.EventStream` to report ``progress`` (samples written) on.
+        links: Lineage of the new version, relation to ref (``{"derived_from": "table:sensors@4"}``);
+            the refs must exist (checked before anything is written).
 
     Returns:
         The new version as an :class:`altakit.datasets.dataset.Dataset`.
@@ -92,6 +96,9 @@ def write_dataset(
     if not isinstance(description, str):
         raise ConfigError(f"description must be a str, not {type(description).__name__}", dataset=name)
     store = open_store(store)
+    if links:
+        catalog = catalog_of(store)
+        links = {rel: str(catalog.resolve(ref).ref) for rel, ref in links.items()}  # pinned, checked
     writer = ShardWriter(store, f"datasets/{name}/{new_id()}/", maxcount, maxsize)
     store.check_writable(f"{writer.prefix}shard-999999.tar")  # the longest shard key fits the store
     samples = iter(samples)
@@ -143,7 +150,7 @@ def write_dataset(
         shards=writer.shards,
         description=description,
     )
-    record = register_manifest(store, name, manifest)
+    record = register_manifest(store, name, manifest, links=links)
     return Dataset.from_record(store, record)
 
 

@@ -2,7 +2,8 @@
 
 Framework code lives in :mod:`altakit.train.torch`, :mod:`altakit.train.lightning`
 and :mod:`altakit.train.keras` (imported only when used); everything imported
-here is framework-free.
+here is framework-free. :mod:`altakit.train.live`: a run's curves as they grow
+(:func:`live_metrics`) and stopping it from anywhere (:func:`request_stop`, :class:`StopCheck`).
 
 Example:
     >>> import tempfile, altakit
@@ -16,6 +17,7 @@ Example:
 
 from altakit.events import Event, EventStream, TqdmProgress
 from altakit.train.checkpoint import Checkpoint, Checkpointer, Restored
+from altakit.train.live import StopCheck, live_metrics, request_stop
 from altakit.train.recorder import RunRecorder
 from altakit.train.registry import ModelRegistry
 
@@ -27,5 +29,8 @@ __all__ = [
     "ModelRegistry",
     "Restored",
     "RunRecorder",
+    "StopCheck",
     "TqdmProgress",
+    "live_metrics",
+    "request_stop",
 ]

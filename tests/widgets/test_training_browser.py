@@ -1,31 +1,51 @@
-"""The training dashboard in Voila, driven by Debian Chromium: start a short run, see the curve grow."""
+"""The training dashboard in Voila, driven by Debian Chromium: train an ingested table as a job; the
+curve grows while the job runs, a reload keeps it, and the model registers when the job ends."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
-from altakit_widgets.demo_digits import write_digits
-from jupyter_servers import BROWSER_ARGS, REPO, problems, voila
+from fixtures.two_sensors import SPEC, two_sensors_csv
+from jupyter_servers import BROWSER_ARGS, REPO, index_url, problems, voila
 
 import altakit
+from altakit.catalog import catalog_of
+from altakit.runs.record import read_run
 from altakit.train.registry import ModelRegistry
 
 DASHBOARD = REPO / "notebooks" / "dashboards" / "training.ipynb"
 pytestmark = pytest.mark.browser
+WAIT = 180_000
 
-#: Points of the first trace (the training loss) in the rendered plotly figure.
-LOSS_POINTS = """(() => {
+#: Points of the validation-accuracy trace in the rendered plotly figure (-1: no figure yet).
+POINTS = """(() => {
   const plot = document.querySelector('.js-plotly-plot');
   if (!plot) return -1;
-  const loss = (plot.data || []).find((t) => t.name === 'loss');
-  return loss && loss.x ? loss.x.length : 0;
+  const trace = (plot.data || []).find((t) => t.name === 'val_accuracy');
+  return trace && trace.x ? trace.x.length : 0;
 })()"""
 
 
-def test_training_dashboard_curve_grows_and_checkpoint_appears(tmp_path, chromium_path, artifacts_dir):
+def _open(page, url):
+    page.goto(url, timeout=WAIT)
+    page.locator("button.altakit-training-start").wait_for(timeout=WAIT)
+    page.wait_for_function(f"{POINTS} >= 0", timeout=60_000)  # the figure rendered
+
+
+@pytest.mark.timeout(600)  # Voila, two page kernels and the job's kernel on a shared machine
+def test_training_dashboard_trains_the_table_as_a_job_and_a_reload_keeps_the_curve(
+    tmp_path, chromium_path, artifacts_dir, monkeypatch
+):
+    from altakit.ingestion import ingest
+
     store_dir = tmp_path / "store"
-    write_digits(store=altakit.open_store(store_dir))
+    monkeypatch.setenv("ALTAKIT_INDEX", index_url(store_dir))  # the index Voila's kernels and the job use
+    store = altakit.open_store(store_dir)
+    csv = two_sensors_csv(tmp_path / "line4.csv", rows=800)
+    assert ingest(str(csv), "line4", SPEC, store=store).version == 1
+    shots = Path(artifacts_dir)
 
     from playwright.sync_api import sync_playwright
 
@@ -35,32 +55,46 @@ def test_training_dashboard_curve_grows_and_checkpoint_appears(tmp_path, chromiu
         )
         try:
             page = browser.new_page()
-            page.goto(f"{server.url}?model=digits-ui", timeout=120_000)
-            start = page.locator("button.altakit-training-start")
-            start.wait_for(timeout=120_000)
-            page.locator(".altakit-training-dataset select").wait_for()
-            assert page.locator(".altakit-training-dataset select").input_value() == "digits@1"
-            epochs = page.locator(".altakit-training-epochs input")
-            epochs.fill("3")
-            epochs.press("Tab")  # the value syncs to the kernel on change
-            page.wait_for_function(f"{LOSS_POINTS} >= 0", timeout=60_000)  # the empty figure rendered
-            start.click()
-            page.wait_for_function(f"{LOSS_POINTS} > 0", timeout=60_000)
-            first = page.evaluate(LOSS_POINTS)
-            page.locator(".altakit-training-checkpoints td").first.wait_for(timeout=60_000)
-            page.screenshot(path=str(Path(artifacts_dir) / "training-dashboard-running.png"), full_page=True)
-            page.locator(".altakit-status").get_by_text("registered model:digits-ui@1").wait_for(
-                timeout=90_000
+            _open(page, f"{server.url}?dataset=line4")
+            assert page.locator(".altakit-training-dataset select").input_value() == "table:line4@1"
+            page.locator(".altakit-training-target select").select_option("sensor")
+            page.locator(".altakit-training-features select").select_option(["temp", "hum"])
+            for field, value in (("epochs", "30"), ("batch-size", "8")):
+                box = page.locator(f".altakit-training-{field} input")
+                box.fill(value)
+                box.press("Tab")  # the value syncs to the kernel on change
+            time.sleep(0.5)
+            page.locator("button.altakit-training-start").click()
+            page.wait_for_function(f"{POINTS} > 0", timeout=WAIT)
+            first = page.evaluate(POINTS)
+            page.wait_for_function(f"{POINTS} > {first}", timeout=WAIT)  # it grows while we watch
+            grown = page.evaluate(POINTS)
+            label = page.locator(".altakit-training-runs select").input_value()  # "name (status)"
+            run = label.split(" (")[0]
+            running = read_run(catalog_of(store).get("run", run)).status
+            page.screenshot(path=str(shots / "training-dashboard-running.png"), full_page=True)
+
+            page.reload()  # a new kernel: the curve comes back from the store
+            page.locator("button.altakit-training-start").wait_for(timeout=WAIT)
+            page.wait_for_function(f"{POINTS} >= {grown}", timeout=WAIT)
+            kept = page.evaluate(POINTS)
+            assert page.locator(".altakit-training-runs select").input_value() == f"{run} (running)"
+            page.locator(".altakit-status").get_by_text("registered model:line4-model@1").wait_for(
+                timeout=WAIT
             )
-            last = page.evaluate(LOSS_POINTS)
+            last = page.evaluate(POINTS)
             rows = page.locator(".altakit-training-checkpoints tr").count() - 1  # minus the header
             eta = page.locator(".altakit-training-eta").inner_text()
-            page.screenshot(path=str(Path(artifacts_dir) / "training-dashboard-finished.png"), full_page=True)
+            page.screenshot(path=str(shots / "training-dashboard-finished.png"), full_page=True)
             body = page.content()
         finally:
             browser.close()
-    assert 0 < first < last, (first, last)  # the curve grew while we watched
-    assert rows == 3 and "steps" in eta and "ETA" in eta
+    assert running == "running", running  # the reload happened while the job ran
+    assert 0 < first < grown <= kept < last == 30, (first, grown, kept, last)
+    assert rows == 3 and "30/30 epochs" in eta
     assert "parse_qs" not in body and "Traceback" not in body
-    assert ModelRegistry(altakit.open_store(store_dir)).get("digits-ui@1").doc["framework"] == "torch"
+    model = ModelRegistry(store).get("line4-model@1")
+    up = {(str(a), rel, str(b)) for a, rel, b in catalog_of(store).lineage(model.ref, "up")}
+    assert ("dataset:line4-sensor@1", "derived_from", "table:line4@1") in up  # trained on line4, nothing else
+    assert model.doc["framework"] == "torch"
     assert problems(server.log) == [], server.log.read_text()

@@ -1,23 +1,37 @@
-"""TrainingPanel logic without a frontend: start/stop, events feed the figure, errors shown not raised."""
+"""TrainingPanel with real jobs: a curated notebook runs in a background process on the data picked,
+the curves come from the store, Stop ends the run within a batch, and what no notebook trains is refused."""
 
 from __future__ import annotations
 
-import threading
+import os
+import sys
+import time
+from pathlib import Path
 
 import pytest
-from altakit_widgets.demo_digits import write_digits
 from altakit_widgets.panels import TrainingPanel
+from altakit_widgets.training_jobs import training_plan
+from fixtures.two_sensors import SPEC, two_sensors_csv
 
 import altakit
 from altakit.catalog import catalog_of
-from altakit.train import Event
+from altakit.errors import ConfigError
+from altakit.runs.record import read_run
 from altakit.train.registry import ModelRegistry
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS = REPO / "notebooks"
+sys.path.insert(0, str(NOTEBOOKS))  # digits_demo: the demo data beside the notebooks
+WAIT = 240
 
 
 @pytest.fixture
 def store(tmp_path):
+    from altakit.ingestion import ingest
+
     store = altakit.open_store(tmp_path / "store")
-    write_digits(store=store)
+    report = ingest(str(two_sensors_csv(tmp_path / "line4.csv")), "line4", SPEC, store=store)
+    assert report.version == 1
     return store
 
 
@@ -25,80 +39,118 @@ def _trace(panel, name):
     return next(t for t in panel.figure.data if t.name == name)
 
 
-def test_lists_dataset_versions_and_shows_missing_store_as_error(store, tmp_path):
-    panel = TrainingPanel(store, model="digits")
-    assert panel.dataset.options == ("digits@1",) and panel.dataset.value == "digits@1"
-    assert panel.versions.options == () and panel.status_text == "Ready."
-    empty = TrainingPanel(altakit.open_store(tmp_path / "empty"))
-    assert empty.dataset.options == () and empty.status_text.startswith("No datasets")
-    empty.start()  # nothing to train on: an error in the panel, no thread, no exception
-    assert empty.thread is None and empty.error_message == "no dataset version chosen"
+def _wait_for(check, what, timeout=WAIT):
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
 
 
-def test_events_update_figure_progress_and_eta_without_training(store):
-    panel = TrainingPanel(store)
-    panel.on_event(Event("start", "r", total=2, data={"steps": 4, "epochs": 2}))
-    for step in (1, 2):
-        panel.on_event(Event("batch", "r", step=step, epoch=0, metrics={"loss": 2.0 / step}))
-    assert _trace(panel, "loss").x == (1, 2) and _trace(panel, "loss").y == (2.0, 1.0)
-    assert (panel.progress.value, panel.progress.max) == (2, 4) and "2/4 steps" in panel.eta.value
-    panel.on_event(Event("epoch", "r", step=2, epoch=0, metrics={"val_loss": 0.5, "val_accuracy": 0.8}))
-    assert _trace(panel, "val_accuracy").y == (0.8,) and _trace(panel, "val_loss").x == (2,)
-    panel.on_event(Event("start", "r2", data={"steps": 3}))  # a new run clears the curves
-    assert _trace(panel, "loss").x == () and panel.run == "r2"
+def test_lists_tables_and_datasets_and_refuses_what_no_notebook_trains(store, tmp_path):
+    from altakit.datasets.samples import sample
+    from altakit.datasets.write import write_dataset
+
+    @sample(name="reading")
+    class Reading:
+        value: float
+
+    write_dataset([Reading(1.0), Reading(2.0)], "other", store=store, progress=False)
+    panel = TrainingPanel(store, model="line4-model", dataset="line4", notebooks=str(NOTEBOOKS), watch=False)
+    assert (
+        panel.dataset.options == ("table:line4@1", "dataset:other@1")
+        and panel.dataset.value == "table:line4@1"
+    )
+    assert panel.target.options == ("ts", "sensor", "temp", "hum")  # the table's user columns
+    assert set(panel.features.options) == {"temp", "hum"}  # numeric ones only
+    assert panel.columns.layout.display is None  # shown for a table
+
+    panel.dataset.value = "dataset:other@1"
+    assert panel.columns.layout.display == "none"
+    panel.start()  # no notebook trains "reading" samples: refused, nothing started
+    assert panel.job is None and panel.run == ""
+    assert panel.error_message == "no curated notebook trains dataset other@1 (reading samples)"
+    assert "05_train_pytorch.ipynb" in panel.error_hint and "hint:" in panel.error.value
+
+    with pytest.raises(ConfigError, match="which column"):
+        training_plan(store, "table:line4@1", model="m", features=["hum"])
+    missing = TrainingPanel(store, dataset="line5", notebooks=str(NOTEBOOKS), watch=False)
+    assert (
+        missing.dataset.value is None
+        and missing.error_message == "no table or dataset 'line5' in the catalog"
+    )
+    missing.start()
+    assert missing.job is None and missing.error_message == "no table or dataset chosen"
 
 
-def test_train_register_and_promote(store):
-    panel = TrainingPanel(store, model="digits", epochs=2)
+def test_a_table_trains_as_a_job_with_live_curves_and_registers_with_lineage(store):
+    panel = TrainingPanel(store, model="line4-model", dataset="table:line4@1", epochs=4, lr=0.05,
+                          notebooks=str(NOTEBOOKS), watch=False)  # fmt: skip
+    panel.target.value = "sensor"
+    panel.features.value = ("temp", "hum")
     panel.start()
-    panel.thread.join(timeout=120)
-    assert not panel.running and panel.error_message == ""
-    result = panel.result
-    assert result.status == "finished" and str(result.record.ref) == "model:digits@1"
-    assert len(_trace(panel, "loss").x) == panel.progress.max == panel.progress.value
-    assert len(_trace(panel, "val_accuracy").y) == 2 and panel.figure.data[2].y[-1] > 0.5
-    assert [c.epoch for c in panel.checkpoints] == [1, 2]
-    assert "<td>2</td>" in panel.checkpoint_list.value
-    assert panel.versions.options[0][1] == 1 and "registered model:digits@1" in panel.status_text
+    assert panel.error_message == "", panel.error_message
+    job = panel.job
+    assert job.proc.pid != os.getpid() and job.notebook.name == "08_train_tabular.ipynb"
+    assert job.parameters["table"] == "line4@1" and job.parameters["target"] == "sensor"
+    assert panel.wait(WAIT), job.tail()
+    _wait_for(lambda: job.done, "the job process to end")
+    assert job.proc.returncode == 0, job.tail(3000)
+    assert panel.status_of_run == "finished" and len(panel.points) == 4
+    assert len(_trace(panel, "val_accuracy").y) == 4 and len(_trace(panel, "loss").x) == 4
+    assert 1 <= panel.updates <= 4  # only new points per update: never more updates than points
+    assert panel.status_text == f"Run {job.run} finished: registered model:line4-model@1.", panel.status_text
+    assert [c.epoch for c in panel.checkpoints][-1] == 4 and panel.versions.options[0][1] == 1
+
+    catalog = catalog_of(store)
+    model = ModelRegistry(store).get("line4-model@1")
+    up = {(str(a), rel, str(b)) for a, rel, b in catalog.lineage(model.ref, "up")}
+    assert ("model:line4-model@1", "trained_on", "dataset:line4-sensor@1") in up
+    assert ("dataset:line4-sensor@1", "derived_from", "table:line4@1") in up  # never another dataset
+    run = read_run(catalog.get("run", job.run))
+    assert run.status == "finished" and len(run.history) == 4 and run.parameters["table"] == "line4@1"
+    notebook_run = read_run(catalog.get("run", "08_train_tabular"))  # the job, as `altakit run` records it
+    assert notebook_run.status == "finished" and notebook_run.parameters["run_name"] == job.run
+
+    panel.promote()
+    assert ModelRegistry(store).alias_target("line4-model", "champion") == 1 and panel.error_message == ""
+
+
+def test_stop_ends_the_run_interrupted_and_a_new_panel_picks_up_the_running_curve(store):
+    panel = TrainingPanel(store, model="line4-stop", dataset="line4", epochs=5000, batch_size=8,
+                          notebooks=str(NOTEBOOKS), watch=False)  # fmt: skip
+    panel.target.value = "sensor"
+    panel.features.value = ("temp",)
+    panel.start()
+    assert panel.job is not None, panel.error_message
+    _wait_for(lambda: len(panel.points) >= 2 or panel.job.done, "two epochs")
+    assert not panel.job.done, panel.job.tail(3000)
+
+    reloaded = TrainingPanel(store, model="line4-stop", notebooks=str(NOTEBOOKS))  # a reloaded page
+    assert reloaded.run == panel.job.run  # it watches the running run, from the store
+    _wait_for(lambda: len(reloaded.points) >= 2, "the reloaded panel's curve")
+    assert reloaded.points[:2] == panel.points[:2] and not reloaded.stop_button.disabled
+
+    reloaded.stop()  # any viewer can stop it: the request is in the store
+    assert panel.wait(WAIT) and reloaded.wait(WAIT)
+    _wait_for(lambda: panel.job.done, "the job process to end")
+    assert panel.status_of_run == reloaded.status_of_run == "interrupted"
+    run = read_run(catalog_of(store).get("run", panel.job.run))
+    assert run.status == "interrupted" and len(run.history) < 5000
+    assert f"Run {panel.job.run} interrupted." == panel.status_text
+    assert panel.versions.options == ()  # nothing registered
     assert not panel.start_button.disabled and panel.stop_button.disabled
-    run = catalog_of(store).get("run", result.run)
-    assert run.doc["status"] == "finished" and len(run.doc["history"]) == 2
-
-    panel.promote()  # the chosen version, alias "champion"
-    assert panel.error_message == "", (panel.error_message, panel.versions.value)
-    assert ModelRegistry(store).alias_target("digits", "champion") == 1
-    assert "champion" in panel.aliases.value and panel.error_message == ""
-    panel.promote(7, "champion")  # no such version: shown, not raised, alias unchanged
-    assert "digits" in panel.error_message and "Traceback" not in panel.error.value
-    assert ModelRegistry(store).alias_target("digits", "champion") == 1
 
 
-def test_stop_ends_the_run_interrupted_and_registers_nothing(store):
-    panel = TrainingPanel(store, model="digits", epochs=50)
-    gate = threading.Event()
-    seen = []
+def test_a_digits_dataset_trains_with_the_pytorch_notebook(tmp_path):
+    from digits_demo import write_digits
 
-    def first_batch(event):
-        seen.append(event.kind)
-        if event.kind == "batch":
-            gate.set()
-
-    original = panel.on_event
-    panel.on_event = lambda e: (first_batch(e), original(e))  # the subscriber the thread is given
+    store = altakit.open_store(tmp_path / "store")
+    write_digits(store=store)
+    notebook, params = training_plan(store, "dataset:digits@1", model="digits", epochs=1)
+    assert notebook == "05_train_pytorch.ipynb" and params["dataset"] == "digits@1"
+    panel = TrainingPanel(store, model="digits-ui", epochs=2, notebooks=str(NOTEBOOKS), watch=False)
+    assert panel.dataset.value == "dataset:digits@1"
     panel.start()
-    assert gate.wait(120), "no batch event"
-    panel.stop()
-    panel.thread.join(timeout=120)
-    assert panel.result.status == "interrupted" and panel.result.record is None
-    assert seen[-1] == "end" and "interrupted" in panel.status_text
-    assert panel.versions.options == ()
-    assert catalog_of(store).get("run", panel.result.run).doc["status"] == "interrupted"
-
-
-def test_library_errors_show_message_and_hint(store):
-    panel = TrainingPanel(store, model="bad name!")
-    panel.start()
-    panel.thread.join(timeout=120)
-    assert panel.result is None and panel.error_message.startswith("invalid record name")
-    assert panel.error_hint and "hint:" in panel.error.value and "Traceback" not in panel.error.value
-    assert not panel.start_button.disabled
+    assert panel.wait(WAIT), panel.job.tail()
+    assert panel.status_of_run == "finished", panel.job.tail(3000)
+    assert len(_trace(panel, "val_accuracy").y) == 2 and "registered model:digits-ui@1" in panel.status_text

@@ -1,10 +1,19 @@
-"""TrainingPanel: pick a dataset version and settings, train, watch the curves, promote a model.
+"""TrainingPanel: pick a table or dataset version, train it as a job, watch live curves, promote.
 
-Start runs :func:`altakit_widgets.demo_digits.train_digits` (the function the curated
-notebooks call) on a background thread with a stop flag and the panel's event
-subscriber; the curves, the progress bar (with ETA) and the checkpoint list
-update from the run's event stream as events arrive (nothing polls). Promote is
-:meth:`altakit.train.ModelRegistry.promote`.
+The panel lists every table and dataset version of the catalog. Start runs the
+curated notebook that trains the picked data (:mod:`altakit_widgets.training_jobs`:
+the tabular notebook for a table, with the features and target chosen here; the
+PyTorch notebook for a digits dataset) as ``altakit run`` in a background process,
+and refuses, with the reason and a hint, data no notebook trains. Nothing trains in
+the panel's kernel.
+
+The curves come from the store, not from the panel: a watcher reads the run's
+history (:func:`altakit.train.live.live_metrics`) at most :data:`UPDATES_PER_SECOND`
+times a second and appends only the points it has not drawn. Any run can be
+watched — one started here, by ``altakit run`` or by a scheduler — and a page
+reloaded later picks up the newest running run with its whole curve. Stop asks the
+run to stop (:func:`altakit.train.live.request_stop`); its loop checks once per batch
+and the run ends ``interrupted``. Promote is :meth:`altakit.train.ModelRegistry.promote`.
 
 Example:
     >>> from altakit_widgets.panels import TrainingPanel
@@ -21,13 +30,23 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from altakit.catalog import catalog_of
 from altakit_widgets.panels.base import Panel
 
 if TYPE_CHECKING:
-    from altakit.events import Event
     from altakit.store import Store
-    from altakit_widgets.demo_digits import TrainResult
+    from altakit_widgets.training_jobs import TrainingJob
+
+#: Most curve updates a second (each sends only what changed since the last one).
+UPDATES_PER_SECOND = 2
+#: Grid line colour of the curves, readable on light and dark themes.
+GRID = "rgba(128, 128, 128, 0.3)"
+#: The curves: metric → (axis, mode).
+CURVES = {
+    "loss": ("y", "lines+markers"),
+    "val_loss": ("y", "lines+markers"),
+    "val_mae": ("y", "lines+markers"),
+    "val_accuracy": ("y2", "lines+markers"),
+}
 
 
 def _open(source: Store | str | None) -> Store:
@@ -36,17 +55,11 @@ def _open(source: Store | str | None) -> Store:
     return open_store(source or None)
 
 
-#: Grid line colour of the curves, readable on light and dark themes.
-GRID = "rgba(128, 128, 128, 0.3)"
-
-
 def _figure() -> Any:
     import plotly.graph_objects as go
 
     traces = [
-        go.Scatter(x=[], y=[], mode="lines", name="loss"),
-        go.Scatter(x=[], y=[], mode="lines+markers", name="val_loss"),
-        go.Scatter(x=[], y=[], mode="lines+markers", name="val_accuracy", yaxis="y2"),
+        go.Scatter(x=[], y=[], mode=mode, name=name, yaxis=axis) for name, (axis, mode) in CURVES.items()
     ]
     return go.FigureWidget(
         data=traces,
@@ -57,7 +70,7 @@ def _figure() -> Any:
             "plot_bgcolor": "rgba(0,0,0,0)",
             "font": {"color": "#888"},
             # grey grid lines: the default template's white ones vanish on light themes, glare on dark
-            "xaxis": {"title": {"text": "step"}, "gridcolor": GRID, "zerolinecolor": GRID},
+            "xaxis": {"title": {"text": "epoch"}, "gridcolor": GRID, "zerolinecolor": GRID},
             "yaxis": {"title": {"text": "loss"}, "gridcolor": GRID, "zerolinecolor": GRID},
             "yaxis2": {
                 "title": {"text": "accuracy"},
@@ -73,27 +86,31 @@ def _figure() -> Any:
 
 
 class TrainingPanel(Panel):
-    """Train a model on a dataset version, watch it live, and promote a version to an alias.
+    """Train a table or dataset version as a job, watch any run live, promote a model version.
 
     Args:
         source: A store, a store URL, or ``None`` for the default store.
         model: Model name to register the trained versions under (and to list for promotion).
-        dataset: Dataset version to select at first (``"digits@2"``; default the newest).
+        dataset: Data to select at first: ``"sensors"``, ``"digits@2"``, ``"table:sensors@3"``
+            (default: the newest). A name the catalog lacks is shown as an error.
         epochs: Initial epochs setting.
         lr: Initial learning rate.
         batch_size: Initial batch size.
+        notebooks: Folder of the curated notebooks (default: the working folder or its parent).
+        watch: Watch the newest running run at once (a reloaded page continues its curve).
 
     Attributes:
-        thread: The training thread while a run is going.
-        result: The last run's :class:`~altakit_widgets.demo_digits.TrainResult` (None if it failed).
-        run: The current or last run's name.
-        checkpoints: The run's kept checkpoints, as the library lists them.
-        figure: The plotly ``FigureWidget`` (traces ``loss``, ``val_loss``, ``val_accuracy``).
+        job: The job this panel started last (:class:`~altakit_widgets.training_jobs.TrainingJob`).
+        run: The name of the run the curves show.
+        status_of_run: Its status as last read (``running``, ``finished`` …).
+        points: Its history points drawn so far.
+        updates: Curve updates sent (each holds only new points).
+        figure: The plotly ``FigureWidget`` (traces ``loss``, ``val_loss``, ``val_mae``, ``val_accuracy``).
 
     Example:
         >>> panel = TrainingPanel(store, model="digits", epochs=2)  # doctest: +SKIP
-        >>> panel.start(); panel.thread.join()  # doctest: +SKIP
-        >>> panel.promote(panel.result.record.version, "champion")  # doctest: +SKIP
+        >>> panel.start(); panel.wait()  # doctest: +SKIP
+        >>> panel.promote(1, "champion")  # doctest: +SKIP
     """
 
     def __init__(
@@ -105,23 +122,33 @@ class TrainingPanel(Panel):
         epochs: int = 5,
         lr: float = 0.01,
         batch_size: int = 64,
+        notebooks: str | None = None,
+        watch: bool = True,
     ) -> None:
         super().__init__("Training")
         self.store: Store | None = self.call(_open, source)
-        self.thread: threading.Thread | None = None
-        self.result: TrainResult | None = None
+        self.notebooks = notebooks
+        self.job: TrainingJob | None = None
         self.run = ""
+        self.status_of_run = ""
+        self.alive: bool | None = None
+        self.points: list[dict[str, Any]] = []
+        self.updates = 0
         self.checkpoints: list[Any] = []
-        self._stop = threading.Event()
-        self._started = 0.0
-        self._total = 0
-        self.dataset = w.Dropdown(options=[], description="Dataset")
+        self._watcher: threading.Thread | None = None
+        self._halt = threading.Event()
+        self._lock = threading.Lock()
+        self.dataset = w.Dropdown(options=[], description="Data")
         self.model = w.Text(value=model, description="Model", continuous_update=False)
-        self.epochs = w.BoundedIntText(value=epochs, min=1, max=1000, description="Epochs")
+        self.features = w.SelectMultiple(options=[], description="Features", rows=4)
+        self.target = w.Dropdown(options=[], description="Target")
+        self.columns = w.HBox([self.features, self.target])
+        self.epochs = w.BoundedIntText(value=epochs, min=1, max=10000, description="Epochs")
         self.lr = w.BoundedFloatText(value=lr, min=1e-6, max=5.0, step=0.001, description="Learning rate")
-        self.batch_size = w.BoundedIntText(value=batch_size, min=1, max=4096, description="Batch size")
+        self.batch_size = w.BoundedIntText(value=batch_size, min=1, max=65536, description="Batch size")
         self.start_button = w.Button(description="Start", icon="play", button_style="primary")
         self.stop_button = w.Button(description="Stop", icon="stop", disabled=True)
+        self.runs = w.Dropdown(options=[], description="Run")
         self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="60%"))
         self.eta = w.HTML()
         self.figure = _figure()
@@ -131,16 +158,18 @@ class TrainingPanel(Panel):
         self.promote_button = w.Button(description="Promote", icon="trophy")
         self.aliases = w.HTML()
         for widget, name in (
-            (self.dataset, "dataset"), (self.epochs, "epochs"), (self.lr, "lr"),
-            (self.batch_size, "batch-size"), (self.start_button, "start"), (self.stop_button, "stop"),
+            (self.dataset, "dataset"), (self.features, "features"), (self.target, "target"),
+            (self.epochs, "epochs"), (self.lr, "lr"), (self.batch_size, "batch-size"),
+            (self.start_button, "start"), (self.stop_button, "stop"), (self.runs, "runs"),
             (self.progress, "progress"), (self.eta, "eta"), (self.checkpoint_list, "checkpoints"),
             (self.versions, "versions"), (self.promote_button, "promote"), (self.aliases, "aliases"),
         ):  # fmt: skip
             widget.add_class(f"altakit-training-{name}")
         self.body.children = [
             w.HBox([self.dataset, self.model]),
+            self.columns,
             w.HBox([self.epochs, self.lr, self.batch_size]),
-            w.HBox([self.start_button, self.stop_button]),
+            w.HBox([self.start_button, self.stop_button, self.runs]),
             w.HBox([self.progress, self.eta]),
             self.figure,
             w.HTML("<b>Checkpoints</b>"),
@@ -153,36 +182,73 @@ class TrainingPanel(Panel):
         self.stop_button.on_click(lambda _: self.stop())
         self.promote_button.on_click(lambda _: self.promote())
         self.model.observe(lambda _: self.refresh_models(), names="value")
+        self.dataset.observe(lambda _: self.refresh_columns(), names="value")
+        self.runs.observe(self._picked_run, names="value")
         if self.store is not None:
             self.refresh_datasets(dataset)
             self.refresh_models()
-            self.set_status("Ready." if self.dataset.options else "No datasets yet: write one first.")
+            self.refresh_runs(select_running=watch)
+            if dataset and self.dataset.value is None:
+                from altakit.errors import NotFound
 
-    # ------------------------------------------------------------------ actions
-    @property
-    def running(self) -> bool:
-        """True while a training thread is alive."""
-        return self.thread is not None and self.thread.is_alive()
+                self.show_error(NotFound(f"no table or dataset {dataset!r} in the catalog",
+                                         hint="ingest it or write it first, then reload"))  # fmt: skip
+            elif not self.dataset.options:
+                self.set_status("No tables or datasets yet: ingest or write one first.")
+            else:
+                self.set_status("Ready.")
 
+    # ------------------------------------------------------------------ lists
     def refresh_datasets(self, select: str | None = None) -> None:
-        """List every dataset version (``Catalog.list`` / ``Catalog.versions``), newest first."""
+        """List every table and dataset version (newest first); select ``select`` if given."""
+        from altakit_widgets.training_jobs import pick, trainable_refs
+
         if self.store is None:
             return
-        catalog = catalog_of(self.store)
-        records = self.call(catalog.list, "dataset")
-        if records is None:
+        refs = self.call(trainable_refs, self.store)
+        if refs is None:
             return
-        specs: list[str] = []
-        for rec in records:
-            versions = self.call(catalog.versions, "dataset", rec.name) or []
-            specs += [f"{r.name}@{r.version}" for r in reversed(versions)]
-        self.dataset.options = specs
-        if select and select not in specs and "@" not in select:
-            select = next((s for s in specs if s.startswith(f"{select}@")), None)
-        if select in specs:
-            self.dataset.value = select
-        elif specs:
-            self.dataset.value = specs[0]
+        self.dataset.options = refs
+        chosen = pick(refs, select) if select else (refs[0] if refs else None)
+        self.dataset.value = chosen
+        self.refresh_columns()
+
+    def refresh_columns(self) -> None:
+        """Offer the picked table's columns as features and target (hidden for datasets)."""
+        from altakit.datasets.from_table import table_columns
+
+        ref = self.dataset.value or ""
+        if self.store is None or not ref.startswith("table:"):
+            self.columns.layout.display = "none"
+            return
+        types = self.call(table_columns, ref.removeprefix("table:"), store=self.store) or {}
+        numeric = [c for c, t in types.items() if t.startswith(("Float", "Int", "UInt", "Boolean"))]
+        self.target.options = list(types)
+        self.target.value = numeric[-1] if numeric else next(iter(types), None)
+        self.features.options = numeric
+        self.features.value = tuple(c for c in numeric if c != self.target.value)
+        self.columns.layout.display = None
+
+    def refresh_runs(self, select_running: bool = False) -> None:
+        """List the runs (newest first, running ones marked); watch the newest running one if asked."""
+        from altakit.catalog import catalog_of
+
+        if self.store is None:
+            return
+        records = self.call(catalog_of(self.store).list, "run") or []
+        records = sorted(records, key=lambda r: str(r.doc.get("started") or ""), reverse=True)
+        history_runs = [r for r in records if r.doc.get("history") or r.doc.get("status") == "running"]
+        labels = [
+            (f"{r.name} ({r.doc.get('status')})", r.name) for r in history_runs if r.doc.get("environment")
+        ]
+        keep = self.runs.value
+        self.runs.options = labels
+        if keep in [v for _, v in labels]:
+            self.runs.value = keep
+        elif select_running:
+            running = next((r.name for r in history_runs if r.doc.get("status") == "running"), None)
+            if running:
+                self.runs.value = running  # watches it
 
     def refresh_models(self) -> None:
         """List the versions and aliases of the chosen model (``ModelRegistry``)."""
@@ -203,8 +269,9 @@ class TrainingPanel(Panel):
         aliases = self.call(registry.aliases, name) if versions else {}
         labels = []
         for rec in reversed(versions):
-            acc = read_model(rec).metrics.get("val_accuracy")
-            score = f"  val_accuracy {acc:.3f}" if isinstance(acc, int | float) else ""
+            metrics = read_model(rec).metrics
+            key = "val_accuracy" if "val_accuracy" in metrics else "val_loss"
+            score = f"  {key} {metrics[key]:.3f}" if isinstance(metrics.get(key), int | float) else ""
             labels.append((f"v{rec.version}{score}", rec.version))
         keep = self.versions.value
         self.versions.options = labels
@@ -216,39 +283,57 @@ class TrainingPanel(Panel):
         )
         self.aliases.value = f"<table><tr><th>alias</th><th>version</th></tr>{rows}</table>" if rows else ""
 
+    # ------------------------------------------------------------------ actions
+    @property
+    def running(self) -> bool:
+        """True while this panel's job process runs."""
+        return self.job is not None and not self.job.done
+
     def start(self) -> None:
-        """Start :func:`~altakit_widgets.demo_digits.train_digits` on a background thread."""
+        """Run the notebook that trains the picked data as a job, and watch its run."""
+        from altakit.errors import ConfigError
+        from altakit_widgets.training_jobs import start_job, training_plan
+
         if self.store is None or self.running:
             return
-        from altakit.errors import ConfigError
-
         self.clear_error()
         if not self.dataset.value:
-            self.show_error(ConfigError("no dataset version chosen", hint="write a dataset, then Refresh"))
+            self.show_error(
+                ConfigError("no table or dataset chosen", hint="ingest or write one, then reload")
+            )
             return
-        self._stop.clear()
-        self.result = None
-        settings = {
-            "store": self.store,
-            "epochs": int(self.epochs.value),
-            "lr": float(self.lr.value),
-            "batch_size": int(self.batch_size.value),
-            "register": self.model.value.strip() or None,
-            "subscribers": [self.on_event],
-            "stop": self._stop,
-        }
+        plan = self.call(
+            training_plan, self.store, self.dataset.value, model=self.model.value.strip(),
+            epochs=int(self.epochs.value), lr=float(self.lr.value), batch_size=int(self.batch_size.value),
+            features=list(self.features.value), target=self.target.value or "",
+        )  # fmt: skip
+        if plan is None:
+            return
+        job = self.call(start_job, self.store, plan[0], plan[1], folder=self.notebooks)
+        if job is None:
+            return
+        self.job = job
         self.start_button.disabled, self.stop_button.disabled = True, False
-        self.set_status(f"Starting on {self.dataset.value} …")
-        self.thread = threading.Thread(
-            target=self._train, args=(self.dataset.value, settings), name="altakit-training", daemon=True
-        )
-        self.thread.start()
+        self.set_status(f"Started {plan[0]} on {self.dataset.value} as run {job.run} …")
+        self.watch(job.run)
 
     def stop(self) -> None:
-        """Ask the run to stop after its current batch (the library checks the flag)."""
-        if self.running:
-            self._stop.set()
-            self.set_status("Stopping …")
+        """Ask the watched run to stop: its loop sees it within a batch and ends ``interrupted``."""
+        from altakit.train.live import request_stop
+
+        if self.store is None or not self.run:
+            return
+        self.call(request_stop, self.store, self.run, reason="training panel")
+        if not self.error_message:
+            self.set_status(f"Stopping {self.run} …")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the watched run is no longer running; True if it ended in time."""
+        watcher = self._watcher
+        if watcher is not None:
+            watcher.join(timeout)
+            return not watcher.is_alive()
+        return True
 
     def promote(self, version: int | None = None, alias: str | None = None) -> None:
         """Point ``alias`` of the model at ``version`` (default: the chosen ones)."""
@@ -271,54 +356,124 @@ class TrainingPanel(Panel):
             self.refresh_models()
             self.set_status(f"{name}@{alias} now points at version {version}.")
 
-    # ------------------------------------------------------------------ events
-    def on_event(self, event: Event) -> None:
-        """Update the curves, progress and checkpoints from one training event."""
-        if event.kind == "start":
-            self.run = event.run
-            self._started, self._total = time.monotonic(), int(event.data.get("steps") or 0)
+    # ------------------------------------------------------------------ watching
+    def _picked_run(self, change: dict[str, Any]) -> None:
+        if change["new"] and change["new"] != self.run:
+            self.watch(change["new"])
+
+    def watch(self, run: str) -> None:
+        """Show run ``run``'s curves from the store, and follow them while it runs."""
+        if run not in [v for _, v in self.runs.options]:
+            self.runs.options = [(f"{run} (started here)", run), *self.runs.options]
+        self.run = run
+        self.runs.value = run  # the run being shown (no second watch: it is self.run already)
+        self._halt.set()
+        if self._watcher is not None and self._watcher is not threading.current_thread():
+            self._watcher.join(5)
+        self._halt = threading.Event()
+        with self._lock:
+            self.run, self.points, self.status_of_run, self.alive = run, [], "", None
             with self.figure.batch_update():
                 for trace in self.figure.data:
                     trace.x, trace.y = (), ()
-            self.progress.max, self.progress.value = max(self._total, 1), 0
-            self.checkpoint_list.value = ""
-            self.set_status(f"Training {event.run} …")
-        elif event.kind == "batch" and event.step is not None:
-            self._append("loss", event.step, event.metrics.get("loss"))
-            self.progress.value = min(event.step, self.progress.max)
-            self.eta.value = html.escape(self._eta(event.step))
-        elif event.kind == "epoch":
-            step = event.step or 0
-            self._append("val_loss", step, event.metrics.get("val_loss"))
-            self._append("val_accuracy", step, event.metrics.get("val_accuracy"))
-            self._show_checkpoints(event.run)
-        elif event.kind == "end":
-            status = event.data.get("status", "finished")
-            model = event.data.get("model")
-            self.set_status(f"Run {event.run} {status}" + (f": registered {model}." if model else "."))
+            self.checkpoint_list.value, self.eta.value = "", ""
+            self.progress.value = 0
+        self._watcher = threading.Thread(
+            target=self._follow, args=(run, self._halt), name="altakit-training-watch", daemon=True
+        )
+        self._watcher.start()
 
-    # ------------------------------------------------------------------ helpers
-    def _train(self, spec: str, settings: dict[str, Any]) -> None:
-        from altakit_widgets.demo_digits import train_digits
+    def poll(self) -> str:
+        """Read the watched run once and draw what is new; its status (``""`` before it registers)."""
+        from altakit.errors import NotFound
+        from altakit.train.live import live_metrics
 
-        try:
-            self.result = self.call(train_digits, spec, **settings)
-        finally:
-            self.start_button.disabled, self.stop_button.disabled = False, True
-            self.refresh_models()
-
-    def _append(self, name: str, x: float, y: float | None) -> None:
-        if y is None:
-            return
-        trace = next(t for t in self.figure.data if t.name == name)
-        trace.x, trace.y = (*trace.x, x), (*trace.y, y)
-
-    def _eta(self, done: int) -> str:
-        if not self._total or not done:
+        if self.store is None or not self.run:
             return ""
-        elapsed = time.monotonic() - self._started
-        left = elapsed / done * max(self._total - done, 0)
-        return f"{done}/{self._total} steps · {elapsed:.0f} s · ETA {left:.0f} s"
+        try:
+            live = live_metrics(self.store, self.run, after=len(self.points))
+        except NotFound:
+            return ""  # the job's kernel is starting: its run registers when training starts
+        except Exception as exc:
+            self.show_error(exc)
+            return "failed"
+        with self._lock:
+            self._draw(live)
+        return str(live["status"])
+
+    def _follow(self, run: str, halt: threading.Event) -> None:
+        gap = 1.0 / UPDATES_PER_SECOND
+        while not halt.is_set():
+            status = self.poll()
+            if (status and status != "running") or self.alive is False or self._lost(status):
+                break
+            halt.wait(gap)
+        if not halt.is_set():
+            self._finished(run)
+
+    def _lost(self, status: str) -> bool:
+        """The job this panel started ended without its run ending (it failed before or was killed)."""
+        if self.job is None or self.job.run != self.run or not self.job.done:
+            return False
+        time.sleep(0.2)
+        if self.poll() not in ("", "running"):
+            return False
+        code = self.job.proc.returncode
+        if status == "" or code:
+            from altakit.errors import AltakitError
+
+            tail = self.job.tail(300).strip().splitlines()
+            self.show_error(AltakitError(f"the training job ended ({code}) before its run did",
+                                         hint=tail[-1] if tail else f"see {self.job.log}"))  # fmt: skip
+        return True
+
+    def _finished(self, run: str) -> None:
+        self.start_button.disabled, self.stop_button.disabled = False, True
+        self.refresh_models()
+        if self.store is None:
+            return
+        from altakit.catalog import catalog_of
+
+        rec = self.call(catalog_of(self.store).get, "run", run)
+        model = rec.doc.get("model") if rec is not None else None
+        status = self.status_of_run or "ended"
+        if self.alive is False:
+            status = "stopped without ending (its process is gone)"
+        self.set_status(f"Run {run} {status}" + (f": registered {model}." if model else "."))
+
+    def _draw(self, live: dict[str, Any]) -> None:
+        new = live["points"]
+        self.status_of_run, self.alive = str(live["status"]), live["alive"]
+        running = self.status_of_run == "running"
+        self.stop_button.disabled = not running
+        if running:
+            self.start_button.disabled = True
+        if new:
+            self.points += new
+            with self.figure.batch_update():  # one message for every trace
+                for trace in self.figure.data:
+                    xs = [p["epoch"] + 1 for p in new if isinstance(p.get(trace.name), int | float)]
+                    ys = [p[trace.name] for p in new if isinstance(p.get(trace.name), int | float)]
+                    if xs:
+                        trace.x, trace.y = (*trace.x, *xs), (*trace.y, *ys)
+            self.updates += 1
+            self._show_checkpoints(live["run"])
+        epochs = live["parameters"].get("epochs")
+        if isinstance(epochs, int) and epochs > 0:
+            done = len(self.points)
+            self.progress.max, self.progress.value = epochs, min(done, epochs)
+            self.eta.value = html.escape(self._eta(done, epochs))
+        if running:
+            self.set_status(f"Training {live['run']} … epoch {len(self.points)}")
+
+    def _eta(self, done: int, epochs: int) -> str:
+        times = [str(p["time"]) for p in self.points if p.get("time")]
+        if done < 2 or len(times) < 2:
+            return f"{done}/{epochs} epochs"
+        first = time.mktime(time.strptime(times[0], "%Y-%m-%dT%H:%M:%SZ"))
+        last = time.mktime(time.strptime(times[-1], "%Y-%m-%dT%H:%M:%SZ"))
+        per = (last - first) / (len(times) - 1)
+        return f"{done}/{epochs} epochs · ETA {per * max(epochs - done, 0):.0f} s"
 
     def _show_checkpoints(self, run: str) -> None:
         from altakit.train import Checkpointer
