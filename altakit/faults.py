@@ -5,7 +5,9 @@ that is one environment lookup. When ``ALTAKIT_FAULT`` names the point, the
 process sends itself ``SIGKILL`` there: no ``finally`` block, no ``atexit``, no
 flush runs, exactly as when the machine loses power or the OOM killer strikes.
 ``ALTAKIT_FAULT="<name>:<n>"`` kills at the n-th time the point is reached
-(counted per process), so a test can kill in the middle of a loop.
+(counted per process), so a test can kill in the middle of a loop. With
+``ALTAKIT_FAULT_ONCE=<path>`` only the first process to get there is killed (it
+creates ``path``): a retried task that reaches the point again lives.
 
 Point names are ``<area>.<moment>`` (``ingest.delta_committed``); every module
 that has points lists them in a module constant ``FAULT_POINTS`` so a test can
@@ -24,6 +26,8 @@ import signal
 from collections import Counter
 
 ENV = "ALTAKIT_FAULT"
+#: A file whose creation marks that a process was killed: no other process is.
+ONCE_ENV = "ALTAKIT_FAULT_ONCE"
 _hits: Counter[str] = Counter()
 
 
@@ -54,5 +58,12 @@ def point(name: str) -> None:
     if target != name:
         return
     _hits[name] += 1
-    if _hits[name] == nth:
-        os.kill(os.getpid(), signal.SIGKILL)
+    if _hits[name] != nth:
+        return
+    once = os.environ.get(ONCE_ENV)
+    if once:
+        try:
+            os.close(os.open(once, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return  # another process was killed here already
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 from altakit.errors import ConfigError, MissingDependency
 
 if TYPE_CHECKING:
-    from altakit.ingestion.engines._shared import Decide, Processed
+    from altakit.ingestion.engines._shared import Decide, Processed, Sink
     from altakit.ingestion.schema import Schema
     from altakit.ingestion.sources import SourceFile
     from altakit.ingestion.spec import IngestSpec
@@ -45,6 +45,7 @@ class Engine(Protocol):
         approved: Schema | None,
         *,
         progress: Callable[[int, int | None], None] | None = None,
+        sink: Sink | None = None,
     ) -> Processed:
         """Read, type and clean ``files``.
 
@@ -54,6 +55,9 @@ class Engine(Protocol):
             decide: Called with the observed schema; returns the policy's plan or raises.
             approved: The approved schema, if any.
             progress: Called with ``(rows read, estimated total or None)``.
+            sink: Where tasks may write the table's and quarantine's files themselves (then
+                :attr:`Processed.files` lists them and the job commits them); an engine that
+                hands back rows ignores it.
         """
         ...
 

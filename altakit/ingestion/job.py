@@ -38,12 +38,13 @@ from typing import TYPE_CHECKING, Any
 
 from altakit import faults
 from altakit.catalog import catalog_of
-from altakit.datasets import tables
+from altakit.datasets import delta_files, tables
 from altakit.errors import Conflict, SchemaChangePending, SchemaError
 from altakit.ingestion import claims as _claims
 from altakit.ingestion.claims import first_claim
 from altakit.ingestion.datetimes import AUTO
 from altakit.ingestion.engine import ENGINES, Engine, EngineRegistry
+from altakit.ingestion.engines._shared import Sink
 from altakit.ingestion.reconcile import commit_metadata, in_flight, reconcile
 from altakit.ingestion.review import SchemaRegistry, change_doc
 from altakit.ingestion.schema import Plan, Schema, plan
@@ -229,12 +230,19 @@ class IngestJob:
                 report.seconds = time.perf_counter() - started
                 return self._checksums(report)
             approved = self.registry.approved(self.dataset)
+            sink = Sink(
+                tables.location(self.store, self.dataset),
+                tables.location(self.store, self.dataset, quarantine=True),
+                uuid.uuid4().hex,
+                {s["name"]: rec for s, rec in zip(report.sources, report.recorded, strict=True)},
+            )
             out = self._engine().process(
                 todo,
                 self.spec,
                 self._decide(approved, todo),
                 approved[0] if approved else None,
                 progress=self._progress,
+                sink=sink,
             )
             self._checksums(report)
             report.rows_in, report.rows_written = out.rows_in, out.rows_written
@@ -259,12 +267,17 @@ class IngestJob:
                     return report
                 faults.point("ingest.claimed")
                 try:
-                    self._write(report, out, approved)
+                    self._write(report, out, approved, sink.ingest_id)
                 except BaseException:
                     self._release(claims)
                     raise
             finally:
                 out.close()
+                if out.files is not None:  # files of failed or retried task attempts: no commit lists them
+                    delta_files.sweep(sink.table, sink.ingest_id, {f.path for f in out.files})
+                    delta_files.sweep(
+                        sink.quarantine, sink.ingest_id, {f.path for f in out.quarantine_files or ()}
+                    )
         report.seconds = time.perf_counter() - started
         return report
 
@@ -359,7 +372,9 @@ class IngestJob:
 
         return decide
 
-    def _write(self, report: IngestReport, out: Processed, approved: tuple[Schema, int] | None) -> None:
+    def _write(
+        self, report: IngestReport, out: Processed, approved: tuple[Schema, int] | None, ingest_id: str
+    ) -> None:
         if out.rows_in == 0:
             report.status = "empty"
             return
@@ -375,16 +390,20 @@ class IngestJob:
             )
             faults.point("ingest.schema_registered")
         report.schema_version = schema_version
-        ingest_id = uuid.uuid4().hex
         loc = tables.location(self.store, self.dataset)
         q_version = None
         if out.quarantine.count:  # first: its rows count once the table's commit (naming them) lands
             q_loc = tables.location(self.store, self.dataset, quarantine=True)
-            frame = _recorded_sources(out.quarantine.frame(), report).with_columns(
-                _lit(tables.INGEST_COLUMN, ingest_id)
-            )
             meta = {"altakit.ingest": ingest_id, "altakit.writer": self.writer}
-            q_version = tables.write(q_loc, frame, metadata=meta)
+            if out.quarantine_files is not None:  # the engine's tasks wrote them
+                q_columns = tables.quarantine_schema()
+                q_schema = _arrow_schema({**q_columns, tables.INGEST_COLUMN: q_columns["_source"]})
+                q_version = delta_files.commit_files(q_loc, out.quarantine_files, q_schema, meta)
+            else:
+                frame = _recorded_sources(out.quarantine.frame(), report).with_columns(
+                    _lit(tables.INGEST_COLUMN, ingest_id)
+                )
+                q_version = tables.write(q_loc, frame, metadata=meta)
             faults.point("ingest.quarantine_committed")
         doc = tables.TableDoc(
             delta_version=-1,  # known once committed
@@ -415,7 +434,11 @@ class IngestJob:
         # the frame is conformed to the approved schema, which may have grown since the last commit
         meta = commit_metadata(ingest_id, self.writer, doc, links)
         with in_flight(ingest_id):  # should registering fail, the next call reconciles the commit
-            report.delta_version = tables.write(loc, out.data, merge_schema=True, metadata=meta)
+            if out.files is not None:  # the engine's tasks wrote the table's files: one transaction
+                schema = _arrow_schema(out.plan.target.polars())
+                report.delta_version = delta_files.commit_files(loc, out.files, schema, meta)
+            else:
+                report.delta_version = tables.write(loc, out.data, merge_schema=True, metadata=meta)
             faults.point("ingest.delta_committed")
             doc = dataclasses.replace(doc, delta_version=report.delta_version)
             report.version = tables.register_version(self.store, self.dataset, doc, links=links).version
@@ -439,6 +462,13 @@ def _recorded_sources(frame: Any, report: IngestReport) -> Any:
         s["name"]: rec for s, rec in zip(report.sources, report.recorded, strict=True) if s["name"] != rec
     }
     return frame.with_columns(pl.col("_source").replace(names)) if names else frame
+
+
+def _arrow_schema(columns: dict[str, Any]) -> Any:
+    """The Arrow schema polars writes for ``columns`` (name → polars dtype)."""
+    import polars as pl
+
+    return pl.DataFrame(schema=columns).to_arrow().schema
 
 
 def _lit(name: str, value: str) -> Any:

@@ -157,10 +157,19 @@ def from_frame(df: pl.DataFrame, reason: str | pl.Expr, data_columns: Sequence[s
 
 
 class Quarantine:
-    """Collects quarantine rows during one ingest."""
+    """Collects quarantine rows during one ingest.
+
+    Rows another process already wrote into the quarantine table (a Spark task) are
+    counted with :meth:`add_written`, so the accounting stays exact without them here.
+    """
 
     def __init__(self) -> None:
         self._parts: list[pl.DataFrame] = []
+        self._written: Counter[str] = Counter()  # reason summary -> rows written elsewhere
+
+    def add_written(self, reasons: Mapping[str, int]) -> None:
+        """Count rows written elsewhere: ``{summary(reason): rows}`` (see :func:`reason_counts`)."""
+        self._written.update({str(k): int(v) for k, v in reasons.items()})
 
     def add(self, df: pl.DataFrame) -> None:
         """Add quarantine rows (columns :data:`COLUMNS`).
@@ -179,10 +188,10 @@ class Quarantine:
     @property
     def count(self) -> int:
         """Rows quarantined so far."""
-        return sum(p.height for p in self._parts)
+        return sum(p.height for p in self._parts) + sum(self._written.values())
 
     def frame(self) -> pl.DataFrame:
-        """All quarantine rows, in the order they were added."""
+        """The quarantine rows held here, in the order they were added (not those written elsewhere)."""
         import polars as pl
 
         if not self._parts:
@@ -191,8 +200,15 @@ class Quarantine:
 
     def reasons(self) -> dict[str, int]:
         """Counts per reason, for reports and the catalog: no values in them (see :func:`summaries`)."""
-        counts: Counter[str] = Counter()
+        counts: Counter[str] = Counter(self._written)
         for part in self._parts:
-            for reason, n in part.group_by("_reason").len().iter_rows():
-                counts[summary(str(reason))] += n
+            counts.update(reason_counts(part))
         return summaries(counts)
+
+
+def reason_counts(rows: pl.DataFrame) -> Counter[str]:
+    """Quarantine rows counted per reason summary (:func:`summary`), before :func:`summaries` caps them."""
+    counts: Counter[str] = Counter()
+    for reason, n in rows.group_by("_reason").len().iter_rows():
+        counts[summary(str(reason))] += n
+    return counts

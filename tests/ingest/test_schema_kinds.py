@@ -91,7 +91,7 @@ def test_engines_come_from_a_registry(local_store):
     calls: list[int] = []
 
     class Counting:
-        def process(self, files, spec, decide, approved, *, progress=None):
+        def process(self, files, spec, decide, approved, *, progress=None, sink=None):
             calls.append(len(files))
             return local.process(files, spec, decide, approved, progress=progress)
 

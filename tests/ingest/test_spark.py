@@ -237,3 +237,44 @@ def test_spark_task_errors_reach_the_caller_typed(spark_ok, tmp_path):
     assert info.value.fields["column"] == "d"
     with pytest.raises(altakit.errors.NotFound):
         altakit.read_table("t", store=store)  # nothing was written
+
+
+@pytest.mark.parametrize("point", ["spark.task_writing", "spark.task_written"])
+def test_killed_task_attempts_are_retried_and_only_committed_files_stay(
+    spark_ok, tmp_path, monkeypatch, point
+):
+    """A task attempt's Python worker SIGKILLed before or after it wrote its files: Spark retries the
+    task, the ingest lands once with exact accounting, and the table's folder holds only committed files."""
+    from deltalake import DeltaTable
+
+    from altakit.datasets import tables
+    from altakit.ingestion.engines import spark
+
+    path = tmp_path / "sensors.csv"
+    _sensor_csv(path)
+    local_store = altakit.open_store(tmp_path / "local")
+    spark_store = altakit.open_store(tmp_path / "spark")
+    a = altakit.ingest(str(path), "s", SPEC, store=local_store)
+    killed = tmp_path / "killed"
+    monkeypatch.setenv("ALTAKIT_FAULT", point)
+    monkeypatch.setenv("ALTAKIT_FAULT_ONCE", str(killed))
+    spark.stop_all()  # the workers of a new session inherit the fault
+    try:
+        b = altakit.ingest(
+            str(path), "s", {**SPEC, "spark_master": "local[2,4]"}, store=spark_store, engine="spark"
+        )
+    finally:
+        spark.stop_all()
+    assert killed.exists()  # one attempt was killed
+    assert (b.rows_in, b.rows_written, b.rows_quarantined) == (a.rows_in, a.rows_written, a.rows_quarantined)
+    left = altakit.read_table("s", store=local_store).sort("sensor", "ts")
+    assert left.equals(altakit.read_table("s", store=spark_store).sort("sensor", "ts"))
+    for loc in (tables.location(spark_store, "s"), tables.location(spark_store, "s", quarantine=True)):
+        table = DeltaTable(loc.uri)
+        committed = {os.path.basename(u) for u in table.file_uris()}
+        on_disk = {
+            p.name for p in (tmp_path / "spark").glob(f"**/{os.path.basename(loc.uri)}/part-*.parquet")
+        }
+        assert on_disk == committed
+        ingest_id = tables.version_doc(spark_store, "s")[1].ingest_id
+        assert [h.get("altakit.ingest") for h in table.history() if h.get("altakit.ingest")] == [ingest_id]

@@ -35,6 +35,8 @@ from altakit.ingestion.widening import beyond_float, widened
 if TYPE_CHECKING:
     import polars as pl
 
+    from altakit.datasets.delta_files import DataFile
+    from altakit.datasets.tables import Location
     from altakit.ingestion.spec import IngestSpec
 
 #: Called with the observed schema; returns the policy's plan (or raises to stop the ingest).
@@ -47,6 +49,23 @@ _SAFE = {
     ("int8", "int64"),
     ("float32", "float64"),
 }
+
+
+@dataclass(frozen=True)
+class Sink:
+    """Where an engine whose tasks write files puts them (:mod:`altakit.datasets.delta_files`).
+
+    Attributes:
+        table: The dataset's Delta table.
+        quarantine: Its quarantine table.
+        ingest_id: The ingest: file names start with it, quarantine rows carry it.
+        names: Source name → the name the record gives it (``_source`` of quarantine rows).
+    """
+
+    table: Location
+    quarantine: Location
+    ingest_id: str
+    names: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -66,6 +85,9 @@ class Processed:
         spill: The spill that holds them (removed by :meth:`close`).
         datetimes: Each text datetime column's order or format as the typing decided it
             (:attr:`Typing.datetimes`; recorded in the version for a replay).
+        files: Data files an engine's tasks wrote into the table's folder for the :class:`Sink`
+            (``frame`` is then None): the job commits them; None when the job writes the rows.
+        quarantine_files: Likewise for the quarantine table (its rows are counted in ``quarantine``).
     """
 
     frame: pl.DataFrame | None
@@ -79,10 +101,14 @@ class Processed:
     spilled: list[Path] = field(default_factory=list)
     spill: Any = None
     datetimes: dict[str, str | None] = field(default_factory=dict)
+    files: list[DataFile] | None = None
+    quarantine_files: list[DataFile] | None = None
 
     @property
     def rows_out(self) -> int:
         """Rows the commit adds."""
+        if self.files is not None:
+            return sum(f.rows for f in self.files)
         if self.frame is not None:
             return self.frame.height
         import pyarrow.parquet as pq

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 from altakit.datasets.internal import is_internal
 from altakit.errors import IngestError
 from altakit.ingestion import clean, quarantine, readers
-from altakit.ingestion.engines._shared import Decide, Processed, Typing, clean_frame
+from altakit.ingestion.engines._shared import Decide, Processed, Sink, Typing, clean_frame
 from altakit.ingestion.order import SeriesBlocks
 from altakit.ingestion.schema import Schema
 from altakit.ingestion.spill import Spill
@@ -118,8 +118,9 @@ def process(
     *,
     memory_budget: int | None = None,
     progress: Callable[[int, int | None], None] | None = None,
+    sink: Sink | None = None,
 ) -> Processed:
-    """Read, type and clean ``files`` (see the module docstring).
+    """Read, type and clean ``files`` (see the module docstring); the job writes the rows (``sink`` unused).
 
     ``memory_budget`` (bytes, default :data:`MEMORY_BUDGET`) bounds the typed rows held in memory
     (a :data:`COPIES` th of it); ``progress(rows_read, estimated_total_rows)`` is called after every

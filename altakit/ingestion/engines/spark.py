@@ -36,13 +36,14 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from altakit import errors
+from altakit import errors, faults
 from altakit.datasets.internal import is_internal
 from altakit.errors import AltakitError, IngestError, MissingDependency, ServiceUnavailable
 from altakit.ingestion import clean, quarantine, readers
-from altakit.ingestion.engines._shared import Decide, Processed, Typing, clean_frame
+from altakit.ingestion.engines._shared import Decide, Processed, Sink, Typing, clean_frame
 from altakit.ingestion.quarantine import Quarantine
 from altakit.ingestion.schema import Plan, Schema, dtype_of, normalize_nulls
 from altakit.ingestion.sources import SourceFile
@@ -50,12 +51,15 @@ from altakit.ingestion.sources import SourceFile
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from altakit.datasets.delta_files import DataFile
     from altakit.ingestion.spec import IngestSpec
 
 _lock = threading.Lock()
 _sessions: dict[str, Any] = {}
 _owned_env: set[str] = set()  # environment variables pyspark set for a session of ours
 _KIND = "_kind"
+#: Points where a test kills a task attempt (the Python worker): before and after it wrote its files.
+FAULT_POINTS = ("spark.task_writing", "spark.task_written")
 #: Spark Connect retries (pyspark's ``DefaultPolicy`` fields): about 8 s before a call gives up,
 #: instead of pyspark's default of at least 10 minutes, so a dead server is an error, not a hang.
 CONNECT_RETRY: dict[str, Any] = {
@@ -90,6 +94,12 @@ def session(master: str | None = None) -> Any:
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         settings = {
+            # crash tests' fault points reach the tasks' Python workers (on any executor)
+            **{
+                f"spark.executorEnv.{k}": os.environ[k]
+                for k in (faults.ENV, faults.ONCE_ENV)
+                if k in os.environ
+            },
             "spark.sql.session.timeZone": "UTC",
             "spark.sql.shuffle.partitions": "4",
             "spark.sql.execution.arrow.pyspark.enabled": "true",
@@ -239,16 +249,19 @@ def process(
     approved: Schema | None,
     *,
     progress: Callable[[int, int | None], None] | None = None,
+    sink: Sink | None = None,
 ) -> Processed:
     """Read, type and clean ``files`` on Spark (see the module docstring).
 
     ``progress`` is called once, when Spark has read every row (its tasks report nothing finer).
+    With a ``sink``, the tasks write the table's and the quarantine's Parquet files themselves
+    and the driver gets their add actions and counts only (:func:`_written`).
 
     Raises:
         ServiceUnavailable: The Spark Connect server does not answer (also mid-run, after retries).
     """
     with unavailable(spec.spark_master or "local[2]"):
-        return _process(files, spec, decide, approved, progress)
+        return _process(files, spec, decide, approved, progress, sink)
 
 
 def _process(
@@ -257,6 +270,7 @@ def _process(
     decide: Decide,
     approved: Schema | None,
     progress: Callable[[int, int | None], None] | None,
+    sink: Sink | None = None,
 ) -> Processed:
     import polars as pl
 
@@ -363,6 +377,9 @@ def _process(
             return pa.Table.from_batches(out, schema=schema)
 
         keys = list(spec.by)
+        if sink is not None:
+            written = _written(read, data, counts, sink, state, target, keys, schema)
+            return _account(written, counts, typed_rows, blank, plan, typing, progress)
         parts = [read.filter(f"{_KIND} IN ('r', 'q')").toArrow()]
         if counts.get("d"):
             grouped = data.groupBy(*keys) if keys else data.groupBy()
@@ -409,4 +426,161 @@ def _process(
         plan,
         dict(typing.types),
         datetimes=dict(typing.datetimes),
+    )
+
+
+@dataclass
+class _Written:
+    """What the writing tasks report: files, quarantine files and counts, steps."""
+
+    files: list[DataFile] = field(default_factory=list)
+    quarantine_files: list[DataFile] = field(default_factory=list)
+    quarantine: Quarantine = field(default_factory=Quarantine)
+    step_bad: int = 0
+    steps: list[list[clean.StepReport]] = field(default_factory=list)
+
+
+def _meta_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema(
+        [pa.field(_KIND, pa.string()), pa.field("_raw", pa.string()), pa.field("_line", pa.int64())]
+    )
+
+
+def _meta(kind: str, raw: str, n: int = 0) -> pa.RecordBatch:
+    import pyarrow as pa
+
+    return pa.RecordBatch.from_pylist([{_KIND: kind, "_raw": raw, "_line": n}], schema=_meta_schema())
+
+
+def _task_name(stage: str) -> str:
+    """``<stage><partition>-a<attempt id>``: unique per task attempt (retried and speculative ones too)."""
+    from pyspark import TaskContext
+
+    ctx = TaskContext.get()
+    return f"{stage}{ctx.partitionId()}-a{ctx.taskAttemptId()}" if ctx is not None else f"{stage}-driver"
+
+
+def _quarantine_file(rows: Any, sink: Sink, task: str) -> pa.RecordBatch:
+    """Write quarantine ``rows`` (source names as recorded, the ingest id) as one file: its meta row."""
+    import polars as pl
+
+    from altakit.datasets import delta_files, tables
+
+    rows = rows.select(quarantine.COLUMNS).with_columns(
+        pl.col("_source").replace(sink.names), pl.lit(sink.ingest_id).alias(tables.INGEST_COLUMN)
+    )
+    written = delta_files.write_file(sink.quarantine, rows.to_arrow(), sink.ingest_id, task)
+    reasons = dict(quarantine.reason_counts(rows))
+    return _meta("g", json.dumps({"file": written.to_json(), "reasons": reasons}), rows.height)
+
+
+def _written(
+    read: Any, data: Any, counts: dict[str, int], sink: Sink, state: tuple[Any, ...],
+    target: dict[str, str], keys: list[str], schema: pa.Schema,
+) -> _Written:  # fmt: skip
+    """Run the writing tasks: the readers' quarantine rows, then cleaning and writing each series."""
+    import polars as pl
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    from altakit.datasets import delta_files
+
+    meta = from_arrow_schema(_meta_schema())
+    data_cols = [c for c in schema.names if c not in (_KIND, "_source", "_line", "_reason", "_raw")]
+    data_cols = [c for c in data_cols if not is_internal(c)]
+    spec, plan = state[0], state[2]
+
+    def write_rejected(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        frames = [
+            f for f in (pl.from_arrow(rb) for rb in batches) if isinstance(f, pl.DataFrame) and f.height
+        ]
+        if frames:
+            yield _quarantine_file(pl.concat(frames), sink, _task_name("q"))
+
+    def write_series(table: pa.Table) -> pa.Table:
+        arrived = pl.from_arrow(table)
+        assert isinstance(arrived, pl.DataFrame)
+        frame = arrived.drop(_KIND, "_reason", "_raw")
+        rejected: list[Any] = []
+        try:
+            frame, steps = clean_frame(
+                frame, spec, lambda rows, why: rejected.append(quarantine.from_frame(rows, why, data_cols))
+            )
+        except AltakitError as exc:
+            return pa.Table.from_batches([_meta("e", _dump(exc))])
+        task = _task_name("d")
+        out = [_meta("s", json.dumps([s.to_dict() for s in steps]))]
+        frame = frame.drop("_source", "_line", strict=False).with_columns(
+            pl.col(c).cast(dtype_of(t)) for c, t in target.items() if c in frame.columns
+        )
+        frame = plan.target.conform(frame)
+        if frame.height:
+            faults.point("spark.task_writing")  # a task attempt killed here leaves no file
+            out.append(
+                _meta(
+                    "f",
+                    delta_files.write_file(sink.table, frame.to_arrow(), sink.ingest_id, task).to_json(),
+                    frame.height,
+                )
+            )
+        if rejected:
+            out.append(_quarantine_file(pl.concat(rejected), sink, task))
+        faults.point("spark.task_written")  # ... and one killed here a file no commit lists
+        return pa.Table.from_batches(out, schema=_meta_schema())
+
+    rows = []
+    if counts.get("r") or counts.get("q"):
+        rows += read.filter(f"{_KIND} IN ('r', 'q')").mapInArrow(write_rejected, meta).collect()
+    cleaned = []
+    if counts.get("d"):
+        grouped = data.groupBy(*keys) if keys else data.groupBy()
+        cleaned = grouped.applyInArrow(write_series, meta).collect()
+    result = _Written()
+    for row, from_cleaning in [(r, False) for r in rows] + [(r, True) for r in cleaned]:
+        kind, raw, n = row[0], row[1], int(row[2] or 0)
+        if kind == "e":
+            raise _load(raw)
+        if kind == "f":
+            result.files.append(delta_files.DataFile.from_json(raw))
+        elif kind == "g":
+            doc = json.loads(raw)
+            result.quarantine_files.append(delta_files.DataFile.from_json(doc["file"]))
+            result.quarantine.add_written(doc["reasons"])
+            result.step_bad += n if from_cleaning else 0
+        elif kind == "s":
+            result.steps.append([clean.StepReport(**d) for d in json.loads(raw)])
+    return result
+
+
+def _account(
+    written: _Written, counts: dict[str, int], typed_rows: int, blank: int, plan: Plan, typing: Typing,
+    progress: Callable[[int, int | None], None] | None,
+) -> Processed:  # fmt: skip
+    """The :class:`Processed` of a writing run, its row accounting checked (nothing is guessed)."""
+    reader_bad, typing_bad = int(counts.get("r", 0)), int(counts.get("q", 0))
+    rows_in = typed_rows + reader_bad
+    rows_written = int(counts.get("d", 0)) - written.step_bad
+    quarantined = written.quarantine.count
+    if typed_rows != int(counts.get("d", 0)) + typing_bad or rows_in != rows_written + quarantined:
+        raise IngestError(
+            f"row accounting broke on Spark: {rows_in} read, "
+            f"{rows_written} written, {quarantined} quarantined",
+            hint="this is a bug in altakit; please report it with the input",
+        )
+    if progress is not None:
+        progress(rows_in, rows_in)
+    return Processed(
+        None,
+        written.quarantine,
+        rows_in,
+        rows_written,
+        blank,
+        clean.merge_reports(written.steps),
+        plan,
+        dict(typing.types),
+        datetimes=dict(typing.datetimes),
+        files=written.files,
+        quarantine_files=written.quarantine_files,
     )
