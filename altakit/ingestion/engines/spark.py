@@ -11,15 +11,20 @@ Spark does the rest, with data moving as Arrow record batches:
    integers) is quarantined, where the local engine widens the column;
 2. ``groupBy(<series key>).applyInArrow``: each task cleans whole series with
    the shared :func:`~._shared.clean_frame`;
-3. the result comes back to the driver as Arrow and is written by the same
-   writer, so both engines produce the same table for the same input.
+3. given the job's :class:`~._shared.Sink` (an ingest always gives one), the
+   same tasks write the cleaned rows, and the rejected ones, as Parquet files
+   straight into the Delta table's folder (:mod:`altakit.datasets.delta_files`)
+   and hand the driver only add actions and counts; the job commits each table
+   in one transaction. A killed or retried task attempt's files are listed by
+   no collected result: they are swept. Without a sink the rows come back to
+   the driver as Arrow and the job writes them. Both engines produce the same
+   table for the same input.
 
 An :class:`~altakit.errors.AltakitError` raised in a task (``AmbiguousValues`` …)
 comes back to the caller as that typed error, not as a Spark exception.
 Tasks must see the source files: here they share the driver's disk; on a
-cluster, put the sources on shared storage. The driver collects the cleaned
-rows before the Delta commit (one commit per ingest), so the table written by
-one ingest must fit the driver's memory. This module is an
+cluster, put the sources on shared storage. No data row travels to the driver
+when it writes through the sink. This module is an
 :class:`~altakit.ingestion.engine.Engine` (its :func:`process`), registered as
 ``spark``; pyspark is imported only when a session starts.
 
