@@ -7,8 +7,9 @@ each file after the writing ingest and attempt, and returns a :class:`DataFile`
 collects the actions of the attempts that won and commits them all in one
 transaction with :func:`commit_files` (delta-rs' transaction API), with the
 commit metadata every ingest carries. Files no commit references — a failed,
-retried or speculative attempt's, a killed driver's — are removed by
-:func:`sweep`, which only touches files of the given ingest.
+retried or speculative attempt's — are removed by :func:`sweep`, which only
+touches files of the given ingest; a killed driver's by :func:`sweep_orphans`
+(an ingest the log never names, whose writer — :func:`mark_writing` — is gone).
 
 The files are plain Parquet and the log plain Delta: DuckDB, delta-rs and Spark
 read the table as they read any other.
@@ -28,14 +29,17 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from altakit import procs
 from altakit.errors import Conflict, IngestError
 
 if TYPE_CHECKING:
@@ -46,6 +50,10 @@ if TYPE_CHECKING:
 
 #: Data files of an ingest are named ``part-<ingest id>-<task>-<random>.parquet``.
 PREFIX = "part-"
+#: Folder (in the table's) of the notes of ingests writing files now (:func:`mark_writing`).
+WRITING = "_altakit_writing"
+#: A writer on another host (or without a note) is taken for gone after this long.
+STALE = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -194,6 +202,78 @@ def _add_columns(table: Any, schema: pa.Schema) -> None:
     new = [Field(f.name, f.type, nullable=True) for f in wanted.fields if f.name not in have]
     if new:
         table.alter.add_columns(new)
+
+
+def mark_writing(loc: Location, ingest_id: str) -> None:
+    """Note that this process writes files of ``ingest_id`` (before any task writes one).
+
+    :func:`sweep_orphans` leaves the files of an ingest alone while its writer lives.
+    """
+    fs, root = filesystem(loc)
+    fs.create_dir(f"{root}/{WRITING}", recursive=True)
+    doc = {"owner": procs.owner(), "written": datetime.now(UTC).isoformat()}
+    with fs.open_output_stream(f"{root}/{WRITING}/{ingest_id}.json") as out:
+        out.write(json.dumps(doc).encode())
+
+
+def unmark_writing(loc: Location, ingest_id: str) -> None:
+    """Remove :func:`mark_writing`'s note (the ingest committed, or swept its files)."""
+    fs, root = filesystem(loc)
+    with contextlib.suppress(FileNotFoundError, OSError):
+        fs.delete_file(f"{root}/{WRITING}/{ingest_id}.json")
+
+
+def committed_ingests(loc: Location) -> set[str]:
+    """The ingest ids the table's commits name (``altakit.ingest`` commit metadata)."""
+    from deltalake import DeltaTable
+
+    if not DeltaTable.is_deltatable(loc.uri, storage_options=loc.storage_options):
+        return set()
+    history = DeltaTable(loc.uri, storage_options=loc.storage_options).history()
+    return {str(h["altakit.ingest"]) for h in history if h.get("altakit.ingest")}
+
+
+def sweep_orphans(loc: Location, *, stale: timedelta = STALE) -> list[str]:
+    """Remove the files of ingests that never committed and whose writer is gone; returns their names.
+
+    A writer is gone when its :func:`mark_writing` note names a process that no longer runs (on
+    this host; elsewhere, when the note is older than ``stale``), or when there is no note and the
+    files are older than ``stale``. An ingest the table's log names is never touched here.
+    """
+    from pyarrow import fs as pafs
+
+    fs, root = filesystem(loc)
+    infos = fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
+    by_ingest: dict[str, list[Any]] = {}
+    for info in infos:
+        name = os.path.basename(info.path)
+        if info.type == pafs.FileType.File and name.startswith(PREFIX):
+            by_ingest.setdefault(name[len(PREFIX) :].split("-", 1)[0], []).append(info)
+    if not by_ingest:
+        return []
+    done = committed_ingests(loc)
+    gone: list[str] = []
+    now = datetime.now(UTC)
+    for ingest_id, files in by_ingest.items():
+        if ingest_id in done or _writer_lives(fs, root, ingest_id, files, now, stale):
+            continue
+        for info in files:
+            fs.delete_file(info.path)
+            gone.append(os.path.basename(info.path))
+        unmark_writing(loc, ingest_id)
+    return sorted(gone)
+
+
+def _writer_lives(
+    fs: Any, root: str, ingest_id: str, files: list[Any], now: datetime, stale: timedelta
+) -> bool:
+    try:
+        with fs.open_input_stream(f"{root}/{WRITING}/{ingest_id}.json") as f:
+            doc = json.loads(f.read())
+        return procs.is_alive(doc["owner"], datetime.fromisoformat(doc["written"]), stale=stale)
+    except (FileNotFoundError, OSError, ValueError, KeyError, TypeError):
+        newest = max((i.mtime for i in files if i.mtime is not None), default=None)
+        return newest is not None and now - newest.astimezone(UTC) < stale
 
 
 def sweep(loc: Location, ingest_id: str, keep: Iterable[str] = ()) -> list[str]:

@@ -23,15 +23,34 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, cast
 
 from altakit.errors import ConfigError, MissingDependency
 
 if TYPE_CHECKING:
-    from altakit.ingestion.engines._shared import Decide, Processed, Sink
+    from altakit.datasets.tables import Location
+    from altakit.ingestion.engines._shared import Decide, Processed
     from altakit.ingestion.schema import Schema
     from altakit.ingestion.sources import SourceFile
     from altakit.ingestion.spec import IngestSpec
+
+
+@dataclass(frozen=True)
+class Sink:
+    """Where an engine whose tasks write files puts them (:mod:`altakit.datasets.delta_files`).
+
+    Attributes:
+        table: The dataset's Delta table.
+        quarantine: Its quarantine table.
+        ingest_id: The ingest: file names start with it, quarantine rows carry it.
+        names: Source name → the name the record gives it (``_source`` of quarantine rows).
+    """
+
+    table: Location
+    quarantine: Location
+    ingest_id: str
+    names: dict[str, str] = field(default_factory=dict)
 
 
 class Engine(Protocol):
@@ -55,9 +74,9 @@ class Engine(Protocol):
             decide: Called with the observed schema; returns the policy's plan or raises.
             approved: The approved schema, if any.
             progress: Called with ``(rows read, estimated total or None)``.
-            sink: Where tasks may write the table's and quarantine's files themselves (then
-                :attr:`Processed.files` lists them and the job commits them); an engine that
-                hands back rows ignores it.
+            sink: Where the tasks write the table's and quarantine's files themselves, given to an
+                engine whose ``WRITES_FILES`` is true (:attr:`Processed.files` lists them and the
+                job commits them); None for an engine that hands back rows.
         """
         ...
 

@@ -43,8 +43,7 @@ from altakit.errors import Conflict, SchemaChangePending, SchemaError
 from altakit.ingestion import claims as _claims
 from altakit.ingestion.claims import first_claim
 from altakit.ingestion.datetimes import AUTO
-from altakit.ingestion.engine import ENGINES, Engine, EngineRegistry
-from altakit.ingestion.engines._shared import Sink
+from altakit.ingestion.engine import ENGINES, Engine, EngineRegistry, Sink
 from altakit.ingestion.reconcile import commit_metadata, in_flight, reconcile
 from altakit.ingestion.review import SchemaRegistry, change_doc
 from altakit.ingestion.schema import Plan, Schema, plan
@@ -230,20 +229,20 @@ class IngestJob:
                 report.seconds = time.perf_counter() - started
                 return self._checksums(report)
             approved = self.registry.approved(self.dataset)
-            sink = Sink(
-                tables.location(self.store, self.dataset),
-                tables.location(self.store, self.dataset, quarantine=True),
-                uuid.uuid4().hex,
-                {s["name"]: rec for s, rec in zip(report.sources, report.recorded, strict=True)},
-            )
-            out = self._engine().process(
-                todo,
-                self.spec,
-                self._decide(approved, todo),
-                approved[0] if approved else None,
-                progress=self._progress,
-                sink=sink,
-            )
+            engine = self._engine()
+            sink = self._sink(engine, report)
+            try:
+                out = engine.process(
+                    todo,
+                    self.spec,
+                    self._decide(approved, todo),
+                    approved[0] if approved else None,
+                    progress=self._progress,
+                    sink=sink,
+                )
+            except BaseException:
+                self._tidy(sink, None)
+                raise
             self._checksums(report)
             report.rows_in, report.rows_written = out.rows_in, out.rows_written
             report.rows_quarantined, report.rows_out = out.quarantine.count, out.rows_out
@@ -267,21 +266,45 @@ class IngestJob:
                     return report
                 faults.point("ingest.claimed")
                 try:
-                    self._write(report, out, approved, sink.ingest_id)
+                    self._write(report, out, approved, sink.ingest_id if sink else uuid.uuid4().hex)
                 except BaseException:
                     self._release(claims)
                     raise
             finally:
                 out.close()
-                if out.files is not None:  # files of failed or retried task attempts: no commit lists them
-                    delta_files.sweep(sink.table, sink.ingest_id, {f.path for f in out.files})
-                    delta_files.sweep(
-                        sink.quarantine, sink.ingest_id, {f.path for f in out.quarantine_files or ()}
-                    )
+                self._tidy(sink, out)
         report.seconds = time.perf_counter() - started
         return report
 
     # ------------------------------------------------------------------ steps
+    def _sink(self, engine: Engine, report: IngestReport) -> Sink | None:
+        """Where an engine whose tasks write files puts them (None: the job writes the rows).
+
+        What a killed driver's tasks left is swept first, then this ingest is noted as writing.
+        """
+        if not getattr(engine, "WRITES_FILES", False):
+            return None
+        sink = Sink(
+            tables.location(self.store, self.dataset),
+            tables.location(self.store, self.dataset, quarantine=True),
+            uuid.uuid4().hex,
+            {s["name"]: rec for s, rec in zip(report.sources, report.recorded, strict=True)},
+        )
+        for loc in (sink.table, sink.quarantine):
+            delta_files.sweep_orphans(loc)
+            delta_files.mark_writing(loc, sink.ingest_id)
+        return sink
+
+    @staticmethod
+    def _tidy(sink: Sink | None, out: Processed | None) -> None:
+        """Remove the sink's files no commit lists (retried attempts'; all of a table not committed)."""
+        if sink is None:
+            return
+        for loc, files in ((sink.table, out and out.files), (sink.quarantine, out and out.quarantine_files)):
+            committed = sink.ingest_id in delta_files.committed_ingests(loc)
+            delta_files.sweep(loc, sink.ingest_id, {f.path for f in files or ()} if committed else ())
+            delta_files.unmark_writing(loc, sink.ingest_id)
+
     def _progress(self, done: int, total: int | None) -> None:
         if self.events is not None:
             self.events.progress(done, total, stage="read")

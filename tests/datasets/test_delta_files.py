@@ -4,6 +4,8 @@ of an ingest are swept, other ingests' files are not."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pyarrow as pa
 import pytest
@@ -74,3 +76,28 @@ def test_a_table_that_does_not_exist_is_created_by_the_commit(local_store):
     f = delta_files.write_file(loc, pa.table({"v": [7], "s": ["q"]}), "i", "t0")
     assert delta_files.commit_files(loc, [f], SCHEMA, {"altakit.ingest": "i"}) == 0
     assert _read(loc)["v"].to_list() == [7]
+
+
+def test_orphans_of_a_dead_writer_are_swept_a_live_ones_and_committed_ones_kept(local_store, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    loc = tables.location(local_store, "t")
+    done = delta_files.write_file(loc, pa.table({"v": [1], "s": ["a"]}), "done", "t0")
+    delta_files.commit_files(loc, [done], SCHEMA, {"altakit.ingest": "done"})
+    delta_files.mark_writing(loc, "live")  # this process: alive
+    live = delta_files.write_file(loc, pa.table({"v": [2], "s": ["b"]}), "live", "t0")
+    dead_child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    delta_files.mark_writing(loc, "dead")
+    note = Path(loc.uri) / delta_files.WRITING / "dead.json"
+    doc = json.loads(note.read_text())
+    doc["owner"]["pid"] = int(dead_child.stdout)  # a process that has exited
+    note.write_text(json.dumps(doc))
+    dead = delta_files.write_file(loc, pa.table({"v": [3], "s": ["c"]}), "dead", "t0")
+    assert delta_files.sweep_orphans(loc) == [dead.path]
+    names = {p.split("/")[-1] for p in _files(loc)}
+    assert {done.path, live.path} <= names and dead.path not in names
+    assert _read(loc)["v"].to_list() == [1]

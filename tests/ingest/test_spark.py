@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import random
 import signal
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -278,3 +280,35 @@ def test_killed_task_attempts_are_retried_and_only_committed_files_stay(
         assert on_disk == committed
         ingest_id = tables.version_doc(spark_store, "s")[1].ingest_id
         assert [h.get("altakit.ingest") for h in table.history() if h.get("altakit.ingest")] == [ingest_id]
+
+
+def test_a_killed_driver_commits_nothing_and_the_retry_lands_once(spark_ok, tmp_path):
+    """The driver SIGKILLed after the executors wrote every file, before the commit: nothing is committed;
+    the next ingest removes the dead ingest's files and lands the data once."""
+    from deltalake import DeltaTable
+
+    from altakit.datasets import tables
+
+    path = tmp_path / "sensors.csv"
+    _sensor_csv(path)
+    store_path = tmp_path / "spark"
+    code = (
+        "import json, sys, altakit; "
+        "altakit.ingest(sys.argv[1], 's', json.loads(sys.argv[3]), store=altakit.open_store(sys.argv[2]), "
+        "engine='spark')"
+    )
+    env = {**os.environ, "ALTAKIT_FAULT": "ingest.claimed"}
+    args = [sys.executable, "-c", code, str(path), str(store_path), json.dumps(SPEC)]
+    done = subprocess.run(args, env=env, timeout=300, capture_output=True, text=True)
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    loc = tables.location(altakit.open_store(store_path), "s")
+    left_behind = list(Path(loc.uri).glob("part-*.parquet"))
+    assert left_behind and not DeltaTable.is_deltatable(loc.uri)  # files written, nothing committed
+
+    store = altakit.open_store(store_path)
+    b = altakit.ingest(str(path), "s", SPEC, store=store, engine="spark")
+    assert b.rows_in == b.rows_written + b.rows_quarantined == 803
+    committed = {os.path.basename(u) for u in DeltaTable(loc.uri).file_uris()}
+    assert {p.name for p in Path(loc.uri).glob("part-*.parquet")} == committed  # the dead ingest's are gone
+    assert not any(p.name in committed for p in left_behind)
+    assert altakit.read_table("s", store=store).height == b.rows_out

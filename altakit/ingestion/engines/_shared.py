@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     import polars as pl
 
     from altakit.datasets.delta_files import DataFile
-    from altakit.datasets.tables import Location
     from altakit.ingestion.spec import IngestSpec
 
 #: Called with the observed schema; returns the policy's plan (or raises to stop the ingest).
@@ -49,23 +48,6 @@ _SAFE = {
     ("int8", "int64"),
     ("float32", "float64"),
 }
-
-
-@dataclass(frozen=True)
-class Sink:
-    """Where an engine whose tasks write files puts them (:mod:`altakit.datasets.delta_files`).
-
-    Attributes:
-        table: The dataset's Delta table.
-        quarantine: Its quarantine table.
-        ingest_id: The ingest: file names start with it, quarantine rows carry it.
-        names: Source name → the name the record gives it (``_source`` of quarantine rows).
-    """
-
-    table: Location
-    quarantine: Location
-    ingest_id: str
-    names: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING
 from altakit.datasets.internal import is_internal
 from altakit.errors import IngestError
 from altakit.ingestion import clean, quarantine, readers
-from altakit.ingestion.engines._shared import Decide, Processed, Sink, Typing, clean_frame
+from altakit.ingestion.engine import Sink
+from altakit.ingestion.engines._shared import Decide, Processed, Typing, clean_frame
 from altakit.ingestion.order import SeriesBlocks
 from altakit.ingestion.schema import Schema
 from altakit.ingestion.spill import Spill

@@ -48,7 +48,8 @@ from altakit import errors, faults
 from altakit.datasets.internal import is_internal
 from altakit.errors import AltakitError, IngestError, MissingDependency, ServiceUnavailable
 from altakit.ingestion import clean, quarantine, readers
-from altakit.ingestion.engines._shared import Decide, Processed, Sink, Typing, clean_frame
+from altakit.ingestion.engine import Sink
+from altakit.ingestion.engines._shared import Decide, Processed, Typing, clean_frame
 from altakit.ingestion.quarantine import Quarantine
 from altakit.ingestion.schema import Plan, Schema, dtype_of, normalize_nulls
 from altakit.ingestion.sources import SourceFile
@@ -63,6 +64,8 @@ _lock = threading.Lock()
 _sessions: dict[str, Any] = {}
 _owned_env: set[str] = set()  # environment variables pyspark set for a session of ours
 _KIND = "_kind"
+#: The tasks write the table's files (the job hands :func:`process` a sink and commits them).
+WRITES_FILES = True
 #: Points where a test kills a task attempt (the Python worker): before and after it wrote its files.
 FAULT_POINTS = ("spark.task_writing", "spark.task_written")
 #: Spark Connect retries (pyspark's ``DefaultPolicy`` fields): about 8 s before a call gives up,
