@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LABEXT := $(VENV)/share/jupyter/labextensions/altakit/.built
 SERVEREXT := $(VENV)/etc/jupyter/jupyter_server_config.d/altakit_widgets.json
+SCHEDCONF := $(VENV)/etc/jupyter/jupyter_jupyter_scheduler_config.json
 CONSTRAINTS := requirements/constraints.txt
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -20,7 +21,7 @@ run: env
 ## test: create the environment when missing, install Chromium/PostgreSQL when missing, run everything
 test: env system lint pytest
 
-env: $(STAMP) $(LABEXT) $(SERVEREXT)
+env: $(STAMP) $(LABEXT) $(SERVEREXT) $(SCHEDCONF)
 
 $(STAMP): $(CONSTRAINTS) pyproject.toml widgets/pyproject.toml
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
@@ -29,15 +30,22 @@ $(STAMP): $(CONSTRAINTS) pyproject.toml widgets/pyproject.toml
 	@touch $@
 
 # The server extension (REST API): an editable install skips widgets/jupyter-config, so enable it in the
-# venv's own config (idempotent; --sys-prefix writes $(SERVEREXT)).
+# venv's own config (idempotent; --sys-prefix writes $(SERVEREXT)), with Jupyter Scheduler's.
 $(SERVEREXT): $(STAMP)
 	$(VENV)/bin/jupyter server extension enable --sys-prefix altakit_widgets
+	$(VENV)/bin/jupyter server extension enable --sys-prefix jupyter_scheduler
 	@touch $@
+
+# Jupyter Scheduler runs jobs through altakit (altakit_widgets.jobs): its config file, which the wheel
+# installs as data and an editable install skips (Jupyter reads jupyter_server_config.d for enabling
+# extensions only, so the scheduler's classes are set in its own extension config file).
+$(SCHEDCONF): $(STAMP) widgets/jupyter-config/jupyter_jupyter_scheduler_config.json
+	@mkdir -p $(@D) && cp -f widgets/jupyter-config/jupyter_jupyter_scheduler_config.json $@
 
 # The JupyterLab extension (widgets/src, TypeScript): built with the committed yarn.lock from the npm
 # registry, then copied into the venv (package.json, static/, install.json): copies, not links, since
 # Voila serves labextensions only from inside its static folders.
-$(LABEXT): $(STAMP) widgets/package.json widgets/yarn.lock widgets/tsconfig.json $(wildcard widgets/src/*.ts widgets/style/*)
+$(LABEXT): $(STAMP) widgets/package.json widgets/yarn.lock widgets/tsconfig.json $(wildcard widgets/src/*.ts widgets/src/*.tsx widgets/style/*)
 	cd widgets && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm install --immutable
 	cd widgets && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm build:prod
 	@mkdir -p $(@D) && cp -f widgets/install.json $(@D)/install.json
@@ -66,9 +74,12 @@ lint: env
 pytest: env
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-## lab: open JupyterLab on the same environment
+## lab: open JupyterLab on the same environment (shipped dashboards trusted; idle kernels culled after 1 h)
 lab: env
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+	$(VENV)/bin/jupyter trust notebooks/dashboards/*.ipynb >/dev/null
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root) \
+	  --MappingKernelManager.cull_idle_timeout=3600 --MappingKernelManager.cull_interval=300 \
+	  --MappingKernelManager.cull_connected=False
 
 ## bench: run every benchmark; results land in bench/results/
 bench: env

@@ -15,7 +15,7 @@ from typing import NoReturn
 import typer
 
 from altakit import __version__
-from altakit.cli import catalog, dataset, doctor, ingest, models, quarantine, store, workflow
+from altakit.cli import catalog, dataset, doctor, ingest, models, quarantine, schedule, store, workflow
 from altakit.cli import run as run_cmd
 
 app = typer.Typer(
@@ -53,6 +53,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(models.runs_app, name="runs")
 app.add_typer(ingest.app)  # ingest, schema …, table …
 app.add_typer(quarantine.app, name="quarantine")
+app.add_typer(schedule.app, name="schedule")
 
 
 def run(argv: list[str] | None = None) -> NoReturn:

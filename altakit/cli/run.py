@@ -7,6 +7,7 @@ Example:
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -17,9 +18,10 @@ CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
 def parse_params(args: list[str]) -> dict[str, object]:
-    """``["-p", "rows", "500", "--param", "day", "2026-01-02"]`` as ``{"rows": 500, "day": date(…)}``.
+    """``["-p", "rows", "500", "--param", "day", "2026-01-02"]`` as ``{"rows": 500, "day": "2026-01-02"}``.
 
-    Values are read as YAML (numbers, booleans, lists), like papermill's ``-p``.
+    Values are read as YAML (numbers, booleans, lists), like papermill's ``-p``; a date or time
+    stays the text it was given (a notebook parameter is JSON, which has no dates).
     """
     import yaml
 
@@ -30,7 +32,8 @@ def parse_params(args: list[str]) -> dict[str, object]:
             raise typer.BadParameter(f"unexpected {args[i]!r}; give parameters as -p KEY VALUE")
         if i + 2 >= len(args):
             raise typer.BadParameter("-p takes a key and a value: -p rows 500")
-        params[args[i + 1]] = yaml.safe_load(args[i + 2])
+        value = yaml.safe_load(args[i + 2])
+        params[args[i + 1]] = args[i + 2] if isinstance(value, datetime.date) else value
         i += 3
     return params
 

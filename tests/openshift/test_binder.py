@@ -53,6 +53,12 @@ def _layered_venv(tmp_path: Path) -> Path:
         body = (VENV / "bin" / name).read_text().split("\n", 1)[1]
         (venv / "bin" / name).write_text(f"#!{venv / 'bin' / 'python'}\n{body}")
         (venv / "bin" / name).chmod(0o755)
+    # Jupyter Scheduler, as binder/environment.yml installs it: its data files in the env's own prefix
+    for rel in ("etc/jupyter/jupyter_server_config.d/jupyter_scheduler.json",
+                "share/jupyter/labextensions/@jupyterlab/scheduler"):  # fmt: skip
+        (venv / rel).parent.mkdir(parents=True, exist_ok=True)
+        copy = shutil.copytree if (VENV / rel).is_dir() else shutil.copy
+        copy(VENV / rel, venv / rel)
     return venv
 
 
@@ -108,6 +114,8 @@ def test_postbuild_enables_both_extensions(tmp_path):
     ext = venv / "share" / "jupyter" / "labextensions" / "altakit"
     assert (ext / "package.json").exists() and (ext / "install.json").exists()
     assert (venv / "etc" / "jupyter" / "jupyter_server_config.d" / "altakit_widgets.json").exists()
+    assert "Jupyter Scheduler's too (jobs run through altakit)" in out
+    assert (venv / "etc" / "jupyter" / "jupyter_jupyter_scheduler_config.json").exists()
 
 
 def test_postbuild_stops_when_the_build_fails(tmp_path):

@@ -288,8 +288,12 @@ def test_dockerignore_keeps_local_builds_out():
         assert path in ignored, f".dockerignore: {path} (the image builds the extension itself)"
 
 
-def _fake_jupyter(tmp_path: Path, lab: str, server: str) -> dict[str, str]:
-    """An environment whose ``jupyter`` prints ``lab`` / ``server`` for the two list commands."""
+CLASSES = "CLASSES altakit_widgets.jobs.AltakitScheduler altakit_widgets.jobs.AltakitExecutionManager"
+
+
+def _fake_jupyter(tmp_path: Path, lab: str, server: str, classes: str = CLASSES) -> dict[str, str]:
+    """An environment whose ``jupyter`` prints ``lab`` / ``server`` for the two list commands, and whose
+    ``python`` (beside it) prints ``classes`` for the scheduler configuration probe."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (tmp_path / "lab.txt").write_text(lab)
@@ -300,29 +304,47 @@ def _fake_jupyter(tmp_path: Path, lab: str, server: str) -> dict[str, str]:
         f"server) cat {tmp_path}/server.txt;; *) exit 2;; esac\n"
     )
     script.chmod(0o755)
+    python = bin_dir / "python"
+    python.write_text(f"#!/bin/bash\necho '{classes}'\n")
+    python.chmod(0o755)
     return {"PATH": f"{bin_dir}:/usr/bin:/bin"}
 
 
 GREEN = "\x1b[32m{}\x1b[0m"
-LAB_OK = f"JupyterLab v4.6.6\n/x/share/jupyter/labextensions\n        altakit v0.1.0 {GREEN.format('enabled')} {GREEN.format('OK')} (python, altakit-widgets)\n"  # noqa: E501
-SERVER_OK = f"Config dir: /x/etc/jupyter\n    altakit_widgets {GREEN.format('enabled')}\n    - Validating altakit_widgets...\n      altakit_widgets 0.1.0 {GREEN.format('OK')}\n"  # noqa: E501
+LAB_OK = (
+    f"JupyterLab v4.6.6\n/x/share/jupyter/labextensions\n        altakit v0.1.0 {GREEN.format('enabled')} "
+    f"{GREEN.format('OK')} (python, altakit-widgets)\n        @jupyterlab/scheduler v2.12.1 "
+    f"{GREEN.format('enabled')} {GREEN.format('OK')} (python, jupyter_scheduler)\n"
+)
+SERVER_OK = "Config dir: /x/etc/jupyter\n" + "".join(
+    f"    {name} {GREEN.format('enabled')}\n    - Validating {name}...\n"
+    f"      {name} 0.1.0 {GREEN.format('OK')}\n"
+    for name in ("altakit_widgets", "jupyter_scheduler")
+)
 
 
 @pytest.mark.parametrize(
-    ("lab", "server", "ok", "says"),
+    ("lab", "server", "classes", "ok", "says"),
     [
-        (LAB_OK, SERVER_OK, True, "enabled"),
-        (LAB_OK.replace("altakit v", "other v"), SERVER_OK, False, "lab extension is not"),
-        (LAB_OK.replace("enabled", "disabled"), SERVER_OK, False, "lab extension is not"),
-        (LAB_OK, SERVER_OK.replace("enabled", "disabled"), False, "server extension is not enabled"),
-        (LAB_OK, SERVER_OK.replace("OK", "X"), False, "does not load"),
+        (LAB_OK, SERVER_OK, CLASSES, True, "enabled"),
+        (LAB_OK.replace("altakit v", "other v"), SERVER_OK, CLASSES, False, "lab extension is not"),
+        (LAB_OK.replace("enabled", "disabled", 1), SERVER_OK, CLASSES, False, "lab extension is not"),
+        (LAB_OK, SERVER_OK.replace("enabled", "disabled", 1), CLASSES, False,
+         "server extension is not enabled"),
+        (LAB_OK, SERVER_OK.replace("OK", "X", 1), CLASSES, False, "does not load"),
+        (LAB_OK.replace("@jupyterlab/scheduler", "@other/x"), SERVER_OK, CLASSES, False, "Scheduler lab"),
+        (LAB_OK, SERVER_OK.replace("jupyter_scheduler 0.1.0", "jupyter_scheduler 0.1.0 X"), CLASSES, False,
+         "jupyter_scheduler server extension"),
+        (LAB_OK, SERVER_OK, CLASSES.replace("altakit_widgets.jobs.AltakitExecutionManager",
+         "jupyter_scheduler.executors.DefaultExecutionManager"), False, "does not run jobs through altakit"),
     ],
-    ids=["ok", "no-lab", "lab-disabled", "server-disabled", "server-broken"],
-)
-def test_check_extensions_script(tmp_path, lab, server, ok, says):
+    ids=["ok", "no-lab", "lab-disabled", "server-disabled", "server-broken", "no-scheduler-lab",
+         "scheduler-broken", "default-executor"],
+)  # fmt: skip
+def test_check_extensions_script(tmp_path, lab, server, classes, ok, says):
     done = subprocess.run(
         ["bash", str(REPO / "openshift" / "check-extensions")],
-        env=_fake_jupyter(tmp_path, lab, server),
+        env=_fake_jupyter(tmp_path, lab, server, classes),
         capture_output=True,
         text=True,
         timeout=60,

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from fixtures.notebooks import write_notebook
 
 import altakit
 from altakit.catalog import catalog_of
 from altakit.errors import ConfigError
 from altakit.runs import reads
 from altakit.runs.notebook import run_notebook, same_data
-from fixtures.notebooks import write_notebook
 
 ALTAKIT = str(Path(sys.executable).with_name("altakit"))
 
@@ -80,7 +80,8 @@ def test_an_explicit_version_is_read_as_written_and_not_pinned(tmp_path):
     run = run_notebook(nb, store=str(store_path), out=tmp_path / "runs", pins={"table:sensors": 1})
     assert run.ok, run.error
     doc = run.record.doc
-    assert doc["reads"] == ["table:sensors@1"] and "OLD 3" in _printed(store, doc) and "NEW 3" in _printed(store, doc)
+    printed = _printed(store, doc)
+    assert doc["reads"] == ["table:sensors@1"] and "OLD 3" in printed and "NEW 3" in printed
     plain = run_notebook(nb, store=str(store_path), out=tmp_path / "runs")
     assert plain.record.doc["reads"] == ["table:sensors@1", "table:sensors@2"]
     assert plain.record.doc["unversioned"] == ["table:sensors@2"]
@@ -122,7 +123,8 @@ def test_dataset_pin(local_store, monkeypatch, tmp_path):
     assert len(list(load_dataset("rows", store=local_store))) == 1
     monkeypatch.delenv(reads.PINS_ENV)
     assert len(list(load_dataset("rows", store=local_store))) == 2
-    assert reads.collect(noted) == (["dataset:rows@1", "dataset:rows@2"], ["dataset:rows@1", "dataset:rows@2"])
+    both = ["dataset:rows@1", "dataset:rows@2"]
+    assert reads.collect(noted) == (both, both)
 
 
 @pytest.mark.parametrize(
@@ -145,3 +147,10 @@ def test_a_half_written_line_is_skipped(tmp_path):
     path = tmp_path / "r.jsonl"
     path.write_text('{"ref": "table:a@1", "unversioned": true}\n{"ref": "table:b@')
     assert reads.collect(path) == (["table:a@1"], ["table:a@1"])
+
+
+def test_cli_parameters_keep_dates_as_given():
+    from altakit.cli.run import parse_params
+
+    got = parse_params(["-p", "day", "2026-01-02", "-p", "rows", "5", "-p", "at", "2026-01-02T03:04:05Z"])
+    assert got == {"day": "2026-01-02", "rows": 5, "at": "2026-01-02T03:04:05Z"}  # JSON-able, as typed

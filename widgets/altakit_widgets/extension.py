@@ -34,7 +34,7 @@ def load(serverapp: Any) -> None:
 
 
 def handlers(base_url: str) -> list[tuple[str, Any]]:
-    """Every route of the extension under ``base_url``: catalog, store browser, schema inbox.
+    """Every route of the extension under ``base_url``: catalog, store browser, schema inbox, jobs.
 
     Example:
         >>> [route for route, _ in handlers("/user/ana/")][0]
@@ -43,7 +43,8 @@ def handlers(base_url: str) -> list[tuple[str, Any]]:
     from jupyter_server.utils import url_path_join
 
     from altakit_widgets import handlers as catalog_routes
-    from altakit_widgets import schema_routes, store_routes
+    from altakit_widgets import job_routes, run_routes, schema_routes, store_routes
 
     api = url_path_join(base_url, "altakit", "api")
-    return [*store_routes.routes(api), *schema_routes.routes(api), *catalog_routes.routes(api)]
+    return [*store_routes.routes(api), *schema_routes.routes(api), *job_routes.routes(api),
+            *run_routes.routes(api), *catalog_routes.routes(api)]  # fmt: skip

@@ -4,6 +4,7 @@
  */
 import { ServerConnection } from '@jupyterlab/services';
 
+import type { IMetricsPage } from './chart';
 import { requestAPI } from './request';
 
 export interface IRecord {
@@ -114,6 +115,19 @@ export interface IDecision {
   time: string;
 }
 
+/** A re-run started: the Jupyter Scheduler job that runs it (issue 19's contract). */
+export interface IRerun {
+  job_id: string;
+  run: string | null;
+  pins: { [kindAndName: string]: number };
+}
+
+/** The altakit run a Jupyter Scheduler job recorded (`null` until it has one). */
+export interface IJobRun {
+  run: string | null;
+  status?: string;
+}
+
 /** Query string from the defined values of `params`. */
 function query(params: { [key: string]: string | number | null | undefined }) {
   const parts = Object.keys(params)
@@ -204,5 +218,24 @@ export class AltakitAPI {
 
   rollback(model: string, alias: string): Promise<any> {
     return this.post('aliases/rollback', { model, alias });
+  }
+
+  /** Re-run a recorded run as a Jupyter Scheduler job: on the data it read, or on the latest. */
+  rerun(name: string, version: number, sameData: boolean): Promise<IRerun> {
+    return this.post(`runs/${encodeURIComponent(name)}/${version}/rerun`, {
+      same_data: sameData
+    });
+  }
+
+  /** The altakit run of a Jupyter Scheduler job. */
+  jobRun(jobId: string): Promise<IJobRun> {
+    return this.get(`jobs/${encodeURIComponent(jobId)}/run`);
+  }
+
+  /** A run's history entries after the first `after` ones, and its status. */
+  metrics(name: string, version: number, after: number): Promise<IMetricsPage> {
+    return this.get(
+      `runs/${encodeURIComponent(name)}/${version}/metrics${query({ after })}`
+    );
   }
 }

@@ -8,16 +8,18 @@ import {
 import { Widget } from '@lumino/widgets';
 
 import { AltakitAPI, IDetail, IEdge } from './api';
-import { errorBox, h, table, text } from './dom';
+import { MetricsFeed } from './chart';
+import { errorBox, h, svgEl, table, text } from './dom';
 import { altakitIcon } from './icon';
 import { layout, parseRef } from './layout';
-
-const SVG = 'http://www.w3.org/2000/svg';
+import { metricsSection, readsSection, rerunButtons } from './runs';
 
 export interface IDetailContext {
   api: AltakitAPI;
   open: (kind: string, name: string, version: number | 'latest') => void;
   insert: (code: string) => void;
+  /** Show Jupyter Scheduler's job list (when the scheduler is there). */
+  showJobs?: () => void;
 }
 
 /** A main-area widget showing `kind:name@version`. */
@@ -62,6 +64,7 @@ export class RecordDetail extends Widget {
       return;
     }
     const r = d.record;
+    const run = r.kind === 'run' ? this.runSections(d) : [];
     const parts = [
       h('h2.altakit-ref', {}, r.ref),
       h('div.altakit-meta', {}, `created ${r.created} by ${r.writer}`),
@@ -98,6 +101,7 @@ export class RecordDetail extends Widget {
         : null,
       d.metrics && section('Metrics', keyValues(d.metrics)),
       d.params && section('Parameters', keyValues(d.params)),
+      ...run,
       section('Lineage', this.lineage(r.kind, r.name, r.version)),
       d.versions.length > 1 ? section('Diff two versions', this.diff(d)) : null,
       section(
@@ -107,6 +111,28 @@ export class RecordDetail extends Widget {
     ];
     this.node.replaceChildren(...parts.filter((p): p is HTMLElement => !!p));
   }
+
+  /** Stop polling a running run's metrics when the view closes. */
+  dispose(): void {
+    this.feed?.stop();
+    this.feed = null;
+    super.dispose();
+  }
+
+  /** A run's pinned reads, re-run buttons and metric curves (live while it runs). */
+  private runSections(d: IDetail): HTMLElement[] {
+    const r = d.record;
+    this.feed?.stop();
+    const metrics = metricsSection(this.ctx.api, r.name, r.version);
+    this.feed = metrics.feed;
+    return [
+      section('Pinned reads', readsSection(this.ctx, r)),
+      section('Re-run', rerunButtons(this.ctx, r.name, r.version)),
+      section('Metric curves', metrics.node)
+    ];
+  }
+
+  private feed: MetricsFeed | null = null;
 
   private actions(d: IDetail): HTMLElement {
     const r = d.record;
@@ -388,17 +414,4 @@ function keyValues(values: { [key: string]: any }): HTMLElement {
     ['name', 'value'],
     Object.keys(values).map(k => [k, values[k]])
   );
-}
-
-function svgEl(
-  tag: string,
-  attrs: { [k: string]: any },
-  ...children: (Node | string)[]
-): SVGElement {
-  const el = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    el.setAttribute(k, String(v));
-  }
-  el.append(...children);
-  return el;
 }

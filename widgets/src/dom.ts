@@ -1,5 +1,7 @@
 /** Tiny DOM helpers: the extension renders plain elements, no framework. */
 
+const SVG = 'http://www.w3.org/2000/svg';
+
 type Child = Node | string | null | undefined | false;
 
 /**
@@ -90,4 +92,18 @@ export function size(bytes: number): string {
 /** An error message element (server errors carry message + hint). */
 export function errorBox(error: any): HTMLElement {
   return h('div.altakit-error', {}, String(error?.message || error));
+}
+
+/** An SVG element with attributes and children. */
+export function svgEl(
+  tag: string,
+  attrs: { [k: string]: any },
+  ...children: (Node | string)[]
+): SVGElement {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    el.setAttribute(k, String(v));
+  }
+  el.append(...children);
+  return el;
 }

@@ -1,6 +1,7 @@
 /**
  * The altakit JupyterLab / Notebook 7 extension: a left sidebar (catalog, store browser,
- * schema inbox), record detail views, and actions. All data comes from the altakit
+ * schema inbox), record detail views, and actions; altakit's fields in Jupyter Scheduler's
+ * job views (pinned data versions, the job's altakit run). All data comes from the altakit
  * REST API of the server extension; no code ever runs in a kernel.
  */
 import {
@@ -11,6 +12,7 @@ import {
 import { ICommandPalette, showErrorMessage } from '@jupyterlab/apputils';
 import { ILauncher } from '@jupyterlab/launcher';
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
+import schedulerPlugins, { Scheduler } from '@jupyterlab/scheduler';
 
 import { AltakitAPI } from './api';
 import { altakitIcon } from './icon';
@@ -20,6 +22,19 @@ import { AltakitSidebar } from './sidebar';
 const OPEN_SIDEBAR = 'altakit:open-sidebar';
 const OPEN_RECORD = 'altakit:open-record';
 const INBOX_POLL_MS = 30000;
+/** Jupyter Scheduler's command that shows its job list. */
+const SHOW_JOBS = 'scheduling:list-jobs-from-launcher';
+/** The scheduler's default advanced options: package.json's `disabledExtensions` turns it off. */
+const SCHEDULER_OPTIONS = '@jupyterlab/scheduler:IAdvancedOptions';
+
+/** Run Jupyter Scheduler's job list command, when the scheduler is there. */
+function showJobs(app: JupyterFrontEnd): () => void {
+  return () => {
+    if (app.commands.hasCommand(SHOW_JOBS)) {
+      void app.commands.execute(SHOW_JOBS);
+    }
+  };
+}
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'altakit:plugin',
@@ -78,7 +93,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           version: number | 'latest';
         };
         const widget = detailWidget(
-          { api, open, insert },
+          { api, open, insert, showJobs: showJobs(app) },
           kind,
           name,
           version ?? 'latest'
@@ -101,4 +116,33 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+/**
+ * Jupyter Scheduler's advanced options with altakit's fields (Create Job: the store and pinned
+ * data versions; job detail: the altakit run). Wraps the scheduler's default component, whose
+ * own plugin is disabled by this extension's `disabledExtensions`.
+ */
+const schedulerOptions: JupyterFrontEndPlugin<Scheduler.IAdvancedOptions> = {
+  id: 'altakit:scheduler-options',
+  description: 'altakit fields in Jupyter Scheduler job views.',
+  autoStart: true,
+  provides: Scheduler.IAdvancedOptions,
+  activate: async (app: JupyterFrontEnd) => {
+    const { advancedOptions } = await import('./jobs');
+    const upstream = schedulerPlugins.find(p => p.id === SCHEDULER_OPTIONS);
+    if (!upstream) {
+      console.error(
+        `altakit: ${SCHEDULER_OPTIONS} not found; the scheduler's own advanced options are not shown`
+      );
+    }
+    const api = new AltakitAPI(app.serviceManager.serverSettings);
+    const open = (kind: string, name: string, version: number | 'latest') =>
+      app.commands.execute(OPEN_RECORD, { kind, name, version });
+    return advancedOptions(upstream ? upstream.activate(app) : null, {
+      api,
+      open,
+      showJobs: showJobs(app)
+    });
+  }
+};
+
+export default [plugin, schedulerOptions];
