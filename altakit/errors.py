@@ -24,7 +24,8 @@ class AltakitError(Exception):
     Args:
         message: What went wrong.
         hint: How to fix it, shown after the message.
-        **fields: Structured details (key, url, dataset …) for programs.
+        **fields: Structured details (key, url, dataset …) for programs. ``ui_hint`` is the hint for a
+            person in a panel or dashboard (what to click), where ``hint`` names a CLI command.
     """
 
     def __init__(self, message: str, *, hint: str | None = None, **fields: Any) -> None:

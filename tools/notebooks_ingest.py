@@ -87,7 +87,7 @@ print(record.ref)
         md("The same in a panel (it calls the same functions): pick a file, preview, estimate, ingest."),
         code("""from altakit_widgets.panels import IngestPanel
 
-IngestPanel(store, dataset=dataset, source=source)"""),
+IngestPanel(store, dataset=dataset, source=source, spec=spec)  # the widgets show the spec above"""),
     ]
 
 
@@ -156,9 +156,9 @@ def ingest_dashboard() -> list:
         md("""
 # Ingest
 
-Upload a file (or name a store key or an `s3://` URL under the store), preview it, set the
-cleaning options, estimate, and ingest it as a new version of a dataset. `?dataset=sensors` in
-the URL picks the dataset.
+Upload a file, preview it (the preview marks the rows each cleaning step would change or set
+aside), pick the cleaning options, and ingest it as a new version of a dataset. When the file
+changes the dataset's columns, a link leads to the review page. [All datasets](home.ipynb)
 """),
         params("""store_url = ""  # empty: $ALTAKIT_STORE, else the project's default store
 dataset = "sensors\""""),
@@ -168,7 +168,7 @@ dataset = "sensors\""""),
 
 from altakit_widgets.panels import IngestPanel
 
-panel = IngestPanel(store_url or None, dataset=dataset)
+panel = IngestPanel(store_url or None, dataset=dataset, dashboard=True)
 panel"""
         ),
     ]
@@ -180,13 +180,13 @@ def review_dashboard() -> list:
         md("""
 # Schema review
 
-Pending schema changes of a dataset as a diff with sample values; approve or reject them with a
-comment. `?dataset=sensors` in the URL picks the dataset; `&source=store:raw/day2.csv` names the
-drop that proposed the change (its values are shown, and *Ingest again* re-runs it after approval).
+A dataset's pending schema change as a diff with sample values: approve or reject it with a
+comment. Reached from the ingest page's *Review the change* link, or from the list of all
+datasets; after an approval, *Ingest again* writes the waiting file. [All datasets](home.ipynb)
 """),
         params("""store_url = ""  # empty: $ALTAKIT_STORE, else the project's default store
 dataset = "sensors"
-source = ""  # the source that proposed the change (optional)"""),
+source = ""  # the source that proposed the change (optional; a store key such as store:uploads/…)"""),
         code(
             QUERY
             + """
@@ -194,7 +194,7 @@ source = query.get("source", [source])[0]
 
 from altakit_widgets.panels import SchemaReviewPanel
 
-panel = SchemaReviewPanel(store_url or None, dataset=dataset, source=source or None)
+panel = SchemaReviewPanel(store_url or None, dataset=dataset, source=source or None, dashboard=True)
 panel"""
         ),
     ]

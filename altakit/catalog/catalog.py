@@ -351,4 +351,5 @@ class Catalog:
             f"no record {ref} in {self.store.url}",
             ref=str(ref),
             hint="see the records with catalog.list() or `altakit catalog ls`",
+            ui_hint="pick one of the records listed on the catalog page",
         )

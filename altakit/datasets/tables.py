@@ -458,6 +458,7 @@ def _listed_version(store: Store, name: str, latest: int) -> tuple[int, int]:
             f"dataset {name!r} has no recorded version (an ingest died before registering it)",
             dataset=name,
             hint="re-run the ingest, or `altakit catalog check --repair`",
+            ui_hint="ingest the file again; if this stays, ask your operator to repair the catalog",
         ) from None
     if doc.delta_version >= latest:
         assert record.ref.version is not None

@@ -506,6 +506,30 @@ def _add(into: dict[str, Any], more: dict[str, Any]) -> None:
             into[key] = value
 
 
+#: Why a step that changed nothing changed nothing, per step (what a person would try next).
+NOTHING = {
+    "outliers": "no value lies beyond the threshold; lower it to catch more",
+    "failures": "no value is out of range, stuck or spiking",
+    "fill_gaps": "no nulls to fill; missing timestamps are filled by Resample",
+    "resample": "the rows are on the resample grid already",
+}
+
+
+def explain(report: StepReport | dict[str, Any]) -> str | None:
+    """Why ``report``'s step changed nothing (``None`` when it changed something).
+
+    Example:
+        >>> explain(StepReport("fill_gaps", rows_before=3, rows_after=3))
+        'no nulls to fill; missing timestamps are filled by Resample'
+        >>> explain(StepReport("fill_gaps", changed={"x": 1})) is None
+        True
+    """
+    doc = report.to_dict() if isinstance(report, StepReport) else report
+    if any(doc.get("changed", {}).values()) or doc.get("rows_before") != doc.get("rows_after"):
+        return None
+    return NOTHING.get(str(doc.get("step")).split(":")[0])  # "outliers:hampel" → outliers
+
+
 STEPS: dict[str, type] = {
     "outliers": Outliers,
     "failures": Failures,

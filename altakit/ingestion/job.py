@@ -365,6 +365,11 @@ class IngestJob:
     def _release(self, claims: list[Version]) -> None:
         _claims.release(self.store, claims)
 
+    def _store_sources(self) -> list[str]:
+        """The job's ``store:`` sources (a key or prefix each), which a review can ingest again."""
+        items = self.source if isinstance(self.source, list | tuple) else [self.source]
+        return [s for s in items if isinstance(s, str) and s.startswith("store:")]
+
     def _decide(self, approved: tuple[Schema, int] | None, files: list[SourceFile]) -> Any:
         def decide(observed: Schema) -> Plan:
             result = plan(approved[0] if approved else None, observed, self.spec.policy, dataset=self.dataset)
@@ -381,7 +386,12 @@ class IngestJob:
                         hint="fix the input so it matches the approved schema",
                     )
                 change = self.registry.propose(
-                    self.dataset, approved, observed, by=self.writer, renamed=renamed
+                    self.dataset,
+                    approved,
+                    observed,
+                    by=self.writer,
+                    renamed=renamed,
+                    sources=self._store_sources(),
                 )
                 raise SchemaChangePending(
                     f"the schema of {self.dataset!r} changed ({result.diff.summary()}); "
@@ -390,6 +400,7 @@ class IngestJob:
                     change=str(change.ref),
                     diff=result.diff.to_doc(),
                     hint=f"altakit schema approve {self.dataset} --comment '…' (or reject), then re-run",
+                    ui_hint="open the schema review page, approve or reject the change, then ingest again",
                 )
             return result
 

@@ -95,6 +95,123 @@ def preview(
     return Preview(data.head(rows), types, formats, [f.name for f in files])
 
 
+@dataclass
+class StepPreview:
+    """What one cleaning step would do to the previewed rows.
+
+    Attributes:
+        step: The step's name.
+        report: Its :class:`~altakit.ingestion.clean.StepReport` as a dict.
+        changed: Source lines of rows whose values it would change.
+        rejected: Source lines of rows it would set aside (quarantine).
+        added: Rows it would add (resampling onto a grid).
+    """
+
+    step: str
+    report: dict[str, Any]
+    changed: list[int] = field(default_factory=list)
+    rejected: list[int] = field(default_factory=list)
+    added: int = 0
+
+    def summary(self) -> str:
+        """``"2 row(s) changed, 1 set aside"``."""
+        parts = [f"{len(self.changed)} row(s) changed", f"{len(self.rejected)} set aside"]
+        return ", ".join(parts + ([f"{self.added} added"] if self.added else []))
+
+
+@dataclass
+class CleaningPreview:
+    """What the spec's cleaning steps would do to the first rows of a source (nothing is written).
+
+    Attributes:
+        rows_read: Rows the preview cleaned (the first block).
+        steps: One :class:`StepPreview` per step, in spec order.
+        marked: The rows any step touches, as read, with ``line`` and ``marks`` (``step: what``).
+    """
+
+    rows_read: int
+    steps: list[StepPreview]
+    marked: pl.DataFrame
+
+
+def preview_cleaning(
+    source: Any, spec: IngestSpec | dict[str, Any] | str | Path, *, store: Store | None = None
+) -> CleaningPreview:
+    """Run ``spec``'s cleaning steps over the first block of ``source`` and mark the rows each changes.
+
+    Example:
+        >>> rows = [b"2024-01-01T00:%02d:00Z,%d" % (i, 90 if i == 5 else 1) for i in range(12)]
+        >>> data = b"\\n".join([b"t,v", *rows]) + b"\\n"
+        >>> found = preview_cleaning(("a.csv", data), {"time": "t", "steps": [
+        ...     {"step": "outliers", "method": "hampel", "action": "quarantine"}]})
+        >>> found.steps[0].rejected, found.marked.get_column("marks").to_list()
+        ([7], ['outliers:hampel: set aside'])
+    """
+    import polars as pl
+
+    from altakit.ingestion import clean
+    from altakit.ingestion.schema import cast
+
+    spec = IngestSpec.load(spec)
+    options = dataclasses.replace(spec.read_options(), block_bytes=PREVIEW_BYTES)
+    with tempfile.TemporaryDirectory(prefix="altakit-preview-") as work:
+        files = resolve_sources(source, Path(work), store, limits=spec.unpack_limits())
+        if not files:
+            raise IngestError("the source holds no files", hint="pick a file, a store key or a prefix")
+        batch = next(iter(read_file(files[0], options)))
+    raw = normalize_nulls(batch.data)
+    data_cols = [c for c in raw.columns if not is_internal(c)]
+    wanted = {c: f for c, f in spec.datetime_columns().items() if c in data_cols}
+    types, dts = infer(raw.select(data_cols), datetimes=wanted, tz=spec.tz, threshold=spec.infer_threshold)
+    datetimes = {c: dts.get(c) for c, t in types.items() if t.startswith("datetime")}
+    frame, _ = cast(raw, types, datetimes=datetimes, tz=spec.tz, source_tz=spec.source_tz)
+    frame = frame.select([c for c in frame.columns if c == "_line" or not is_internal(c)])
+    rejected: list[pl.DataFrame] = []
+    ctx = clean.Context(time=spec.time, by=list(spec.by), reject=lambda rows, _why: rejected.append(rows))
+    for col in [spec.time, *spec.by]:
+        if col and col not in frame.columns:
+            raise IngestError(f"the spec names column {col!r}, which the input lacks", column=col)
+    frame = clean.number_series(clean.sort_series(frame, ctx), dataclasses.replace(ctx, presorted=True))
+    ctx.presorted, ctx.series = True, clean.SERIES if clean.SERIES in frame.columns else None
+    steps: list[StepPreview] = []
+    marks: dict[int, list[str]] = {}
+    for step_spec in spec.steps:
+        before, rejected[:] = frame, []
+        frame, report = clean.build_step(step_spec).apply(frame, ctx)
+        found = StepPreview(report.step, report.to_dict())
+        found.rejected = sorted(int(n) for rows in rejected for n in rows.get_column("_line").drop_nulls())
+        found.changed = _changed(before, frame, data_cols)
+        found.added = frame.get_column("_line").null_count() - before.get_column("_line").null_count()
+        for line in found.changed:
+            marks.setdefault(line, []).append(f"{found.step}: changed")
+        for line in found.rejected:
+            marks.setdefault(line, []).append(f"{found.step}: set aside")
+        steps.append(found)
+    lines = raw.get_column("_line")
+    marked = (
+        raw.filter(lines.is_in(list(marks)))
+        .select(pl.col("_line").alias("line"), *data_cols)
+        .with_columns(pl.col("line").map_elements(lambda n: "; ".join(marks[n]), pl.String).alias("marks"))
+    )
+    return CleaningPreview(raw.height, steps, marked.select("line", "marks", *data_cols))
+
+
+def _changed(before: pl.DataFrame, after: pl.DataFrame, columns: list[str]) -> list[int]:
+    """Source lines of rows in both frames whose values differ."""
+    import polars as pl
+
+    cols = [c for c in columns if c in before.columns and c in after.columns]
+    if not cols:
+        return []
+    joined = (
+        before.select("_line", *cols)
+        .drop_nulls("_line")
+        .join(after.select("_line", *cols).drop_nulls("_line"), on="_line", suffix="__after")
+    )
+    differs = pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}__after")) for c in cols)
+    return sorted(int(n) for n in joined.filter(differs).get_column("_line"))
+
+
 def samples(frame: pl.DataFrame, n: int | None = None, *, chars: int = EXCERPT) -> dict[str, list[str]]:
     """Up to ``n`` (default: all) non-null values per data column of ``frame``, as text cut to ``chars``.
 

@@ -305,6 +305,7 @@ def _select(
                 dataset=name,
                 entries=missing,
                 hint=f"altakit quarantine ls {name} lists them",
+                ui_hint="refresh the quarantined rows: another person may have replayed or discarded them",
             )
         found = found.filter(pl.col("_entry").is_in(list(wanted)))
         report.skipped = found.filter(pl.col("_state") != "open").get_column("_entry").to_list()
@@ -325,6 +326,7 @@ def _approved(store: Store, name: str) -> tuple[Schema, int]:
             f"dataset {name!r} has no approved schema to replay rows into",
             dataset=name,
             hint=f"altakit schema approve {name}",
+            ui_hint="approve the dataset's schema on the schema review page first",
         )
     return approved
 

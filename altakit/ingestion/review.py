@@ -31,8 +31,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -87,7 +87,9 @@ class SchemaChangeDoc(RecordDoc):
     """One state of a proposed schema change (catalog kind ``schema_change``).
 
     ``decided_by``, ``decided_at`` and ``comment`` are there once a person decided;
-    ``schema_version`` once the change was approved. Keys still unset are not written.
+    ``schema_version`` once the change was approved; ``sources``, the ``store:`` sources of the ingest
+    that proposed it (what "Ingest again" re-reads after an approval), when it read the store. Keys
+    still unset are not written.
 
     Example:
         >>> d = SchemaChangeDoc("pending", None, [], {}, "no change", "ana", "2024-01-01")
@@ -96,7 +98,7 @@ class SchemaChangeDoc(RecordDoc):
     """
 
     KIND = "schema_change"
-    WHEN_SET = ("decided_by", "decided_at", "comment", "schema_version")  # a decision's keys, once decided
+    WHEN_SET = ("decided_by", "decided_at", "comment", "schema_version", "sources")  # written once set
     status: Literal["pending", "approved", "rejected"]
     base_version: int | None
     proposed: list[Any]
@@ -108,6 +110,7 @@ class SchemaChangeDoc(RecordDoc):
     decided_at: str | None = None
     comment: str | None = None
     schema_version: int | None = None
+    sources: list[str] = field(default_factory=list)
 
 
 def change_doc(record: Record) -> SchemaChangeDoc:
@@ -222,10 +225,12 @@ class SchemaRegistry:
         *,
         by: str,
         renamed: Mapping[str, str] | None = None,
+        sources: Sequence[str] = (),
     ) -> Record:
         """Record a pending change (or return the identical one already pending).
 
         ``renamed``: added columns the reader renamed, new name → the source's (shown in the diff).
+        ``sources``: the ``store:`` sources that proposed it (a review ingests them again once approved).
         """
         current = self.pending(dataset)
         if current is not None and self._change(current).proposed == proposed.to_doc():
@@ -240,6 +245,7 @@ class SchemaRegistry:
             summary=d.summary(),
             requested_by=by,
             requested_at=_now(),
+            sources=[s for s in sources if s.startswith("store:")],
         )
         links = {"base": self.ref(dataset, base[1])} if base else {}
         return self.catalog.register(CHANGE, dataset, doc.to_doc(), links=links)

@@ -34,7 +34,9 @@ def test_upload_preview_sort_estimate_and_run(store):
     panel.run()  # nothing picked: a message with a hint, nothing raised
     assert panel.error_message == "no source picked" and panel.error_hint
     _upload(panel, "day1.csv", DAY1.read_bytes())
-    assert panel.source[0] == "day1.csv" and "Received day1.csv" in panel.status_text
+    assert panel.source.startswith("store:uploads/") and panel.source.endswith("/day1.csv")
+    assert store.get(panel.source.removeprefix("store:")) == DAY1.read_bytes()  # kept as a raw version
+    assert "Received day1.csv" in panel.status_text
 
     panel.preview_button.click()
     found = panel.preview_result
@@ -55,7 +57,8 @@ def test_upload_preview_sort_estimate_and_run(store):
     panel.max_gap.value = 3
     assert panel.spec() == {
         "policy": "review", "time": "timestamp", "by": ["sensor"],
-        "steps": [{"step": "outliers", "method": "hampel", "action": "quarantine"},
+        "steps": [{"step": "outliers", "method": "hampel", "action": "quarantine", "threshold": 3.0,
+                   "window": 7},
                   {"step": "fill_gaps", "max_gap": 3}],
     }  # fmt: skip
     panel.estimate_button.click()
@@ -105,7 +108,8 @@ def test_errors_are_shown_not_raised(store, tmp_path):
     panel.dataset.value = ""
     assert panel.run() is None and panel.error_message == "no dataset name"
     panel.dataset.value, panel.resample.value = "sensors", "15m"
-    panel.time.value = ""  # resample needs a time column
+    panel.show_preview()
+    panel.time.value = ""  # chosen after the preview: resample needs a time column
     assert panel.run() is None and "resample needs a time column" in panel.error_message
     assert "Traceback" not in panel.error.value
 

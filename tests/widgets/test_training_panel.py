@@ -100,6 +100,9 @@ def test_a_table_trains_as_a_job_with_live_curves_and_registers_with_lineage(sto
     assert 1 <= panel.updates <= 4  # only new points per update: never more updates than points
     assert panel.status_text == f"Run {job.run} finished: registered model:line4-model@1.", panel.status_text
     assert [c.epoch for c in panel.checkpoints][-1] == 4 and panel.versions.options[0][1] == 1
+    xaxis = panel.figure.layout.xaxis
+    assert (xaxis.range, xaxis.dtick, xaxis.tickformat) == ((0.5, 4.5), 1, "d")  # whole epochs
+    assert panel.figure.layout.yaxis2.visible  # a classification: the accuracy axis is shown
 
     catalog = catalog_of(store)
     model = ModelRegistry(store).get("line4-model@1")
@@ -138,6 +141,7 @@ def test_stop_ends_the_run_interrupted_and_a_new_panel_picks_up_the_running_curv
     assert run.status == "interrupted" and len(run.history) < 5000
     assert f"Run {panel.job.run} interrupted." == panel.status_text
     assert panel.versions.options == ()  # nothing registered
+    assert panel.figure.layout.xaxis.dtick == 500  # 5000 epochs: ten ticks, not five thousand
     assert not panel.start_button.disabled and panel.stop_button.disabled
 
 

@@ -10,10 +10,13 @@ never blocks the server's event loop. Errors come back as JSON
 Routes (``{base}`` is the server's base URL, e.g. ``/user/ana/``):
 
 - ``GET {base}altakit/api``: the store URL and version
-- ``GET {base}altakit/api/{datasets|schemas|models|runs}[?q=text]``: latest record of each name
-- ``GET {base}altakit/api/{datasets|…}/{name}``: every version of one name
+- ``GET {base}altakit/api/{tables|datasets|schemas|models|runs}[?q=text]``: latest record of each name
+  (``tables``: ingested Delta tables, kind ``table``; ``datasets``: typed-sample datasets)
+- ``GET {base}altakit/api/{tables|…}/{name}``: every version of one name
 - ``GET {base}altakit/api/records/{kind}``: latest record of each name of any kind
-- ``GET {base}altakit/api/records/{kind}/{name}/{version|latest}``: one record
+- ``GET {base}altakit/api/records/{kind}/{name}/{version|latest|alias}``: one record (a model's alias,
+  e.g. ``records/model/digits/champion``, names the version it points to)
+- anything else under ``{base}altakit/api``: a JSON 404
 - ``GET {base}altakit/api/lineage/{kind}/{name}/{version|latest}[?direction=up|down&depth=N]``
   (upstream, the chain ends at the source files of table versions: ``file:<name>`` nodes)
 - ``GET {base}altakit/api/catalog?kind=…&q=…&offset=…&limit=…``: one page of latest records
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 #: Plural route names and the record kind each lists.
 KINDS = {
+    "tables": "table",
     "datasets": "dataset",
     "sample_types": "sample_type",
     "schemas": "schema",
@@ -239,14 +243,12 @@ class NameHandler(CatalogHandler):
     @web.authenticated
     @authorized
     async def get(self, plural: str, name: str) -> None:
-        from altakit.catalog import Ref
+        from altakit_widgets.records import versions_of
 
         kind = KINDS[plural]
 
         def versions(cat: Catalog) -> dict[str, Any]:
-            found = cat.versions(kind, name)
-            if not found:
-                cat.resolve(Ref(kind, name))  # raises NotFound with its hint
+            found = versions_of(cat, kind, name)  # NotFound with its hint when there is none
             return {"kind": kind, "name": name, "versions": [r.to_json() for r in found]}
 
         await self.answer(versions)
@@ -256,7 +258,18 @@ class RecordHandler(CatalogHandler):
     @web.authenticated
     @authorized
     async def get(self, kind: str, name: str, version: str) -> None:
-        await self.answer(lambda cat: cat.get(kind, name, _version(version)).to_json())
+        from altakit_widgets.records import record_at
+
+        await self.answer(lambda cat: record_at(cat, kind, name, version).to_json())
+
+
+class NoRouteHandler(CatalogHandler):
+    """Any other path under the API: a JSON 404, like every route's errors."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, path: str) -> None:
+        raise web.HTTPError(404, f"no altakit API route {path!r}")
 
 
 class LineageHandler(CatalogHandler):
@@ -378,6 +391,7 @@ def routes(api: str) -> list[tuple[str, type[CatalogHandler]]]:
         (url_path_join(api, plural), KindHandler),
         (url_path_join(api, plural, "(.+)"), NameHandler),
         (url_path_join(api, "records", _KIND), KindHandler),
-        (url_path_join(api, "records", _KIND, "(.+)", _VERSION), RecordHandler),
+        (url_path_join(api, "records", _KIND, "(.+)", r"([A-Za-z0-9_.-]+)"), RecordHandler),
         (url_path_join(api, "lineage", _KIND, "(.+)", _VERSION), LineageHandler),
+        (url_path_join(api, "(.*)"), NoRouteHandler),  # last: every other path answers JSON
     ]

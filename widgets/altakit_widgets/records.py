@@ -228,3 +228,46 @@ def _table_diff(cat: Catalog, ra: Record, rb: Record) -> dict[str, Any]:
     fb = read_table(f"{rb.name}@{rb.version}", store=cat.store)
     drifted = [{"column": c, "psi": d["psi"], "ks": d["ks"]} for c, d in sorted(drift(fa, fb).items())]
     return {"schema": rows, "rows": {"a": fa.height, "b": fb.height}, "drift": drifted}
+
+
+def record_at(cat: Catalog, kind: str, name: str, version: str) -> Record:
+    """One record by ``version``: a number, ``latest``, or for a model one of its aliases (``champion``).
+
+    Raises:
+        NotFound: No such record, or the model has no such alias (the hint lists its aliases).
+        ConfigError: ``version`` is neither a number nor ``latest`` for a kind without aliases.
+    """
+    from altakit.errors import NotFound
+
+    if version == "latest" or version.isdigit():
+        return cat.get(kind, name, None if version == "latest" else int(version))
+    if kind != "model":
+        raise ConfigError(
+            f"version {version!r} of {kind}:{name} is not a number", hint="use a version number or latest"
+        )
+    from altakit.train.registry import ModelRegistry
+
+    aliases = ModelRegistry(cat.store, cat).aliases(name)
+    if version not in aliases:
+        cat.get(kind, name)  # no such model: its own NotFound
+        known = ", ".join(sorted(aliases)) or "none yet"
+        raise NotFound(f"model {name!r} has no alias {version!r}", model=name, hint=f"its aliases: {known}")
+    return cat.get(kind, name, aliases[version])
+
+
+def versions_of(cat: Catalog, kind: str, name: str) -> list[Record]:
+    """Every version of ``kind:name``; a 404 for a sample dataset that is a table names the table's route."""
+    from altakit.catalog import Ref
+    from altakit.errors import NotFound
+
+    found = cat.versions(kind, name)
+    if found:
+        return found
+    if kind == "dataset" and cat.versions("table", name):
+        raise NotFound(
+            f"{name!r} is a table (ingested rows), not a sample dataset",
+            name=name,
+            hint=f"its versions are at altakit/api/tables/{name}",
+        )
+    cat.resolve(Ref(kind, name))  # raises NotFound with its hint
+    return found

@@ -7,8 +7,9 @@ Example:
 
 from altakit_widgets.panels.base import Panel
 from altakit_widgets.panels.catalog import CatalogPanel
+from altakit_widgets.panels.home import HomePanel
 from altakit_widgets.panels.ingest import IngestPanel
 from altakit_widgets.panels.schema import SchemaReviewPanel
 from altakit_widgets.panels.training import TrainingPanel
 
-__all__ = ["CatalogPanel", "IngestPanel", "Panel", "SchemaReviewPanel", "TrainingPanel"]
+__all__ = ["CatalogPanel", "HomePanel", "IngestPanel", "Panel", "SchemaReviewPanel", "TrainingPanel"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -49,6 +50,12 @@ CSS = """
   border-bottom: 1px solid var(--jp-border-color2, rgba(128, 128, 128, 0.4));
   padding: 2px 8px; text-align: left;
 }
+.altakit-panel a { color: var(--jp-content-link-color, #1976d2); text-decoration: underline; }
+/* no clipped labels: descriptions and buttons as wide as their text, never cut with "…" */
+.altakit-panel .widget-inline-hbox .widget-label {
+  width: auto; min-width: var(--jp-widgets-inline-label-width, 80px); max-width: none; overflow: visible;
+}
+.altakit-panel .jupyter-button { width: auto; min-width: var(--jp-widgets-inline-width-short, 148px); }
 .altakit-panel pre, .altakit-panel code {
   background: var(--jp-layout-color2, rgba(128, 128, 128, 0.12));
   color: var(--jp-content-font-color1, inherit);
@@ -65,6 +72,27 @@ def grid(frame: pl.DataFrame, *, css_class: str = "altakit-grid", limit: int = 5
         for row in frame.head(limit).iter_rows()
     )
     return f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+#: A hint that names a shell command (`altakit …`): meant for whoever runs the CLI, not a panel's user.
+_COMMAND = re.compile(r"(^|`)altakit [a-z]")
+
+
+def ui_hint(hint: str | None) -> str | None:
+    """A library hint as a panel shows it: one naming a shell command is marked as the operator's.
+
+    Errors a panel's user can meet carry ``ui_hint`` (what to click); any other hint that names a
+    command is still shown, for whoever runs the server, not as something the user must type.
+
+    Example:
+        >>> ui_hint("see `altakit catalog ls`")
+        'for your operator: see `altakit catalog ls`'
+        >>> ui_hint("pick a file")
+        'pick a file'
+    """
+    if hint and _COMMAND.search(hint):
+        return f"for your operator: {hint}"
+    return hint
 
 
 class Panel:
@@ -101,7 +129,7 @@ class Panel:
         """Show ``exc`` as message + hint (altakit errors) or a generic message (anything else)."""
         self.last_exception = exc
         if isinstance(exc, AltakitError):
-            message, hint = exc.message, exc.hint
+            message, hint = exc.message, exc.fields.get("ui_hint") or ui_hint(exc.hint)
         else:
             log.warning("panel action failed", exc_info=exc)  # the traceback goes to the log only
             message, hint = f"Something went wrong ({type(exc).__name__}).", None

@@ -1,4 +1,4 @@
-"""CatalogPanel: datasets, models, runs and schemas, their versions, and their lineage.
+"""CatalogPanel: tables, datasets, models, runs and schemas, their versions, and their lineage.
 
 Every action is one call of :class:`altakit.catalog.Catalog` (``list``,
 ``search``, ``versions``, ``lineage``), the same call a notebook cell makes;
@@ -27,12 +27,15 @@ if TYPE_CHECKING:
 #: The kinds the panel offers, as (label, kind); "" is every kind.
 KINDS = [
     ("all", ""),
-    ("datasets", "dataset"),
+    ("tables", "table"),
+    ("sample datasets", "dataset"),
     ("models", "model"),
     ("runs", "run"),
     ("schemas", "schema"),
     ("sample types", "sample_type"),
 ]
+#: Which kind a bare name (``?name=line4``) means when several kinds share it: data before its schema.
+PREFER = ["table", "dataset", "model", "run", "sample_type", "schema"]
 
 
 def _open(source: Catalog | Store | str | None) -> Catalog:
@@ -61,8 +64,9 @@ class CatalogPanel(Panel):
     Args:
         source: A :class:`~altakit.catalog.Catalog`, a store, a store URL, or ``None`` for the
             default store (``$ALTAKIT_STORE`` or the project's store).
-        kind: Show only this kind at first (``"dataset"``, ``"model"``, ``"run"``, ``"schema"``).
-        name: Select this record at first (``"sensors"`` or ``"dataset:sensors"``).
+        kind: Show only this kind at first (``"table"``, ``"dataset"``, ``"model"``, ``"run"``, ``"schema"``).
+        name: Select this record at first (``"sensors"`` or ``"table:sensors"``; a bare name picks the
+            kind first in :data:`PREFER`).
 
     Attributes:
         records: The records listed (latest version of each name, or search hits).
@@ -128,7 +132,9 @@ class CatalogPanel(Panel):
         try:
             self.names.options = [(label, key) for key, label in labels.items()]
             want, self._want = self._want, ""
-            match = next((k for k in labels if want and (k == want or k.split(":", 1)[1] == want)), None)
+            hits = [k for k in labels if want and (k == want or k.split(":", 1)[1] == want)]
+            rank = {k: i for i, k in enumerate(PREFER)}
+            match = min(hits, key=lambda k: rank.get(k.split(":", 1)[0], len(PREFER)), default=None)
             target = match or (keep if keep in labels else None)
             self.names.value = target
         finally:

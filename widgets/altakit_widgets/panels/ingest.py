@@ -1,12 +1,19 @@
 """IngestPanel: pick a source, preview it, set cleaning options, estimate, run, and see the outcome.
 
 Every button is one library call, the same a notebook cell makes:
-:func:`altakit.ingestion.preview.preview` (readers + schema inference on the first rows),
-:meth:`altakit.ingestion.IngestJob.estimate`, :func:`altakit.ingestion.ingest` and
+:func:`altakit.ingestion.preview.preview` (readers + schema inference on the first rows) and
+:func:`~altakit.ingestion.preview.preview_cleaning` (which rows each cleaning step would change or
+set aside), :meth:`altakit.ingestion.IngestJob.estimate`, :func:`altakit.ingestion.ingest` and
 :func:`altakit.quarantine` (the rows the run quarantined, still open), shown with a Replay
 and a Discard (:class:`~altakit_widgets.panels.quarantine.QuarantineBox`, calling
-:func:`altakit.ingestion.replay`).
-The cleaning widgets only fill in an :class:`~altakit.ingestion.IngestSpec` dict.
+:func:`altakit.ingestion.replay`). The cleaning widgets
+(:class:`~altakit_widgets.panels.cleaning.CleaningOptions`) only fill in an
+:class:`~altakit.ingestion.IngestSpec` dict. An upload is kept in the store as a raw version
+(``uploads/<sha256 prefix>/<name>``), so a schema review shows its values and re-ingests it.
+
+With ``dashboard=True`` (the Voila dashboards) the panel reads only uploads and store keys,
+unless an operator allows server folders (:mod:`~altakit_widgets.panels.safety`), and a
+pending schema change links to the review page.
 
 Example:
     >>> from altakit_widgets.panels import IngestPanel
@@ -18,8 +25,10 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import html
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
 import ipywidgets as w
 
@@ -27,17 +36,24 @@ from altakit.ingestion.preview import Preview, preview
 from altakit.ingestion.schema import DEFAULT_POLICY, policies
 from altakit.store import open_store
 from altakit_widgets.panels.base import Panel, grid
+from altakit_widgets.panels.cleaning import WIDE, CleaningOptions
 from altakit_widgets.panels.quarantine import QuarantineBox
+from altakit_widgets.panels.safety import allowed_roots, check_source, check_upload
 
 if TYPE_CHECKING:
     import polars as pl
 
     from altakit.events import Event
     from altakit.ingestion import IngestReport
+    from altakit.ingestion.preview import CleaningPreview
     from altakit.store import Store
 
 #: Source kinds offered, as (label, kind).
 SOURCES = [("upload", "upload"), ("store key / prefix", "store"), ("path or s3:// URL", "url")]
+#: Where uploads are kept in the store: ``uploads/<first 16 hex of their SHA-256>/<file name>``.
+UPLOADS = "uploads/"
+#: The schema review dashboard, relative to the ingest dashboard (both in ``notebooks/dashboards/``).
+REVIEW_PAGE = "schema_review.ipynb"
 
 
 def _size(n: float) -> str:
@@ -48,6 +64,17 @@ def _size(n: float) -> str:
     return f"{n} B"
 
 
+def review_link(dataset: str, source: str | None = None, page: str = REVIEW_PAGE) -> str:
+    """The URL (relative to a dashboard) of the review page for ``dataset`` and the source it waits on.
+
+    Example:
+        >>> review_link("line4", "store:uploads/ab/day2.csv")
+        'schema_review.ipynb?dataset=line4&source=store%3Auploads%2Fab%2Fday2.csv'
+    """
+    query = {"dataset": dataset, **({"source": source} if source else {})}
+    return f"{page}?{urlencode(query, quote_via=quote)}"
+
+
 class IngestPanel(Panel):
     """Ingest a file into a dataset: source → preview → options → estimate → run → outcome.
 
@@ -55,30 +82,44 @@ class IngestPanel(Panel):
         store: The store (or its URL); ``None`` for the default store.
         dataset: The dataset to ingest into.
         source: A source to start with (path, ``store:key``, URL); picks the matching source kind.
+        spec: An ingest spec to start from (time, series, policy, cleaning steps): the widgets show it.
+        dashboard: A Voila dashboard drives the panel: only uploads and store keys are read (unless an
+            operator allows folders, :mod:`~altakit_widgets.panels.safety`), and a pending schema change
+            links to the review page.
 
     Attributes:
-        source: What :meth:`run` ingests (``(name, bytes)`` after an upload).
+        source: What :meth:`run` ingests (``store:uploads/…`` after an upload).
         preview_result: The last :class:`Preview`, or ``None``.
+        cleaning_result: What the cleaning steps would do to the previewed rows, or ``None``.
         estimate_result: The last estimate (rows, bytes, seconds), or ``None``.
         report: The last :class:`~altakit.ingestion.IngestReport`, or ``None``.
         quarantined: The rows the last run quarantined that are still open (after :meth:`show_quarantine`).
         quarantine: The quarantine box: those rows, Replay and Discard.
-
-    Example:
-        >>> panel = IngestPanel(None, dataset="sensors")  # doctest: +SKIP
-        >>> panel.source_text.value = "store:raw/sensors.csv"  # doctest: +SKIP
     """
 
-    def __init__(self, store: Store | str | None = None, *, dataset: str = "", source: Any = None) -> None:
+    def __init__(
+        self,
+        store: Store | str | None = None,
+        *,
+        dataset: str = "",
+        source: Any = None,
+        spec: dict[str, Any] | None = None,
+        dashboard: bool = False,
+    ) -> None:
         super().__init__("Ingest")
         self.store: Store | None = self.call(open_store, store)
+        self.dashboard = dashboard
         self.source: Any = None
         self.preview_result: Preview | None = None
+        self.cleaning_result: CleaningPreview | None = None
         self.estimate_result: dict[str, Any] | None = None
         self.report: IngestReport | None = None
         self.quarantined: pl.DataFrame | None = None
+        self._time_picked = False  # the person chose the time column (else an ingest detects it)
+        self._setting = False  # the panel itself is setting widgets
         # --- source
-        self.kind = w.ToggleButtons(options=SOURCES, value="upload", description="Source")
+        kinds = SOURCES if not dashboard or allowed_roots() else SOURCES[:2]
+        self.kind = w.ToggleButtons(options=kinds, value="upload", description="Source")
         self.upload = w.FileUpload(
             accept=".csv,.tsv,.txt,.parquet,.json,.ndjson,.jsonl,.xlsx,.gz,.bz2,.xz,.zip", multiple=False
         )
@@ -94,17 +135,15 @@ class IngestPanel(Panel):
         self.grid = w.HTML()
         self.schema = w.HTML()
         # --- cleaning options (they fill in the spec)
-        self.time = w.Dropdown(options=[("(none)", "")], value="", description="Time column")
-        self.by = w.Text(description="Series by", placeholder="sensor, site")
-        self.policy = w.Dropdown(options=policies(), value=DEFAULT_POLICY, description="Schema")
-        self.outliers = w.Dropdown(
-            options=[("keep", ""), ("zscore", "zscore"), ("iqr", "iqr"), ("hampel", "hampel")],
-            value="",
-            description="Outliers",
+        self.time = w.Dropdown(options=[("(detect)", "")], value="", description="Time column", style=WIDE)
+        self.by = w.Text(description="Series by", placeholder="sensor, site", style=WIDE)
+        self.policy = w.Dropdown(
+            options=policies(), value=DEFAULT_POLICY, description="Schema changes", style=WIDE
         )
-        self.outlier_action = w.Dropdown(options=["null", "quarantine"], value="null", description="then")
-        self.max_gap = w.BoundedIntText(value=0, min=0, max=10_000, description="Fill gaps ≤")
-        self.resample = w.Text(description="Resample", placeholder="e.g. 15m (empty: keep)")
+        self.cleaning = CleaningOptions()
+        self.outliers, self.outlier_action = self.cleaning.outliers, self.cleaning.outlier_action
+        self.max_gap, self.resample = self.cleaning.max_gap, self.cleaning.resample
+        self.cleaning_html = w.HTML()
         # --- estimate, run, outcome
         self.estimate_button = w.Button(description="Estimate", icon="calculator")
         self.estimate_html = w.HTML()
@@ -123,7 +162,8 @@ class IngestPanel(Panel):
             self.schema,
             w.HTML("<b>Cleaning</b>"),
             w.HBox([self.time, self.by, self.policy]),
-            w.HBox([self.outliers, self.outlier_action, self.max_gap, self.resample]),
+            self.cleaning.widget,
+            self.cleaning_html,
             w.HBox([self.estimate_button, self.run_button, self.progress]),
             self.estimate_html,
             self.outcome,
@@ -133,18 +173,28 @@ class IngestPanel(Panel):
         self.kind.observe(self._on_kind, names="value")
         self.upload.observe(self._on_upload, names="value")
         self.source_text.observe(lambda _: self._on_text(), names="value")
+        self.time.observe(lambda _: self._on_time(), names="value")
         self.preview_button.on_click(lambda _: self.show_preview())
         self.sort_by.observe(lambda _: self._show_grid(), names="value")
         self.descending.observe(lambda _: self._show_grid(), names="value")
         self.estimate_button.on_click(lambda _: self.estimate())
         self.run_button.on_click(lambda _: self.run())
         self.quarantine_button.on_click(lambda _: self.show_quarantine())
+        if spec:
+            self.load_spec(spec)
         self._on_kind({"new": "upload"})
         if source is not None:
             text = str(source)
-            self.kind.value = "store" if text.startswith("store:") else "url"
-            self.source_text.value = text.removeprefix("store:")
-        self.set_status("Pick a source." if self.store is not None else "No store.")
+            kind = "store" if text.startswith("store:") else "url"
+            if kind in [k for _, k in self.kind.options]:
+                self.kind.value = kind
+                self.source_text.value = text.removeprefix("store:")
+            else:  # a server path where the operator allowed none: say why it is not read
+                self.call(check_source, text)
+        if self.store is not None and not self.error_message:
+            self.set_status("Pick a source.")
+        elif self.store is None:
+            self.set_status("No store.")
 
     # ------------------------------------------------------------------ actions
     def spec(self) -> dict[str, Any]:
@@ -155,31 +205,48 @@ class IngestPanel(Panel):
         by = [c.strip() for c in self.by.value.split(",") if c.strip()]
         if by:
             spec["by"] = by
-        steps: list[dict[str, Any]] = []
-        if self.outliers.value:
-            action = self.outlier_action.value
-            steps.append({"step": "outliers", "method": self.outliers.value, "action": action})
-        if self.max_gap.value:
-            steps.append({"step": "fill_gaps", "max_gap": int(self.max_gap.value)})
-        if self.resample.value.strip():
-            steps.append({"step": "resample", "rule": self.resample.value.strip()})
+        steps = self.cleaning.steps()
         if steps:
             spec["steps"] = steps
         return spec
 
+    def load_spec(self, spec: dict[str, Any]) -> None:
+        """Show ``spec`` in the widgets (time column, series, policy, cleaning steps)."""
+        self._setting = True
+        try:
+            time = spec.get("time") or ""
+            if time:
+                self.time.options = list(dict.fromkeys([*self.time.options, (time, time)]))
+                self.time.value = time
+                self._time_picked = True
+            by = spec.get("by") or []
+            self.by.value = ", ".join([by] if isinstance(by, str) else by)
+            self.policy.value = spec.get("policy", DEFAULT_POLICY)
+            self.cleaning.load(list(spec.get("steps") or []))
+        finally:
+            self._setting = False
+
     def show_preview(self) -> Preview | None:
-        """Preview the source: first rows, inferred types, detected datetime formats (:func:`preview`)."""
+        """Preview the source: first rows, inferred types, detected datetime formats (:func:`preview`),
+        and the rows each cleaning step would change or set aside (nothing is written)."""
         if not self._ready(need_dataset=False):
             return None
+        self._clear_preview()
         found = self.call(preview, self.source, self.spec(), store=self.store)
         if found is None:
+            self.set_status("The preview failed: nothing to show.")
             return None
         self.preview_result = found
         columns = found.rows.columns
-        keep_time = self.time.value
-        guess = keep_time or next((c for c, t in found.types.items() if t.startswith("datetime")), "")
-        self.time.options = [("(none)", ""), *[(c, c) for c in columns]]
-        self.time.value = guess if guess in columns else ""
+        self._setting = True
+        try:
+            keep_time = self.time.value if self._time_picked else ""
+            guess = keep_time or _time_column(found)
+            self.time.options = [("(none)", ""), *[(c, c) for c in columns]]
+            self.time.value = guess if guess in columns else ""
+        finally:
+            self._setting = False
+        self.cleaning.set_columns([c for c, t in found.types.items() if t.startswith(("int", "float"))])
         self.sort_by.options = ["", *columns]
         self._show_grid()
         rows = "".join(
@@ -191,7 +258,24 @@ class IngestPanel(Panel):
             '<table class="altakit-schema"><tr><th>column</th><th>inferred type</th>'
             f"<th>datetime format</th></tr>{rows}</table>"
         )
+        self.show_cleaning()
         self.set_status(f"Previewing {', '.join(found.files)}: {len(columns)} columns.")
+        return found
+
+    def show_cleaning(self) -> CleaningPreview | None:
+        """Mark the previewed rows each cleaning step would change or set aside
+        (:func:`~altakit.ingestion.preview.preview_cleaning`)."""
+        from altakit.ingestion.preview import preview_cleaning
+
+        self.cleaning_result, self.cleaning_html.value = None, ""
+        spec = self.spec()
+        if not spec.get("steps") or self.source is None:
+            return None
+        found = self.call(preview_cleaning, self.source, spec, store=self.store)
+        if found is None:
+            return None
+        self.cleaning_result = found
+        self.cleaning_html.value = cleaning_html(found)
         return found
 
     def estimate(self) -> dict[str, Any] | None:
@@ -200,6 +284,7 @@ class IngestPanel(Panel):
 
         if not self._ready():
             return None
+        self.estimate_html.value, self.estimate_result = "", None
         job = self.call(IngestJob, self.source, self.dataset.value.strip(), self.spec(), store=self.store)
         found = self.call(job.estimate) if job is not None else None
         if found is None:
@@ -221,13 +306,24 @@ class IngestPanel(Panel):
             self.set_status(f"{stage}: {event.done:,} of ~{event.total:,} {unit}")
 
     def run(self) -> IngestReport | None:
-        """Ingest the source into the dataset (:func:`altakit.ingestion.ingest`) and show the outcome."""
+        """Ingest the source into the dataset (:func:`altakit.ingestion.ingest`) and show the outcome.
+
+        Without a time column picked, the preview's detected one is used (the status says so).
+        """
         from altakit.ingestion import ingest
 
+        self._clear_outcome()
         if not self._ready():
             return None
+        from altakit.errors import SchemaChangePending
         from altakit.events import EventStream
 
+        detected = ""
+        if not self._time_picked and not self.time.value and self.preview_result is None:
+            if self.show_preview() is None:
+                self.progress.bar_style, self.progress.value = "danger", 1.0
+                return None
+            detected = self.time.value
         dataset = self.dataset.value.strip()
         self.run_button.disabled = True
         self.progress.bar_style, self.progress.value = "info", 0.0
@@ -240,17 +336,16 @@ class IngestPanel(Panel):
             self.run_button.disabled = False
         if report is None:
             self.progress.bar_style, self.progress.value = "danger", 1.0
+            if isinstance(self.last_exception, SchemaChangePending):
+                self.outcome.value = self._pending_html(dataset)
             self.set_status("Nothing was written.")
             return None
-        self.report, self.quarantined = report, None
+        self.report = report
         self.progress.bar_style, self.progress.value = "success", 1.0
-        self.quarantine_grid.value = ""
-        self.quarantine.widget.layout.display = "none"
         self.quarantine_button.disabled = not report.rows_quarantined
         self.outcome.value = self._outcome(report)
-        self.set_status(
-            f"{dataset}@{report.version} written." if report.version else f"{dataset}: {report.status}."
-        )
+        done = f"{dataset}@{report.version} written." if report.version else f"{dataset}: {report.status}."
+        self.set_status(f"{done} Time column {detected} (detected)." if detected else done)
         return report
 
     def show_quarantine(self) -> pl.DataFrame | None:
@@ -278,14 +373,40 @@ class IngestPanel(Panel):
             self.show_error(ConfigError("no store is open", hint="pass a store or set $ALTAKIT_STORE"))
             return False
         if self.source is None:
-            hint = "upload a file, or type a store key, a path or an s3:// URL"
-            self.show_error(ConfigError("no source picked", hint=hint))
+            what = "upload a file, or type a store key" + (
+                "" if self.kind.options == SOURCES[:2] else ", a path or an s3:// URL"
+            )
+            self.show_error(ConfigError("no source picked", hint=what))
             return False
         if need_dataset and not self.dataset.value.strip():
             hint = "type the dataset to ingest into, e.g. sensors"
             self.show_error(ConfigError("no dataset name", hint=hint))
             return False
         return True
+
+    def _clear_preview(self) -> None:
+        self.preview_result = self.cleaning_result = None
+        self.grid.value = self.schema.value = self.cleaning_html.value = ""
+
+    def _clear_outcome(self) -> None:
+        self.report, self.quarantined = None, None
+        self.outcome.value = ""
+        self.progress.bar_style, self.progress.value = "", 0.0
+        self.quarantine_grid.value = ""
+        self.quarantine.widget.layout.display = "none"
+        self.quarantine_button.disabled = True
+
+    def _reset(self) -> None:
+        """A new source is coming: nothing the previous one showed stays."""
+        self.source = None
+        self._clear_preview()
+        self._clear_outcome()
+        self.estimate_html.value, self.estimate_result = "", None
+        self.clear_error()
+
+    def _on_time(self) -> None:
+        if not self._setting:
+            self._time_picked = True
 
     def _show_grid(self) -> None:
         if self.preview_result is None:
@@ -305,33 +426,60 @@ class IngestPanel(Panel):
         else:
             self.source_text.description = "Path / URL"
             self.source_text.placeholder = "s3://bucket/prefix/raw/day1.csv or /data/day1.csv"
+        self._reset()
         self.source = self._upload_source() if upload else self._text_source()
 
     def _on_text(self) -> None:
+        self._reset()
         self.source = self._text_source()
         if self.source is not None:
             self.set_status(f"Source: {self.source}")
 
     def _on_upload(self, change: dict[str, Any]) -> None:
+        self._reset()
         self.source = self._upload_source()
         if self.source is not None:
-            name, data = self.source
             self.upload_progress.value = 1.0
             self.upload_progress.bar_style = "success"
-            self.set_status(f"Received {name} ({_size(len(data))}).")
 
-    def _upload_source(self) -> tuple[str, bytes] | None:
+    def _upload_source(self) -> str | None:
+        """Keep the upload in the store (one raw version per content) and name it as a ``store:`` source."""
         files = self.upload.value
-        if not files:
+        if not files or self.store is None:
             return None
         item = files[0]
-        return str(item["name"]), bytes(item["content"])
+        name, data = str(item["name"]).rsplit("/", 1)[-1], bytes(item["content"])
+        if self.call(check_upload, name, len(data)) is None and self.error_message:
+            return None
+        key = f"{UPLOADS}{hashlib.sha256(data).hexdigest()[:16]}/{name}"
+        if self.call(self.store.exists, key) is False and self.call(self.store.put, key, data) is None:
+            return None
+        self.set_status(f"Received {name} ({_size(len(data))}); kept in the store as {key}.")
+        return f"store:{key}"
 
     def _text_source(self) -> str | None:
         text = self.source_text.value.strip()
         if not text:
             return None
-        return f"store:{text.removeprefix('store:')}" if self.kind.value == "store" else text
+        if self.kind.value == "store":
+            return f"store:{text.removeprefix('store:')}"
+        if self.dashboard and self.call(check_source, text) is None:
+            return None
+        return text
+
+    def _pending_html(self, dataset: str) -> str:
+        link = review_link(dataset, self.source if isinstance(self.source, str) else None)
+        if self.dashboard:
+            action = (
+                f'<a class="altakit-review-link" href="{html.escape(link)}">Review the change</a> '
+                "(approve or reject it there; after an approval, <i>Ingest again</i> on that page "
+                "writes this file, no new upload needed)."
+            )
+        else:
+            action = "Review it in the schema review panel (notebook 03), then ingest again."
+        return (
+            f'<div class="altakit-outcome altakit-pending"><p><b>Waiting for review</b>: {action}</p></div>'
+        )
 
     def _outcome(self, report: IngestReport) -> str:
         name = f"{report.dataset}@{report.version}" if report.version else report.dataset
@@ -349,5 +497,51 @@ class IngestPanel(Panel):
             f"<tr><th>rows in the commit</th><td>{report.rows_out}</td></tr>"
             f"<tr><th>schema version</th><td>{report.schema_version or ''}</td></tr>"
             f"<tr><th>seconds</th><td>{report.seconds:.2f}</td></tr></table>"
+            f"{steps_html(report.steps)}"
             f"{f'<ul>{reasons}</ul>' if reasons else ''}{note}</div>"
         )
+
+
+def _time_column(found: Preview) -> str:
+    """The first datetime column of a preview (empty: none)."""
+    return next((c for c, t in found.types.items() if t.startswith("datetime")), "")
+
+
+def steps_html(steps: list[dict[str, Any]]) -> str:
+    """What each cleaning step changed, with the reason when it changed nothing."""
+    from altakit.ingestion.clean import explain
+
+    if not steps:
+        return ""
+    items = []
+    for step in steps:
+        changed = sum(step.get("changed", {}).values())
+        rows = step.get("rows_before", 0) - step.get("rows_after", 0)
+        what = f"{changed} value(s) changed" + (f", {rows} row(s) fewer" if rows > 0 else "")
+        why = explain(step)
+        items.append(
+            f'<li class="altakit-step"><b>{html.escape(step["step"])}</b>: {what}'
+            f"{f' ({html.escape(why)})' if why else ''}</li>"
+        )
+    return f'<ul class="altakit-steps">{"".join(items)}</ul>'
+
+
+def cleaning_html(found: CleaningPreview) -> str:
+    """The previewed rows a cleaning step would change or set aside, marked per step."""
+    from altakit.ingestion.clean import explain
+
+    notes = "".join(
+        f'<li class="altakit-step">{html.escape(s.step)}: {s.summary()}'
+        f"{f' ({html.escape(why)})' if (why := explain(s.report)) else ''}</li>"
+        for s in found.steps
+    )
+    if found.marked.height == 0:
+        return (
+            f'<div class="altakit-cleaning"><p>In the first {found.rows_read} rows no step changes a row.</p>'
+            f"<ul>{notes}</ul></div>"
+        )
+    return (
+        f'<div class="altakit-cleaning"><p>In the first {found.rows_read} rows, the cleaning steps would '
+        f"change these (nothing is written yet):</p><ul>{notes}</ul>"
+        f"{grid(found.marked, css_class='altakit-grid altakit-marked')}</div>"
+    )

@@ -63,8 +63,12 @@ class SchemaReviewPanel(Panel):
     Args:
         store: The store (or its URL); ``None`` for the default store.
         dataset: The dataset to review (``?dataset=`` in the dashboard).
-        source: The source that proposed the change (optional): its values are shown as samples of
-            new columns, and "Ingest again" re-ingests it after an approval.
+        source: The source that proposed the change (``store:uploads/…`` for an upload; default: the
+            ``store:`` sources the change recorded): its values are shown as samples of new columns, and
+            "Ingest again" re-ingests it after an approval.
+        dashboard: A Voila dashboard drives the panel: ``source`` must be a store key (or a path an
+            operator allowed, :mod:`~altakit_widgets.panels.safety`), and the page links back to the
+            ingest and home dashboards.
 
     Attributes:
         change: The pending change record, or ``None``.
@@ -73,13 +77,23 @@ class SchemaReviewPanel(Panel):
         history: Every state of every change, oldest first.
         columns: The table's columns (latest version), empty when there is no table yet.
         report: The report of the last "Ingest again".
+        exists: The dataset has a table, or a schema change (``False``: no dataset of that name yet).
         quarantine: The dataset's open quarantined rows, with Replay and Discard.
     """
 
-    def __init__(self, store: Store | str | None = None, *, dataset: str = "", source: Any = None) -> None:
+    def __init__(
+        self,
+        store: Store | str | None = None,
+        *,
+        dataset: str = "",
+        source: Any = None,
+        dashboard: bool = False,
+    ) -> None:
         super().__init__("Schema review")
         self.store: Store | None = self.call(open_store, store)
-        self.source = source or None
+        self.dashboard = dashboard
+        self.source = self._given = self._checked(source or None)
+        self.exists = False
         self.change: Record | None = None
         self.policy = "review"
         self.samples: dict[str, list[str]] = {}
@@ -97,7 +111,9 @@ class SchemaReviewPanel(Panel):
         self.table = w.HTML()
         self.quarantine = QuarantineBox(self, who=lambda: current_user(self.store))
         self.audit = w.HTML()
+        self.links = w.HTML()
         self.body.children = [
+            self.links,
             w.HBox([self.dataset, self.refresh_button]),
             self.info,
             self.diff,
@@ -112,7 +128,10 @@ class SchemaReviewPanel(Panel):
         self.approve_button.on_click(lambda _: self.approve())
         self.reject_button.on_click(lambda _: self.reject())
         self.reingest_button.on_click(lambda _: self.ingest_again())
+        refused = self.last_exception
         self.refresh()
+        if refused is not None:  # a source the dashboard may not read: say so after the refresh
+            self.show_error(refused)
 
     # ------------------------------------------------------------------ actions
     def refresh(self) -> None:
@@ -121,9 +140,10 @@ class SchemaReviewPanel(Panel):
         from altakit.ingestion import SchemaRegistry
 
         name = self.dataset.value.strip()
-        self.change, self.history, self.samples, self.columns = None, [], {}, []
+        self.change, self.history, self.samples, self.columns, self.exists = None, [], {}, [], False
         self._buttons(False)
         self.quarantine.clear()
+        self.links.value = self._links(name)
         if self.store is None or not name:
             self.info.value = self.diff.value = self.table.value = self.audit.value = ""
             self.set_status("Type a dataset name." if self.store is not None else "No store.")
@@ -136,6 +156,8 @@ class SchemaReviewPanel(Panel):
             self.set_status("")
             return
         self.history = self.call(registry.changes, name) or []
+        if self._given is None:  # the store sources the change recorded (an upload, a key) when none is given
+            self.source = _recorded_source(self.history)
         approved = self.call(registry.approved, name)
         self.policy = dataset_policy(self.store, name)
         self.quarantine.load(self.store, name)
@@ -146,9 +168,16 @@ class SchemaReviewPanel(Panel):
             f'<b class="altakit-policy">{html.escape(self.policy)}</b> · approved schema: {base} · '
             f"reviewer: {html.escape(current_user(self.store))}</div>"
         )
-        if self.change is None:
+        self.exists = bool(self.columns or self.history or self.change is not None)
+        if not self.exists:
+            self.info.value = ""
+            self.diff.value = f"<p><i>There is no dataset named {html.escape(name)} yet.</i></p>"
+            self.set_status(f"{name}: no such dataset (nothing was ingested into it).")
+        elif self.change is None:
             self.diff.value = "<p><i>No schema change awaits review.</i></p>"
             self.set_status(f"{name}: nothing pending.")
+            approved_last = bool(self.history) and change_doc(self.history[-1]).status == "approved"
+            self.reingest_button.disabled = not (approved_last and self.source is not None)
         else:
             self.samples = self._samples(name, self.change)
             self.diff.value = self._diff_html(self.change)
@@ -181,6 +210,27 @@ class SchemaReviewPanel(Panel):
         return report
 
     # ------------------------------------------------------------------ helpers
+    def _checked(self, source: Any) -> Any:
+        """``source`` if this panel may read it (a dashboard: store keys and allowed paths only)."""
+        from altakit_widgets.panels.safety import check_source
+
+        if source is None or not self.dashboard or str(source).startswith("store:"):
+            return source
+        return self.call(check_source, str(source))
+
+    def _links(self, name: str) -> str:
+        """Links to the ingest and home dashboards (dashboards only)."""
+        from urllib.parse import quote
+
+        if not self.dashboard:
+            return ""
+        ingest = html.escape(f"ingest.ipynb?dataset={quote(name)}" if name else "ingest.ipynb")
+        into = html.escape(name or "a dataset")
+        return (
+            f'<div class="altakit-links"><a class="altakit-home-link" href="home.ipynb">All datasets</a> · '
+            f'<a class="altakit-ingest-link" href="{ingest}">Ingest into {into}</a></div>'
+        )
+
     def _decide(self, action: str) -> Record | None:
         from altakit.ingestion import SchemaRegistry
 
@@ -277,3 +327,12 @@ class SchemaReviewPanel(Panel):
             '<h5>Audit history</h5><table class="altakit-audit"><tr><th>#</th><th>status</th><th>change</th>'
             f"<th>by</th><th>at (UTC)</th><th>comment</th></tr>{''.join(rows)}</table>"
         )
+
+
+def _recorded_source(history: list[Record]) -> str | list[str] | None:
+    """The ``store:`` sources the latest change that recorded any names (one, a list, or ``None``)."""
+    for rec in reversed(history):
+        found = change_doc(rec).sources
+        if found:
+            return found[0] if len(found) == 1 else list(found)
+    return None

@@ -23,7 +23,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import html
+import subprocess
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
     from altakit.store import Store
     from altakit_widgets.training_jobs import TrainingJob
 
+#: Longest wait, once a run ended, for its job process to end before Start is offered again.
+WRAP_UP_SECONDS = 120
 #: Most curve updates a second (each sends only what changed since the last one).
 UPDATES_PER_SECOND = 2
 #: Grid line colour of the curves, readable on light and dark themes.
@@ -55,6 +59,21 @@ def _open(source: Store | str | None) -> Store:
     return open_store(source or None)
 
 
+def epoch_step(epochs: int, ticks: int = 10) -> int:
+    """Whole-epoch tick spacing (1, 2, 5, 10, 20, 50 …) giving at most ``ticks`` ticks.
+
+    Example:
+        >>> [epoch_step(n) for n in (3, 10, 11, 30, 100, 5000)]
+        [1, 1, 2, 5, 10, 500]
+    """
+    scale = 1
+    while True:
+        for step in (scale, 2 * scale, 5 * scale):
+            if epochs <= step * ticks:
+                return step
+        scale *= 10
+
+
 def _figure() -> Any:
     import plotly.graph_objects as go
 
@@ -70,13 +89,28 @@ def _figure() -> Any:
             "plot_bgcolor": "rgba(0,0,0,0)",
             "font": {"color": "#888"},
             # grey grid lines: the default template's white ones vanish on light themes, glare on dark
-            "xaxis": {"title": {"text": "epoch"}, "gridcolor": GRID, "zerolinecolor": GRID},
-            "yaxis": {"title": {"text": "loss"}, "gridcolor": GRID, "zerolinecolor": GRID},
-            "yaxis2": {
+            # whole epochs only: ticks every epoch_step(epochs), set once the run's epochs are known
+            "xaxis": {
+                "title": {"text": "epoch"},
+                "tickmode": "linear",
+                "tick0": 0,
+                "dtick": 1,
+                "tickformat": "d",
+                "gridcolor": GRID,
+                "zerolinecolor": GRID,
+            },
+            "yaxis": {"title": {"text": "loss · val_mae"}, "gridcolor": GRID, "zerolinecolor": GRID},
+            "yaxis2": {  # shown once a run draws accuracy (a regression has none)
+                "visible": False,
                 "title": {"text": "accuracy"},
                 "overlaying": "y",
                 "side": "right",
                 "range": [0, 1],
+                "tickmode": "linear",
+                "tick0": 0,
+                "dtick": 0.25,
+                "tickformat": ".0%",
+                "showgrid": False,
                 "gridcolor": GRID,
                 "zerolinecolor": GRID,
             },
@@ -250,8 +284,9 @@ class TrainingPanel(Panel):
             if running:
                 self.runs.value = running  # watches it
 
-    def refresh_models(self) -> None:
-        """List the versions and aliases of the chosen model (``ModelRegistry``)."""
+    def refresh_models(self, select: int | None = None) -> None:
+        """List the versions and aliases of the chosen model (``ModelRegistry``); select version
+        ``select`` if given (else keep the selection, else the newest)."""
         from altakit.errors import NotFound
         from altakit.train.registry import ModelRegistry, read_model
 
@@ -273,7 +308,7 @@ class TrainingPanel(Panel):
             key = "val_accuracy" if "val_accuracy" in metrics else "val_loss"
             score = f"  {key} {metrics[key]:.3f}" if isinstance(metrics.get(key), int | float) else ""
             labels.append((f"v{rec.version}{score}", rec.version))
-        keep = self.versions.value
+        keep = select if select is not None else self.versions.value
         self.versions.options = labels
         values = [v for _, v in labels]
         self.versions.value = keep if keep in values else (values[0] if values else None)
@@ -294,7 +329,10 @@ class TrainingPanel(Panel):
         from altakit.errors import ConfigError
         from altakit_widgets.training_jobs import start_job, training_plan
 
-        if self.store is None or self.running:
+        if self.store is None:
+            return
+        if self.running:
+            self.set_status("A training job is still running: wait for it to end, or stop it.")
             return
         self.clear_error()
         if not self.dataset.value:
@@ -376,6 +414,7 @@ class TrainingPanel(Panel):
             with self.figure.batch_update():
                 for trace in self.figure.data:
                     trace.x, trace.y = (), ()
+                self.figure.layout.yaxis2.visible = False
             self.checkpoint_list.value, self.eta.value = "", ""
             self.progress.value = 0
         self._watcher = threading.Thread(
@@ -428,14 +467,24 @@ class TrainingPanel(Panel):
         return True
 
     def _finished(self, run: str) -> None:
-        self.start_button.disabled, self.stop_button.disabled = False, True
-        self.refresh_models()
+        self.stop_button.disabled = True
+        job = self.job
+        if job is not None and job.run == run and not job.done:
+            # the run has ended; its job still saves the notebook and records it: Start waits for that
+            self.set_status(f"Run {run} ended; its job is finishing …")
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                job.proc.wait(WRAP_UP_SECONDS)
+        self.start_button.disabled = False
         if self.store is None:
             return
         from altakit.catalog import catalog_of
+        from altakit.catalog.records import Ref
 
         rec = self.call(catalog_of(self.store).get, "run", run)
         model = rec.doc.get("model") if rec is not None else None
+        made = self.call(Ref.parse, str(model)) if model else None
+        # the version just trained is the one to promote (not the one selected before)
+        self.refresh_models(select=made.version if made and made.name == self.model.value.strip() else None)
         status = self.status_of_run or "ended"
         if self.alive is False:
             status = "stopped without ending (its process is gone)"
@@ -456,10 +505,14 @@ class TrainingPanel(Panel):
                     ys = [p[trace.name] for p in new if isinstance(p.get(trace.name), int | float)]
                     if xs:
                         trace.x, trace.y = (*trace.x, *xs), (*trace.y, *ys)
+                        if CURVES[trace.name][0] == "y2":
+                            self.figure.layout.yaxis2.visible = True
             self.updates += 1
             self._show_checkpoints(live["run"])
         epochs = live["parameters"].get("epochs")
         if isinstance(epochs, int) and epochs > 0:
+            if self.figure.layout.xaxis.range != (0.5, epochs + 0.5):  # the whole run's axis, once
+                self.figure.layout.xaxis.update(range=[0.5, epochs + 0.5], dtick=epoch_step(epochs))
             done = len(self.points)
             self.progress.max, self.progress.value = epochs, min(done, epochs)
             self.eta.value = html.escape(self._eta(done, epochs))
