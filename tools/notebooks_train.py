@@ -532,7 +532,8 @@ panel = TrainingPanel(store_url or None, model=model, dataset=dataset or None, e
 panel
 """),
     code("""
-print(panel.status_text)  # for batch runs and logs
+if "QUERY_STRING" not in os.environ:  # a batch run (papermill): the status as text for its log;
+    print(panel.status_text)  # a Voila page shows it in the panel already
 """),
 ]
 
