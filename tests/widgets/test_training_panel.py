@@ -61,7 +61,13 @@ def test_lists_tables_and_datasets_and_refuses_what_no_notebook_trains(store, tm
         and panel.dataset.value == "table:line4@1"
     )
     assert panel.target.options == ("ts", "sensor", "temp", "hum")  # the table's user columns
-    assert set(panel.features.options) == {"temp", "hum"}  # numeric ones only
+    assert panel.target.value == "hum" and panel.features.options == ("temp",)  # numeric ones, not the target
+    panel.target.value = "sensor"
+    assert panel.features.options == ("temp", "hum") and panel.features.value == (
+        "temp",
+    )  # kept what was picked
+    panel.target.value = "temp"
+    assert panel.features.options == ("hum",) and panel.features.value == ()  # the target is never a feature
     assert panel.columns.layout.display is None  # shown for a table
 
     panel.dataset.value = "dataset:other@1"

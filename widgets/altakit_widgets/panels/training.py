@@ -175,6 +175,7 @@ class TrainingPanel(Panel):
         self.dataset = w.Dropdown(options=[], description="Data")
         self.model = w.Text(value=model, description="Model", continuous_update=False)
         self.features = w.SelectMultiple(options=[], description="Features", rows=4)
+        self._numeric: list[str] = []  # the picked table's numeric columns
         self.target = w.Dropdown(options=[], description="Target")
         self.columns = w.HBox([self.features, self.target])
         self.epochs = w.BoundedIntText(value=epochs, min=1, max=10000, description="Epochs")
@@ -217,6 +218,7 @@ class TrainingPanel(Panel):
         self.promote_button.on_click(lambda _: self.promote())
         self.model.observe(lambda _: self.refresh_models(), names="value")
         self.dataset.observe(lambda _: self.refresh_columns(), names="value")
+        self.target.observe(lambda _: self._offer_features(), names="value")
         self.runs.observe(self._picked_run, names="value")
         if self.store is not None:
             self.refresh_datasets(dataset)
@@ -257,11 +259,18 @@ class TrainingPanel(Panel):
             return
         types = self.call(table_columns, ref.removeprefix("table:"), store=self.store) or {}
         numeric = [c for c, t in types.items() if t.startswith(("Float", "Int", "UInt", "Boolean"))]
+        self._numeric = numeric
         self.target.options = list(types)
         self.target.value = numeric[-1] if numeric else next(iter(types), None)
-        self.features.options = numeric
-        self.features.value = tuple(c for c in numeric if c != self.target.value)
+        self._offer_features(everything=True)
         self.columns.layout.display = None
+
+    def _offer_features(self, everything: bool = False) -> None:
+        """The numeric columns but the target as features (all of them picked, or those picked before)."""
+        offered = [c for c in self._numeric if c != self.target.value]
+        picked = offered if everything else [c for c in self.features.value if c in offered]
+        self.features.options = offered
+        self.features.value = tuple(picked)
 
     def refresh_runs(self, select_running: bool = False) -> None:
         """List the runs (newest first, running ones marked); watch the newest running one if asked."""
