@@ -259,11 +259,8 @@ def read_manifest(record: Record) -> DatasetDoc:
 
 def resolve_dataset(store: Store, spec: str) -> Record:
     """The catalog Record for ``"name"``, ``"name@3"`` or ``"dataset:name@3"``."""
-    text = spec.removeprefix("dataset:")
-    name, _, version = text.partition("@")
-    if version and not version.isdigit():
-        raise ConfigError(f"bad dataset version in {spec!r}", hint="write 'name' or 'name@3'")
-    return catalog_of(store).get(DATASET, name, int(version) if version else None)
+    name, version = _parse(spec)
+    return catalog_of(store).get(DATASET, name, version)
 
 
 def read_dataset_record(store: Store, spec: str) -> Record:
@@ -271,15 +268,14 @@ def read_dataset_record(store: Store, spec: str) -> Record:
 
     See :mod:`altakit.runs.reads`.
     """
-    record = resolve_dataset(store, spec)
-    asked = _version_of(spec)
-    pinned = reads.resolve(DATASET, record.ref.name, asked)
-    if pinned is not None and pinned != record.ref.version:
-        record = catalog_of(store).get(DATASET, record.ref.name, pinned)
+    name, asked = _parse(spec)
+    record = catalog_of(store).get(DATASET, name, reads.resolve(DATASET, name, asked))
     reads.note(record.ref, unversioned=asked is None)
     return record
 
 
-def _version_of(spec: str) -> int | None:
-    version = spec.partition("@")[2]
-    return int(version) if version else None
+def _parse(spec: str) -> tuple[str, int | None]:
+    name, _, version = spec.removeprefix("dataset:").partition("@")
+    if version and not version.isdigit():
+        raise ConfigError(f"bad dataset version in {spec!r}", hint="write 'name' or 'name@3'")
+    return name, int(version) if version else None

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from fixtures.parts import java_ok, need
 from fixtures.s3 import free_port
-from test_spark import SPEC, _sensor_csv
+from test_spark import SPEC, _sensor_csv, same_tables
 
 import altakit
 
@@ -96,12 +96,7 @@ def _compare(local_store, cluster_store, a, b) -> None:
         b.rows_in, b.rows_written, b.rows_quarantined, b.rows_out,
     )  # fmt: skip
     assert b.rows_in == b.rows_written + b.rows_quarantined
-    left = altakit.read_table("s", store=local_store).sort("sensor", "ts")
-    right = altakit.read_table("s", store=cluster_store).sort("sensor", "ts")
-    assert left.schema == right.schema and left.equals(right)
-    ql = altakit.read_table("s", store=local_store, quarantine=True).drop("_ingest").sort("_line")
-    qr = altakit.read_table("s", store=cluster_store, quarantine=True).drop("_ingest").sort("_line")
-    assert ql.equals(qr)
+    same_tables(local_store, cluster_store)
 
 
 def test_cluster_table_equals_the_local_engines(cluster, tmp_path):

@@ -103,7 +103,7 @@ def test_a_table_trains_as_a_job_with_live_curves_and_registers_with_lineage(sto
     assert job.proc.returncode == 0, job.tail(3000)
     assert panel.status_of_run == "finished" and len(panel.points) == 4
     assert len(_trace(panel, "val_accuracy").y) == 4 and len(_trace(panel, "loss").x) == 4
-    assert 1 <= panel.updates <= 4  # only new points per update: never more updates than points
+    assert 1 <= panel.updates <= 4  # updates only when points arrived: never more updates than epochs
     assert panel.status_text == f"Run {job.run} finished: registered model:line4-model@1.", panel.status_text
     assert [c.epoch for c in panel.checkpoints][-1] == 4 and panel.versions.options[0][1] == 1
     xaxis = panel.figure.layout.xaxis
