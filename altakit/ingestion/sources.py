@@ -57,6 +57,7 @@ from altakit.ingestion.readers.limits import (
     copy_in,
     new_file,
     write_all,
+    write_chunk,
 )
 
 if TYPE_CHECKING:
@@ -69,9 +70,11 @@ __all__ = [
     "MAX_UNPACKED",
     "RATIO_FLOOR",
     "SourceFile",
+    "Stored",
     "UnpackLimitExceeded",
     "UnpackLimits",
     "digest",
+    "fetch",
     "recorded_names",
     "resolve_sources",
 ]
@@ -94,6 +97,8 @@ class SourceFile:
             key) or ``"upload"`` (bytes handed over; ``name`` is the name given, or ``upload``).
         given: For a local file, the path of the file as given (``name`` is it, or
             ``<given>/<member>`` for an archive's member); ``""`` otherwise.
+        stored: For a store source resolved for an engine whose workers read the store
+            (``resolve_sources(head=…)``): where a worker fetches it (:func:`fetch`).
     """
 
     name: str
@@ -103,11 +108,47 @@ class SourceFile:
     renamed: dict[str, str] = field(default_factory=dict, compare=False, hash=False, repr=False)
     origin: str = field(default="path", compare=False)
     given: str = field(default="", compare=False)
+    stored: Stored | None = field(default=None, compare=False)
 
     @property
     def checksum(self) -> str:
-        """SHA-256 hex digest of the bytes as received (waits for the hashing thread)."""
-        return self.digest if isinstance(self.digest, str) else self.digest.result()
+        """SHA-256 hex digest of the bytes as received (waits for the hashing thread).
+
+        Raises:
+            IngestError: The source's workers never reported it (a bug; never a silent wait).
+        """
+        if isinstance(self.digest, str):
+            return self.digest
+        if self.stored is not None and not self.stored.whole and not self.digest.done():
+            raise IngestError(
+                f"{self.name}: no checksum came back from the worker that read it",
+                source=self.name,
+                hint="this is a bug in altakit; please report it",
+            )
+        return self.digest.result()
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Where a worker fetches a store source itself (the Spark engine's executors; :func:`fetch`).
+
+    Attributes:
+        url: The store's URL.
+        key: The store key (an archive's, for a member of it).
+        version: The version id resolved when the ingest started (later writes are not read).
+        checksum: The version's checksum as the store names it (the first 32 hex digits of its SHA-256).
+        whole: The driver's copy (``SourceFile.path``) holds every byte; ``False``: only the first
+            bytes, a sample to decide types from — never read as the file.
+        store: The store itself (it pickles without its connections): a worker reads through its
+            client, endpoint and options as the driver opened it.
+    """
+
+    url: str
+    key: str
+    version: str
+    checksum: str
+    whole: bool = True
+    store: Store | None = field(default=None, compare=False, repr=False)
 
 
 def resolve_sources(
@@ -118,6 +159,7 @@ def resolve_sources(
     checksums: bool = True,
     limits: UnpackLimits | None = None,
     events: EventStream | None = None,
+    head: int | None = None,
 ) -> list[SourceFile]:
     """Turn a source into local, unpacked :class:`SourceFile` objects.
 
@@ -129,6 +171,9 @@ def resolve_sources(
         checksums: Hash plain files (on a thread); ``False`` leaves their digest ``""`` (estimates).
         limits: How far inputs may unpack (default :class:`UnpackLimits` ()).
         events: Where to report ``progress`` (``stage="resolve"``: files resolved of those matched).
+        head: For an engine whose workers read the store themselves: copy only the first ``head``
+            bytes of a plain CSV or NDJSON store key larger than that (a sample; its checksum comes
+            back from the worker that reads it), and mark every store source :attr:`SourceFile.stored`.
 
     Raises:
         NotFound: No file matches a path or glob, or no key is under a prefix.
@@ -137,16 +182,16 @@ def resolve_sources(
         IngestError: A compressed input is damaged or truncated.
     """
     tally = Tally(limits or UnpackLimits(), events)
-    out = _resolve(source, workdir, store, checksums, tally)
+    out = _resolve(source, workdir, store, checksums, tally, head)
     tally.report(len(out), len(out), force=True)
     return out
 
 
 def _resolve(
-    source: Any, workdir: Path, store: Store | None, checksums: bool, tally: Tally
+    source: Any, workdir: Path, store: Store | None, checksums: bool, tally: Tally, head: int | None = None
 ) -> list[SourceFile]:
     if isinstance(source, list | tuple) and not _is_named_bytes(source):
-        return [f for item in source for f in _resolve(item, workdir, store, checksums, tally)]
+        return [f for item in source for f in _resolve(item, workdir, store, checksums, tally, head)]
     if isinstance(source, bytes | bytearray | memoryview) or _is_named_bytes(source):
         name, data = source if _is_named_bytes(source) else ("upload", source)
         path = new_file(workdir, "upload")
@@ -156,7 +201,7 @@ def _resolve(
     if store is not None and "://" in text and text.startswith(store.url.rstrip("/") + "/"):
         text = "store:" + text[len(store.url.rstrip("/")) + 1 :]
     if text.startswith("store:"):
-        return _from_store(text[len("store:") :], workdir, store, checksums, tally)
+        return _from_store(text[len("store:") :], workdir, store, checksums, tally, head)
     if "://" in text and not text.startswith("file://"):
         raise ConfigError(
             f"cannot read {text!r}: not under the store's URL",
@@ -179,20 +224,73 @@ def _is_named_bytes(item: Any) -> bool:
 
 
 def _from_store(
-    key: str, workdir: Path, store: Store | None, checksums: bool, tally: Tally
+    key: str, workdir: Path, store: Store | None, checksums: bool, tally: Tally, head: int | None = None
 ) -> list[SourceFile]:
     if store is None:
         raise ConfigError(f"source 'store:{key}' needs a store", hint="pass store=altakit.open_store(...)")
-    keys = [v.key for v in store.list(key)] if key.endswith("/") or not key else [key]
-    if not keys:
+    versions = list(store.list(key)) if key.endswith("/") or not key else [store.resolve(key)]
+    if not versions:
         raise NotFound(f"no keys under {key!r} in {store.url}", key=key)
     out: list[SourceFile] = []
-    for i, k in enumerate(keys):
-        with store.open(k) as src:
-            path = copy_in(src, workdir, "store", k)
-        out.extend(replace(f, origin="store") for f in _unpack(k, path, workdir, checksums, tally))
-        tally.report(i + 1, len(keys))
+    for i, v in enumerate(versions):
+        stored = Stored(store.url, v.key, v.id, v.checksum, store=store) if head is not None else None
+        with store.open(v.key, v) as src:
+            if stored is not None and head is not None and v.size > head:
+                path = new_file(workdir, "store")
+                write_all(path, src.read(head), v.key)
+                if _sampled(path, v.key):  # the driver's sample; a worker reads the file
+                    sample = replace(stored, whole=False)
+                    out.append(SourceFile(v.key, path, Future(), v.size, origin="store", stored=sample))
+                    tally.report(i + 1, len(versions))
+                    continue
+                with open(path, "ab") as dst:  # the rest, read on from the same (verifying) stream
+                    while chunk := src.read(1024 * 1024):
+                        write_chunk(dst, chunk, v.key, workdir)
+            else:
+                path = copy_in(src, workdir, "store", v.key)
+        unpacked = _unpack(v.key, path, workdir, checksums, tally)
+        out.extend(replace(f, origin="store", stored=stored) for f in unpacked)
+        tally.report(i + 1, len(versions))
     return out
+
+
+def _sampled(path: Path, key: str) -> bool:
+    """Whether the first bytes at ``path`` are enough to sample: a plain CSV or NDJSON object."""
+    from altakit.ingestion.readers import detect_format
+
+    with open(path, "rb") as f:
+        magic = f.read(_TAR_MAGIC_AT + 8)
+    if magic[_TAR_MAGIC_AT : _TAR_MAGIC_AT + 5] == b"ustar" or magic.startswith(_MAGIC):
+        return False
+    return detect_format(SourceFile(key, path, "", 0)) in ("csv", "ndjson")
+
+
+def fetch(src: SourceFile, workdir: Path, limits: UnpackLimits | None = None) -> SourceFile:
+    """``src`` with all its bytes in ``workdir``, fetched from the store by the worker that reads it.
+
+    A source without :attr:`SourceFile.stored` is returned as it is (a local path: on a cluster,
+    a shared filesystem). A store source is read with the store's own client at the version the
+    ingest resolved (an archive's member: the archive, unpacked here again), its SHA-256 computed.
+
+    Raises:
+        IngestError: The archive no longer holds the member (or the store's bytes are damaged).
+    """
+    if src.stored is None:
+        return src
+    from altakit.store.registry import open_store
+
+    store = src.stored.store or open_store(src.stored.url)
+    with store.open(src.stored.key, src.stored.version) as stream:
+        path = copy_in(stream, workdir, "store", src.stored.key)
+    tally = Tally(limits or UnpackLimits())
+    for f in _unpack(src.stored.key, path, workdir, True, tally):
+        if f.name == src.name:
+            return replace(f, origin="store", stored=replace(src.stored, whole=True), given=src.given)
+    raise IngestError(
+        f"{src.name}: not in {src.stored.key} as the store holds it now",
+        source=src.name,
+        hint="this is a bug in altakit, or the store's bytes are damaged: run altakit catalog check",
+    )
 
 
 #: ``sources_root`` of a record whose local source paths are relative to the current directory.

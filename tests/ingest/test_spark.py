@@ -147,6 +147,55 @@ def same_tables(local_store, spark_store) -> None:
     assert ql.equals(qr)
 
 
+def test_executors_fetch_store_sources_the_driver_holds_only_a_sample_of(spark_ok, tmp_path):
+    """Store keys: the driver copies the first blocks of a big CSV only; the tasks fetch every file from the
+    store themselves (a gzip member too) and hash it: the table equals the local engine's and the record's
+    checksums are the full SHA-256 of the bytes; a second ingest of the same keys is skipped."""
+    import gzip
+    import hashlib
+    import tempfile
+
+    from altakit.ingestion import readers
+    from altakit.ingestion.sources import resolve_sources
+    from altakit.ingestion.spec import IngestSpec
+
+    _sensor_csv(tmp_path / "a.csv")
+    _sensor_csv(tmp_path / "b.csv", n=60, seed=3)
+    raw = {
+        "raw/a.csv": (tmp_path / "a.csv").read_bytes(),
+        "raw/b.csv.gz": gzip.compress((tmp_path / "b.csv").read_bytes()),
+    }
+    spec = {**SPEC, "block_bytes": 4096}
+    stores = {name: altakit.open_store(tmp_path / name) for name in ("local", "spark")}
+    for store in stores.values():
+        for key, data in raw.items():
+            store.put(key, data)
+    a = altakit.ingest("store:raw/", "s", spec, store=stores["local"])
+    b = altakit.ingest(
+        "store:raw/", "s", {**spec, "spark_master": "local[2]"}, store=stores["spark"], engine="spark"
+    )
+    assert (a.rows_in, a.rows_written, a.rows_quarantined) == (b.rows_in, b.rows_written, b.rows_quarantined)
+    same_tables(stores["local"], stores["spark"])
+    sums = {key: hashlib.sha256(data).hexdigest() for key, data in raw.items()}
+    assert {s["name"]: s["sha256"] for s in b.sources} == {
+        "raw/a.csv": sums["raw/a.csv"],
+        "raw/b.csv": sums["raw/b.csv.gz"],
+    }
+    assert b.sources == a.sources
+    with tempfile.TemporaryDirectory() as work:  # what the driver holds: 2 blocks of a.csv, b.csv.gz whole
+        held = {f.name: f for f in resolve_sources("store:raw/", Path(work), stores["spark"], head=8192)}
+        assert held["raw/a.csv"].path.stat().st_size == 8192 < len(raw["raw/a.csv"])
+        assert not held["raw/a.csv"].stored.whole and held["raw/b.csv"].stored.whole
+        with pytest.raises(altakit.errors.IngestError, match="only its first bytes"):  # never as the file
+            list(readers.read_file(held["raw/a.csv"], IngestSpec().read_options()))
+    again = altakit.ingest(
+        "store:raw/", "s", {**spec, "spark_master": "local[2]"}, store=stores["spark"], engine="spark"
+    )
+    assert again.status == "unchanged" and [s["sha256"] for s in again.sources] == [
+        s["sha256"] for s in b.sources
+    ]
+
+
 def test_spark_connect_matches_local(spark_connect, tmp_path):
     path = tmp_path / "sensors.csv"
     _sensor_csv(path, n=120)

@@ -1,8 +1,10 @@
 """The Spark engine on a real standalone cluster on loopback (#21): a master and two workers started from
 pyspark's own launcher (``bin/spark-class``), each executor its own JVM with its own Python workers.
 
-The executors write the table's files; the driver commits. The table and quarantine equal the local
-engine's; an executor JVM killed with ``kill -9`` mid-ingest costs a retry, not a row.
+The sources and the table are on the loopback S3 server: the executors fetch the sources through the
+store's own client and write the table's files; the driver holds a sample of each source and commits.
+The table and quarantine equal the local engine's; an executor JVM killed with ``kill -9`` mid-ingest
+costs a retry, not a row.
 """
 
 from __future__ import annotations
@@ -44,8 +46,11 @@ def _wait_for(log: Path, text: str, proc: subprocess.Popen, seconds: float = 120
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """``spark://127.0.0.1:PORT``: a standalone master and two workers (1 core, 1 GiB each)."""
+def cluster(tmp_path_factory, s3_env):
+    """``spark://127.0.0.1:PORT``: a standalone master and two workers (1 core, 1 GiB each).
+
+    The workers start with the test's S3 environment (dummy credentials), as a cluster's nodes have theirs.
+    """
     need(
         importlib.util.find_spec("pyspark") is not None,
         "pyspark is not installed (pip install 'altakit[spark]')",
@@ -96,26 +101,33 @@ def _compare(local_store, cluster_store, a, b) -> None:
         b.rows_in, b.rows_written, b.rows_quarantined, b.rows_out,
     )  # fmt: skip
     assert b.rows_in == b.rows_written + b.rows_quarantined
+    assert b.sources == a.sources  # the full SHA-256 of each source, computed where it was read
     same_tables(local_store, cluster_store)
 
 
-def test_cluster_table_equals_the_local_engines(cluster, tmp_path):
-    path = tmp_path / "sensors.csv"
-    _sensor_csv(path)
+def _stores(tmp_path, s3_store, n: int):
+    """A local store and the S3 store, each holding ``raw/a.csv`` (big: the driver samples 2 blocks) and
+    ``raw/b.csv``; the spec reads 4 KiB blocks."""
+    _sensor_csv(tmp_path / "a.csv", n=n)
+    _sensor_csv(tmp_path / "b.csv", n=50, seed=3)
     local_store = altakit.open_store(tmp_path / "local")
-    cluster_store = altakit.open_store(tmp_path / "cluster")
-    a = altakit.ingest(str(path), "s", SPEC, store=local_store)
-    b = altakit.ingest(str(path), "s", {**SPEC, "spark_master": cluster}, store=cluster_store, engine="spark")
+    for store in (local_store, s3_store):
+        for name in ("a.csv", "b.csv"):
+            store.put(f"raw/{name}", (tmp_path / name).read_bytes())
+    return local_store, {**SPEC, "block_bytes": 4096}
+
+
+def test_cluster_table_equals_the_local_engines(cluster, tmp_path, s3_store):
+    local_store, spec = _stores(tmp_path, s3_store, 400)
+    a = altakit.ingest("store:raw/", "s", spec, store=local_store)
+    b = altakit.ingest("store:raw/", "s", {**spec, "spark_master": cluster}, store=s3_store, engine="spark")
     assert len(_executor_pids()) == 2  # the work ran on the two workers' executors
-    _compare(local_store, cluster_store, a, b)
+    _compare(local_store, s3_store, a, b)
 
 
-def test_an_executor_killed_mid_ingest_costs_a_retry_not_a_row(cluster, tmp_path):
-    path = tmp_path / "sensors.csv"
-    _sensor_csv(path, n=3000)
-    local_store = altakit.open_store(tmp_path / "local")
-    cluster_store = altakit.open_store(tmp_path / "cluster")
-    a = altakit.ingest(str(path), "s", SPEC, store=local_store)
+def test_an_executor_killed_mid_ingest_costs_a_retry_not_a_row(cluster, tmp_path, s3_store):
+    local_store, spec = _stores(tmp_path, s3_store, 3000)
+    a = altakit.ingest("store:raw/", "s", spec, store=local_store)
     from altakit.ingestion.engines import spark as engine_spark
 
     engine_spark.session(cluster)  # executors up before the ingest starts
@@ -132,9 +144,9 @@ def test_an_executor_killed_mid_ingest_costs_a_retry_not_a_row(cluster, tmp_path
     killer.start()
     try:
         b = altakit.ingest(
-            str(path), "s", {**SPEC, "spark_master": cluster}, store=cluster_store, engine="spark"
+            "store:raw/", "s", {**spec, "spark_master": cluster}, store=s3_store, engine="spark"
         )
     finally:
         killer.join()
     assert killed, "no executor to kill"
-    _compare(local_store, cluster_store, a, b)
+    _compare(local_store, s3_store, a, b)

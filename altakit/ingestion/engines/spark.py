@@ -2,10 +2,15 @@
 
 The driver reads the first block of every source file to infer the types and
 decide the schema policy, exactly as the local engine does, then fixes them.
+Of a big CSV or NDJSON store key the driver holds only the first blocks
+(:data:`READS_STORE`): the executors read the sources themselves.
 Spark does the rest, with data moving as Arrow record batches:
 
-1. ``mapInArrow`` over the source files: each task reads, types and quarantines
-   one file with the code the local engine runs (:class:`~._shared.Typing`).
+1. ``mapInArrow`` over the source files: each task fetches one file from the
+   store with the store's own client (:func:`~altakit.ingestion.sources.fetch`;
+   a local path is read where it is: on a cluster, a shared filesystem), hashes
+   it for the record, and reads, types and quarantines it with the code the local
+   engine runs (:class:`~._shared.Typing`).
    Spark cannot widen a column after planning (the tasks' output schema is fixed
    by then): a later value that needs a wider type (``3.5`` in a column of
    integers) is quarantined, where the local engine widens the column;
@@ -22,9 +27,9 @@ Spark does the rest, with data moving as Arrow record batches:
 
 An :class:`~altakit.errors.AltakitError` raised in a task (``AmbiguousValues`` …)
 comes back to the caller as that typed error, not as a Spark exception.
-Tasks must see the source files: here they share the driver's disk; on a
-cluster, put the sources on shared storage. No data row travels to the driver
-when it writes through the sink. This module is an
+Bytes handed to ``ingest`` (not a path or store key) stay on the driver's disk:
+on a cluster, store them first (the dashboards do). No data row travels to the
+driver when it writes through the sink. This module is an
 :class:`~altakit.ingestion.engine.Engine` (its :func:`process`), registered as
 ``spark``; pyspark is imported only when a session starts.
 
@@ -34,22 +39,19 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import re
-import sys
-import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from altakit import errors, faults
 from altakit.datasets.internal import is_internal
-from altakit.errors import AltakitError, IngestError, MissingDependency, ServiceUnavailable
-from altakit.ingestion import clean, quarantine, readers
+from altakit.errors import AltakitError, IngestError
+from altakit.ingestion import clean, quarantine, readers, sources
 from altakit.ingestion.engine import Sink
 from altakit.ingestion.engines._shared import Decide, Processed, Typing, clean_frame
+from altakit.ingestion.engines.spark_session import CONNECT_RETRY, session, stop_all, unavailable
 from altakit.ingestion.quarantine import Quarantine
 from altakit.ingestion.schema import Plan, Schema, dtype_of, normalize_nulls
 from altakit.ingestion.sources import SourceFile
@@ -60,130 +62,16 @@ if TYPE_CHECKING:
     from altakit.datasets.delta_files import DataFile
     from altakit.ingestion.spec import IngestSpec
 
-_lock = threading.Lock()
-_sessions: dict[str, Any] = {}
-_owned_env: set[str] = set()  # environment variables pyspark set for a session of ours
+#: The executors fetch store sources themselves: the job copies only a sample of each to the driver.
+READS_STORE = True
+
+__all__ = ["CONNECT_RETRY", "FAULT_POINTS", "READS_STORE", "WRITES_FILES", "process", "session", "stop_all"]
+
 _KIND = "_kind"
 #: The tasks write the table's files (the job hands :func:`process` a sink and commits them).
 WRITES_FILES = True
 #: Points where a test kills a task attempt (the Python worker): before and after it wrote its files.
 FAULT_POINTS = ("spark.task_writing", "spark.task_written")
-#: Spark Connect retries (pyspark's ``DefaultPolicy`` fields): about 8 s before a call gives up,
-#: instead of pyspark's default of at least 10 minutes, so a dead server is an error, not a hang.
-CONNECT_RETRY: dict[str, Any] = {
-    "max_retries": 5,
-    "backoff_multiplier": 2.0,
-    "initial_backoff": 250,
-    "max_backoff": 4000,
-}
-
-
-def session(master: str | None = None) -> Any:
-    """The Spark session for ``master`` (``local[2]`` by default; ``sc://…`` for Spark Connect), made once.
-
-    A Python process holds one Spark session at a time (pyspark refuses a Spark
-    Connect session next to a local one), so asking for another master stops the
-    session this module started before.
-
-    Raises:
-        ServiceUnavailable: A Spark Connect server does not answer (after about 8 s of retries).
-    """
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
-        raise MissingDependency(
-            "the Spark engine needs pyspark", extra="spark", hint="pip install 'altakit[spark]'"
-        ) from exc
-    master = master or "local[2]"
-    with _lock:
-        if master in _sessions:
-            return _sessions[master]
-        _stop_locked()
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-        settings = {
-            # crash tests' fault points reach the tasks' Python workers (on any executor)
-            **{
-                f"spark.executorEnv.{k}": os.environ[k]
-                for k in (faults.ENV, faults.ONCE_ENV)
-                if k in os.environ
-            },
-            "spark.sql.session.timeZone": "UTC",
-            "spark.sql.shuffle.partitions": "4",
-            "spark.sql.execution.arrow.pyspark.enabled": "true",
-            "spark.sql.execution.pythonUDF.arrow.enabled": "true",
-        }
-        if master.startswith("sc://"):
-            _sessions[master] = _connect(master, settings)
-            return _sessions[master]
-        builder = SparkSession.builder.appName("altakit-ingest").master(master)
-        # static settings, which a Spark Connect server has its own of
-        local = {
-            "spark.ui.enabled": "false",
-            "spark.driver.memory": "1g",
-            "spark.ui.showConsoleProgress": "false",
-        }
-        for key, value in (settings | local).items():
-            builder = builder.config(key, value)
-        spark = _sessions[master] = builder.getOrCreate()
-        spark.sparkContext.setLogLevel("ERROR")
-        return spark
-
-
-def _connect(master: str, settings: dict[str, str]) -> Any:
-    """A Spark Connect session with bounded retries; setting ``settings`` is its first call to the server."""
-    from pyspark.sql import SparkSession
-    from pyspark.sql.connect.client.retries import DefaultPolicy
-
-    if "SPARK_CONNECT_MODE_ENABLED" not in os.environ:  # pyspark sets it for good: unset it on stop
-        _owned_env.add("SPARK_CONNECT_MODE_ENABLED")
-    spark = SparkSession.builder.remote(master).getOrCreate()  # no options: applying one is a call
-    spark.client.set_retry_policies([DefaultPolicy(**CONNECT_RETRY)])
-    try:
-        with unavailable(master):
-            for key, value in settings.items():
-                spark.conf.set(key, value)
-    except BaseException:
-        spark.stop()
-        _unset_owned_env()
-        raise
-    return spark
-
-
-def _unset_owned_env() -> None:
-    for name in _owned_env:
-        os.environ.pop(name, None)
-    _owned_env.clear()
-
-
-@contextlib.contextmanager
-def unavailable(master: str) -> Iterator[None]:
-    """Turn a Spark Connect server that does not answer (after retries) into :class:`ServiceUnavailable`."""
-    try:
-        yield
-    except Exception as exc:
-        code = getattr(exc, "getGrpcStatusCode", lambda: None)()  # pyspark's SparkConnectGrpcException
-        if getattr(code, "name", None) != "UNAVAILABLE":
-            raise
-        found = re.search(r'details = "([^"]*)"', str(exc))
-        raise ServiceUnavailable(
-            f"the Spark Connect server {master} cannot be reached: {found[1] if found else 'unavailable'}",
-            url=master,
-            hint="start the server (or check the sc:// host and port in spark_master), then re-run",
-        ) from exc
-
-
-def stop_all() -> None:
-    """Stop the sessions this module started."""
-    with _lock:
-        _stop_locked()
-
-
-def _stop_locked() -> None:
-    for spark in _sessions.values():
-        spark.stop()
-    _sessions.clear()
-    _unset_owned_env()  # so a local session can start after a Connect one
 
 
 def _arrow_type(tname: str) -> pa.DataType:
@@ -220,6 +108,54 @@ def _to_batches(frame: Any, kind: str, schema: pa.Schema) -> Iterator[pa.RecordB
     frame = frame.with_columns(pl.lit(None).alias(f.name) for f in missing)
     table = frame.select(schema.names).to_arrow().cast(schema)
     yield from table.to_batches()
+
+
+#: A source file as the driver hands it to a reading task: one row each.
+_LISTING = {
+    "name": "string", "path": "string", "checksum": "string", "size": "long", "given": "string",
+    "url": "string", "key": "string", "version": "string", "sha128": "string", "whole": "boolean",
+}  # fmt: skip
+
+
+def _row(f: SourceFile) -> tuple[Any, ...]:
+    st = f.stored
+    checksum = f.digest if isinstance(f.digest, str) else ("" if st is not None else f.checksum)
+    where = (st.url, st.key, st.version, st.checksum, st.whole) if st else (None, None, None, None, None)
+    return (f.name, str(f.path), checksum, f.size, f.given, *where)
+
+
+def _source(row: dict[str, Any], stores: dict[str, Any]) -> SourceFile:
+    """The :class:`SourceFile` a listing row (:func:`_row`) describes, on the task's side.
+
+    ``stores``: the sources' stores by URL (pickled with the task: no connection travels).
+    """
+    from pathlib import Path
+
+    stored = None
+    if row["url"] is not None:
+        url = row["url"]
+        stored = sources.Stored(url, row["key"], row["version"], row["sha128"], row["whole"], stores[url])
+    origin = "store" if stored is not None else "path"
+    return SourceFile(
+        row["name"], Path(row["path"]), row["checksum"], row["size"], origin=origin, given=row["given"] or "",
+        stored=stored,
+    )  # fmt: skip
+
+
+def _checksums(files: Sequence[SourceFile], reported: list[Any]) -> None:
+    """Give each sampled store source the SHA-256 its reading task computed (checked against the store's)."""
+    digests = dict(reported)
+    for f in files:
+        if f.stored is None or f.stored.whole or not isinstance(f.digest, Future) or f.digest.done():
+            continue
+        full = digests.get(f.name, "")
+        if not full.startswith(f.stored.checksum):
+            raise IngestError(
+                f"{f.name}: the bytes read on Spark are not the version the ingest resolved",
+                source=f.name,
+                hint="this is a bug in altakit, or the store's bytes are damaged: run altakit catalog check",
+            )
+        f.digest.set_result(full)
 
 
 def _dump(exc: AltakitError) -> str:
@@ -285,7 +221,7 @@ def _process(
     typing = Typing(spec, approved, decide)
     options = spec.read_options()
     for src in files:  # the driver decides types and the schema plan from each file's first block
-        for batch in readers.read_file(src, options):
+        for batch in readers.read_file(replace(src, stored=None), options):  # a sample may be all it has
             if batch.data.columns[2:]:
                 typing.learn(normalize_nulls(batch.data))
             break
@@ -308,6 +244,7 @@ def _process(
         dict(typing.datetimes),
         set(typing.ordered),
     )
+    stores = {f.stored.url: f.stored.store for f in files if f.stored is not None}
     spark = session(spec.spark_master)
     from pyspark.sql.pandas.types import from_arrow_schema
 
@@ -325,35 +262,44 @@ def _process(
             yield from _to_batches(pl.DataFrame({"_raw": [_dump(exc)]}), "e", schema)
 
     def read_files(worker: Typing, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import tempfile
         from pathlib import Path
 
-        s_spec = worker.spec
         for rb in batches:
             for row in rb.to_pylist():
-                src = SourceFile(row["name"], Path(row["path"]), row["checksum"], row["size"])
-                for batch in readers.read_file(src, s_spec.read_options()):
-                    yield from _to_batches(batch.bad, "r", schema)
-                    counted = pl.DataFrame(
-                        {"_line": [batch.data.height], "_raw": [str(batch.blank_lines)]},
-                        schema={"_line": pl.Int64, "_raw": pl.String},
-                    )
-                    yield from _to_batches(counted, "n", schema)  # rows read, for the accounting
-                    if batch.data.columns[2:]:
-                        typed, bad = worker.apply(batch.data)
-                        yield from _to_batches(bad, "q", schema)
-                        yield from _to_batches(typed, "d", schema)
+                with tempfile.TemporaryDirectory(prefix="altakit-task-") as work:
+                    yield from read_one(worker, _source(row, stores), Path(work))
+
+    def read_one(worker: Typing, src: SourceFile, work: Any) -> Iterator[pa.RecordBatch]:
+        s_spec = worker.spec
+        if src.stored is not None:
+            src = sources.fetch(src, work, s_spec.unpack_limits())
+            digest = pl.DataFrame({"_source": [src.name], "_raw": [src.checksum]})
+            yield from _to_batches(digest, "h", schema)  # the record's checksum, from the bytes read
+        for batch in readers.read_file(src, s_spec.read_options()):
+            yield from _to_batches(batch.bad, "r", schema)
+            counted = pl.DataFrame(
+                {"_line": [batch.data.height], "_raw": [str(batch.blank_lines)]},
+                schema={"_line": pl.Int64, "_raw": pl.String},
+            )
+            yield from _to_batches(counted, "n", schema)  # rows read, for the accounting
+            if batch.data.columns[2:]:
+                typed, bad = worker.apply(batch.data)
+                yield from _to_batches(bad, "q", schema)
+                yield from _to_batches(typed, "d", schema)
 
     import pyarrow.compute as pc
 
     listing = spark.createDataFrame(
-        [(f.name, str(f.path), f.checksum, f.size) for f in files],
-        "name string, path string, checksum string, size long",
+        [_row(f) for f in files], ", ".join(f"{c} {t}" for c, t in _LISTING.items())
     ).repartition(max(1, len(files)))
     read = listing.mapInArrow(read_task, spark_schema).cache()
     try:
         counts = {k: n for k, n in read.groupBy(_KIND).count().collect()}
         if counts.get("e"):
             raise _load(read.filter(f"{_KIND} = 'e'").select("_raw").first()[0])
+        if counts.get("h"):
+            _checksums(files, read.filter(f"{_KIND} = 'h'").select("_source", "_raw").collect())
         markers = read.filter(f"{_KIND} = 'n'").select("_line", "_raw").collect()
         typed_rows = sum(int(m[0]) for m in markers)
         blank = sum(int(m[1]) for m in markers)

@@ -99,6 +99,12 @@ def read_file(src: SourceFile, options: ReadOptions, fmt: str | None = None) -> 
         ConfigError: ``fmt`` (or ``options.format``) is not one of :data:`FORMATS`.
         IngestError: The file cannot be read as a whole in its format.
     """
+    if src.stored is not None and not src.stored.whole:  # never read a sample as the file
+        raise IngestError(
+            f"{src.name}: only its first bytes are here; the worker that reads it fetches it",
+            source=src.name,
+            hint="this is a bug in altakit; please report it",
+        )
     fmt = fmt or options.format or detect_format(src)
     if fmt not in FORMATS:
         raise ConfigError(f"unknown format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
