@@ -9,40 +9,20 @@ costs a retry, not a row.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from fixtures.parts import java_ok, need
-from fixtures.s3 import free_port
+from fixtures.spark_cluster import executor_pids, standalone_cluster
 from test_spark import SPEC, _sensor_csv, same_tables
 
 import altakit
 
 pytestmark = pytest.mark.jvm
-
-
-def _spark_class(home: str, cls: str, args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
-    with open(log, "wb") as out:
-        return subprocess.Popen(
-            [f"{home}/bin/spark-class", cls, *args], stdout=out, stderr=subprocess.STDOUT, env=env,
-            start_new_session=True,
-        )  # fmt: skip
-
-
-def _wait_for(log: Path, text: str, proc: subprocess.Popen, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while text not in log.read_text(errors="replace"):
-        assert proc.poll() is None, f"{log.name} exited: {log.read_text()[-2000:]}"
-        assert time.monotonic() < deadline, f"{log.name}: no {text!r}: {log.read_text()[-2000:]}"
-        time.sleep(0.3)
 
 
 @pytest.fixture(scope="module")
@@ -56,44 +36,8 @@ def cluster(tmp_path_factory, s3_env):
         "pyspark is not installed (pip install 'altakit[spark]')",
     )
     need(java_ok(), "Java 17 is not installed (apt-get install openjdk-17-jre)")
-    import pyspark
-
-    home = os.path.dirname(pyspark.__file__)
-    folder = tmp_path_factory.mktemp("spark-cluster")
-    env = {**os.environ, "SPARK_HOME": home, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable,
-           "SPARK_WORKER_DIR": str(folder / "work"), "SPARK_LOG_DIR": str(folder)}  # fmt: skip
-    port = free_port()
-    procs = [
-        _spark_class(home, "org.apache.spark.deploy.master.Master",
-                     ["--host", "127.0.0.1", "--port", str(port), "--webui-port", str(free_port())],
-                     folder / "master.log", env)
-    ]  # fmt: skip
-    url = f"spark://127.0.0.1:{port}"
-    try:
-        _wait_for(folder / "master.log", "I have been elected leader", procs[0])
-        for i in range(2):
-            log = folder / f"worker{i}.log"
-            procs.append(_spark_class(home, "org.apache.spark.deploy.worker.Worker",
-                                      ["--host", "127.0.0.1", "--cores", "1", "--memory", "1g",
-                                       "--webui-port", str(free_port()), url], log, env))  # fmt: skip
-            _wait_for(log, "Successfully registered with master", procs[-1])
+    with standalone_cluster(tmp_path_factory.mktemp("spark-cluster")) as url:
         yield url
-    finally:
-        from altakit.ingestion.engines import spark as engine_spark
-
-        engine_spark.stop_all()
-        for p in reversed(procs):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                p.wait(timeout=30)
-
-
-def _executor_pids() -> list[int]:
-    """The executor JVMs on this machine (CoarseGrainedExecutorBackend processes)."""
-    out = subprocess.run(["pgrep", "-f", "CoarseGrainedExecutorBackend"], capture_output=True, text=True)
-    return [int(p) for p in out.stdout.split()]
 
 
 def _compare(local_store, cluster_store, a, b) -> None:
@@ -121,7 +65,7 @@ def test_cluster_table_equals_the_local_engines(cluster, tmp_path, s3_store):
     local_store, spec = _stores(tmp_path, s3_store, 400)
     a = altakit.ingest("store:raw/", "s", spec, store=local_store)
     b = altakit.ingest("store:raw/", "s", {**spec, "spark_master": cluster}, store=s3_store, engine="spark")
-    assert len(_executor_pids()) == 2  # the work ran on the two workers' executors
+    assert len(executor_pids()) == 2  # the work ran on the two workers' executors
     _compare(local_store, s3_store, a, b)
 
 
@@ -135,7 +79,7 @@ def test_an_executor_killed_mid_ingest_costs_a_retry_not_a_row(cluster, tmp_path
 
     def kill_one() -> None:
         time.sleep(3)  # the ingest is reading and typing by now
-        pids = _executor_pids()
+        pids = executor_pids()
         if pids:
             os.kill(pids[0], signal.SIGKILL)
             killed.append(time.monotonic())
@@ -150,3 +94,34 @@ def test_an_executor_killed_mid_ingest_costs_a_retry_not_a_row(cluster, tmp_path
         killer.join()
     assert killed, "no executor to kill"
     _compare(local_store, s3_store, a, b)
+
+
+def test_cluster_tasks_write_a_datasets_shards_to_s3(cluster, s3_store):
+    """#21 item 3: each executor writes its partition's shards to S3 through the store's own client and
+    the driver records the manifest; the samples equal the local path's for the same rows."""
+    from typing import Annotated
+
+    import numpy as np
+    from pyspark.sql import functions as F
+
+    from altakit.datasets.samples import Array, sample
+    from altakit.datasets.spark_write import sample_from_row, write_dataset_from_spark
+    from altakit.ingestion.engines import spark as engine_spark
+
+    @sample(name="cluster_pair")
+    class Pair:
+        x: Annotated[np.ndarray, Array("float32", (2,))]
+        label: int
+
+    session = engine_spark.session(cluster)
+    i = F.col("id")
+    df = session.range(0, 120, numPartitions=2).select(F.array(i / 2, i * 2.0).alias("x"), i.alias("label"))
+    ds = write_dataset_from_spark(df, "pairs", Pair, store=s3_store, maxcount=40)
+    rows = df.toArrow().to_pylist()  # the test's own reference; the library collects no row
+    local = altakit.write_dataset(
+        [sample_from_row(Pair, r) for r in rows], "pairs-local", store=s3_store, maxcount=40, progress=False
+    )
+    assert session.sparkContext.master == cluster
+    assert {s["key"].rsplit("/", 1)[1][:6] for s in ds.manifest["shards"]} == {"p00000", "p00001"}
+    for a, b in zip(ds, local, strict=True):
+        assert a.label == b.label and a.x.dtype == b.x.dtype and np.array_equal(a.x, b.x)
