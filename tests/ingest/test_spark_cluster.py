@@ -10,8 +10,11 @@ costs a retry, not a row.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -96,32 +99,33 @@ def test_an_executor_killed_mid_ingest_costs_a_retry_not_a_row(cluster, tmp_path
     _compare(local_store, s3_store, a, b)
 
 
-def test_cluster_tasks_write_a_datasets_shards_to_s3(cluster, s3_store):
-    """#21 item 3: each executor writes its partition's shards to S3 through the store's own client and
-    the driver records the manifest; the samples equal the local path's for the same rows."""
-    from typing import Annotated
+_DRIVER = """
+import json, sys, altakit
+from altakit.ingestion.engines import spark
+master, work = sys.argv[1:3]
+def peak_kb():
+    return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
+out = {}
+for name, n, sink in (("small", 30_000, True), ("large", 300_000, True), ("control", 300_000, False)):
+    spark.WRITES_FILES = sink  # False: the rows come back to the driver (the control)
+    spec = {"time": "ts", "by": ["sensor"], "spark_master": master, "block_bytes": 1 << 20}
+    store = altakit.open_store(f"{work}/store-{name}")
+    report = altakit.ingest(f"{work}/in-{n}.csv", "s", spec, store=store, engine="spark")
+    out[name] = {"rows_in": report.rows_in, "peak_kb": peak_kb()}
+print(json.dumps(out))
+"""
 
-    import numpy as np
-    from pyspark.sql import functions as F
 
-    from altakit.datasets.samples import Array, sample
-    from altakit.datasets.spark_write import sample_from_row, write_dataset_from_spark
-    from altakit.ingestion.engines import spark as engine_spark
-
-    @sample(name="cluster_pair")
-    class Pair:
-        x: Annotated[np.ndarray, Array("float32", (2,))]
-        label: int
-
-    session = engine_spark.session(cluster)
-    i = F.col("id")
-    df = session.range(0, 120, numPartitions=2).select(F.array(i / 2, i * 2.0).alias("x"), i.alias("label"))
-    ds = write_dataset_from_spark(df, "pairs", Pair, store=s3_store, maxcount=40)
-    rows = df.toArrow().to_pylist()  # the test's own reference; the library collects no row
-    local = altakit.write_dataset(
-        [sample_from_row(Pair, r) for r in rows], "pairs-local", store=s3_store, maxcount=40, progress=False
-    )
-    assert session.sparkContext.master == cluster
-    assert {s["key"].rsplit("/", 1)[1][:6] for s in ds.manifest["shards"]} == {"p00000", "p00001"}
-    for a, b in zip(ds, local, strict=True):
-        assert a.label == b.label and a.x.dtype == b.x.dtype and np.array_equal(a.x, b.x)
+def test_the_drivers_memory_stays_flat_when_the_input_grows_tenfold(cluster, tmp_path):
+    """No row travels to the driver: its Python process peaks no higher at 10x the rows (the executors do the
+    work). The control, the rows coming back to the driver, does grow it: the measure can fail."""
+    for n in (30_000, 300_000):
+        _sensor_csv(tmp_path / f"in-{n}.csv", n=n)
+    args = [sys.executable, "-c", _DRIVER, cluster, str(tmp_path)]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    small, large, control = out["small"], out["large"], out["control"]
+    assert large["rows_in"] > 9 * small["rows_in"]  # the input did grow tenfold
+    assert large["peak_kb"] <= 1.2 * small["peak_kb"], out
+    assert control["peak_kb"] > 1.2 * small["peak_kb"], out
