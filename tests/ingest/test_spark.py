@@ -197,13 +197,16 @@ def test_executors_fetch_store_sources_the_driver_holds_only_a_sample_of(spark_o
 
 
 def test_spark_connect_matches_local(spark_connect, tmp_path):
+    """Through Spark Connect, the tasks fetch the source from the store (its key), as on a cluster."""
     path = tmp_path / "sensors.csv"
     _sensor_csv(path, n=120)
     local_store = altakit.open_store(tmp_path / "local")
     connect_store = altakit.open_store(tmp_path / "connect")
+    connect_store.put("raw/sensors.csv", path.read_bytes())
     a = altakit.ingest(str(path), "s", SPEC, store=local_store)
-    spec = {**SPEC, "spark_master": spark_connect}
-    b = altakit.ingest(str(path), "s", spec, store=connect_store, engine="spark")
+    spec = {**SPEC, "spark_master": spark_connect, "block_bytes": 1024}  # the driver holds 2 KiB of it
+    b = altakit.ingest("store:raw/sensors.csv", "s", spec, store=connect_store, engine="spark")
+    assert b.sources[0]["sha256"] == a.sources[0]["sha256"]
     assert (b.rows_in, b.rows_written, b.rows_quarantined) == (a.rows_in, a.rows_written, a.rows_quarantined)
     assert b.rows_quarantined == 3
     left = altakit.read_table("s", store=local_store).sort("sensor", "ts")
