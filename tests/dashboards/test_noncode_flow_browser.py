@@ -181,12 +181,14 @@ def test_plant_engineer_from_two_csvs_to_an_approved_table(
     assert state.quarantined == 1 and state.pending is None
 
 
-#: The training curves' axis titles and x tick labels as drawn (None: no figure yet).
+#: The training curves' axis titles and x tick labels as drawn (None: no chart yet), and the
+#: points drawn of the loss curve.
 AXES = """(() => {
-  const plot = document.querySelector('.js-plotly-plot');
-  if (!plot) return null;
-  const texts = (css) => [...plot.querySelectorAll(css)].map((t) => t.textContent);
-  return {ticks: texts('.xtick text'), titles: texts('.g-xtitle text, .g-ytitle text, .g-y2title text')};
+  const chart = document.querySelector('.altakit-chart');
+  if (!chart || !chart.dataset.counts) return null;
+  const texts = (css) => [...chart.querySelectorAll(css)].map((t) => t.textContent);
+  return {ticks: texts('.altakit-chart-xticks text'), titles: texts('.altakit-chart-titles text'),
+          loss: JSON.parse(chart.dataset.counts).loss};
 })()"""
 
 
@@ -228,6 +230,7 @@ def test_train_on_the_table_and_promote(server, page, artifacts_dir, monkeypatch
     _status(page, "line4-model@champion now points at version 1.")
     _train(page, 4, 2)  # again, with more epochs: a second version
     assert versions.input_value().startswith("v2 "), versions.input_value()  # the one just trained
+    page.wait_for_function(f"{AXES}.loss === 4", timeout=WAIT)  # the status may beat the redraw
     axes = page.evaluate(AXES)
     assert axes["ticks"] == ["1", "2", "3", "4"], axes  # whole epochs, one tick each
     assert sorted(axes["titles"]) == ["epoch", "loss · val_mae"], axes  # a regression: no accuracy axis

@@ -2,9 +2,10 @@
 
 One ``jupyter lab`` server (loopback, an ephemeral port, a token) serves a temp folder
 holding a small generated notebook: it registers a dataset record in a temp store and
-displays ``CatalogPanel`` and ``TrainingPanel``. The tests open it in JupyterLab (run
-all cells, see the panels render, switch to the dark theme and check the text stays
-readable) and in Notebook 7 (run all cells, see the panels render).
+displays ``CatalogPanel``, ``TrainingPanel`` and a ``LiveChart`` holding points drawn before
+any view existed, shown twice (each view asks for the whole history once). The tests open it
+in JupyterLab (run all cells, see the panels render, switch to the dark theme and check the
+text stays readable) and in Notebook 7 (run all cells, see the panels render).
 """
 
 from __future__ import annotations
@@ -30,10 +31,19 @@ SETUP = """\
 import altakit
 from altakit.catalog import Catalog
 from altakit_widgets.panels import CatalogPanel, TrainingPanel
+from altakit_widgets.panels.chart import LiveChart
 
 store = altakit.open_store({store!r})
 record = Catalog(store).register("dataset", {name!r}, {{"rows": 42, "origin": "lab browser test"}})
-print("registered", record.ref)"""
+print("registered", record.ref)
+chart = LiveChart()  # its points are drawn before any view renders: a view gets them as its history
+chart.append([{{"epoch": e, "loss": 1 / (e + 1), "val_accuracy": e / 3}} for e in range(3)]);"""
+
+#: Per chart view: the points drawn of each curve, and those that came as its history or as deltas.
+CHARTS = """[...document.querySelectorAll('.jp-Notebook .altakit-chart')].map((c) => ({
+  counts: JSON.parse(c.dataset.counts || '{}'), history: Number(c.dataset.history),
+  appended: Number(c.dataset.appended),
+  titles: [...c.querySelectorAll('.altakit-chart-titles text')].map((t) => t.textContent)}))"""
 
 #: Luminance (0-255) of an element's text colour and of the first opaque background behind it.
 COLOURS = """(selector) => {
@@ -57,6 +67,8 @@ def _notebook(store: Path) -> nbformat.NotebookNode:
         nbformat.v4.new_code_cell(SETUP.format(store=str(store), name=RECORD)),
         nbformat.v4.new_code_cell(f"CatalogPanel(store, name={RECORD!r})"),
         nbformat.v4.new_code_cell('TrainingPanel(store, model="lab-ui")'),
+        nbformat.v4.new_code_cell("chart"),
+        nbformat.v4.new_code_cell("chart  # a second view of the same widget"),
     ]
     return nb
 
@@ -161,9 +173,9 @@ def _panels_rendered(page, version: int) -> str:
     outputs.locator(".altakit-status").get_by_text("1 record.", exact=True).wait_for(timeout=WAIT)
     outputs.locator("button.altakit-training-start").wait_for(timeout=WAIT)
     outputs.locator(".altakit-status").get_by_text("Ready.", exact=True).wait_for(timeout=WAIT)
-    page.wait_for_function(  # the plotly FigureWidget (an anywidget) drew its figure
-        "document.querySelector('.jp-Notebook .jp-OutputArea-output .js-plotly-plot .main-svg') !== null",
-        timeout=WAIT,
+    drawn = "c.length === 3 && c[1].counts.loss === 3 && c[2].counts.loss === 3"
+    page.wait_for_function(  # the panel's chart and the two views of the other one drew their curves
+        f"(() => {{ const c = {CHARTS}; return {drawn}; }})()", timeout=WAIT
     )
     page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').first.wait_for(
         state="attached", timeout=WAIT
@@ -192,6 +204,11 @@ def test_panels_in_jupyterlab_light_and_dark(server, page, artifacts_dir):
     text = _panels_rendered(page, _run_all(server, page))
     _no_errors(text)
     assert '"rows": 42' in text
+    panel_chart, *views = page.evaluate(CHARTS)
+    assert set(panel_chart["counts"].values()) == {0} and panel_chart["titles"] == ["epoch", "loss · val_mae"]
+    for view in views:  # each view drew the whole curve, from the one history it asked for
+        assert view["counts"] == {"loss": 3, "val_loss": 0, "val_mae": 0, "val_accuracy": 3}, views
+        assert (view["history"], view["appended"]) == (6, 0) and "accuracy" in view["titles"], views
     assert page.evaluate("document.body.dataset.jpThemeLight") == "true"
     light = [_readable(page, ".altakit-record pre"), _readable(page, ".altakit-panel .altakit-title")]
     page.screenshot(path=str(Path(artifacts_dir) / "lab-light.png"), full_page=True)
@@ -205,7 +222,7 @@ def test_panels_in_jupyterlab_light_and_dark(server, page, artifacts_dir):
     )
     page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=WAIT)  # the theme-change splash
     dark = [_readable(page, ".altakit-record pre"), _readable(page, ".altakit-panel .altakit-title")]
-    grid = page.evaluate("getComputedStyle(document.querySelector('.js-plotly-plot .gridlayer path')).stroke")
+    grid = page.evaluate("getComputedStyle(document.querySelector('.altakit-chart-grid line')).stroke")
     page.screenshot(path=str(Path(artifacts_dir) / "lab-dark.png"), full_page=True)
     _no_errors("\n".join(page.locator(".jp-Notebook .jp-OutputArea-output").all_inner_texts()))
 

@@ -19,19 +19,25 @@ DASHBOARD = REPO / "notebooks" / "dashboards" / "training.ipynb"
 pytestmark = pytest.mark.browser
 WAIT = 180_000
 
-#: Points of the validation-accuracy trace in the rendered plotly figure (-1: no figure yet).
+#: Points of the validation-accuracy curve as drawn by the chart's view (-1: no chart yet).
 POINTS = """(() => {
-  const plot = document.querySelector('.js-plotly-plot');
-  if (!plot) return -1;
-  const trace = (plot.data || []).find((t) => t.name === 'val_accuracy');
-  return trace && trace.x ? trace.x.length : 0;
+  const chart = document.querySelector('.altakit-chart');
+  return chart && chart.dataset.counts ? JSON.parse(chart.dataset.counts).val_accuracy : -1;
+})()"""
+#: Points the chart's view holds, and how they came: in the whole history it asked for when it
+#: rendered, or in the deltas sent after it.
+RECEIVED = """(() => {
+  const chart = document.querySelector('.altakit-chart');
+  const counts = Object.values(JSON.parse(chart.dataset.counts));
+  return {drawn: counts.reduce((a, b) => a + b, 0), history: Number(chart.dataset.history),
+          appended: Number(chart.dataset.appended)};
 })()"""
 
 
 def _open(page, url):
     page.goto(url, timeout=WAIT)
     page.locator("button.altakit-training-start").wait_for(timeout=WAIT)
-    page.wait_for_function(f"{POINTS} >= 0", timeout=60_000)  # the figure rendered
+    page.wait_for_function(f"{POINTS} >= 0", timeout=60_000)  # the chart rendered
 
 
 @pytest.mark.timeout(600)  # Voila, two page kernels and the job's kernel on a shared machine
@@ -69,6 +75,7 @@ def test_training_dashboard_trains_the_table_as_a_job_and_a_reload_keeps_the_cur
             first = page.evaluate(POINTS)
             page.wait_for_function(f"{POINTS} > {first}", timeout=WAIT)  # it grows while we watch
             grown = page.evaluate(POINTS)
+            before = page.evaluate(RECEIVED)
             label = page.locator(".altakit-training-runs select").input_value()  # "name (status)"
             run = label.split(" (")[0]
             running = read_run(catalog_of(store).get("run", run)).status
@@ -78,11 +85,14 @@ def test_training_dashboard_trains_the_table_as_a_job_and_a_reload_keeps_the_cur
             page.locator("button.altakit-training-start").wait_for(timeout=WAIT)
             page.wait_for_function(f"{POINTS} >= {grown}", timeout=WAIT)
             kept = page.evaluate(POINTS)
+            reloaded = page.evaluate(RECEIVED)
             assert page.locator(".altakit-training-runs select").input_value() == f"{run} (running)"
             page.locator(".altakit-status").get_by_text("registered model:line4-model@1").wait_for(
                 timeout=WAIT
             )
+            page.wait_for_function(f"{POINTS} === 30", timeout=WAIT)  # the status may beat the redraw
             last = page.evaluate(POINTS)
+            after = page.evaluate(RECEIVED)
             rows = page.locator(".altakit-training-checkpoints tr").count() - 1  # minus the header
             eta = page.locator(".altakit-training-eta").inner_text()
             page.screenshot(path=str(shots / "training-dashboard-finished.png"), full_page=True)
@@ -91,6 +101,13 @@ def test_training_dashboard_trains_the_table_as_a_job_and_a_reload_keeps_the_cur
             browser.close()
     assert running == "running", running  # the reload happened while the job ran
     assert 0 < first < grown <= kept < last == 30, (first, grown, kept, last)
+    # every point reached the browser once: the kernel sent each update's new points only
+    assert before["history"] + before["appended"] == before["drawn"] and before["appended"] > 0, before
+    assert after["history"] + after["appended"] == after["drawn"] == 3 * 30, (
+        after
+    )  # loss, val_loss, val_accuracy
+    # the reloaded page's view got the curve drawn so far as one whole history, then deltas
+    assert reloaded["history"] > 0 and after["history"] == reloaded["history"], (reloaded, after)
     assert rows == 3 and "30/30 epochs" in eta
     assert "parse_qs" not in body and "Traceback" not in body
     model = ModelRegistry(store).get("line4-model@1")

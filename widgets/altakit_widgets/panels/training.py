@@ -9,7 +9,9 @@ the panel's kernel.
 
 The curves come from the store, not from the panel: a watcher reads the run's
 history (:func:`altakit.train.live.live_metrics`) at most :data:`UPDATES_PER_SECOND`
-times a second and appends only the points it has not drawn. Any run can be
+times a second and draws only the points it has not drawn on a
+:class:`~altakit_widgets.panels.chart.LiveChart`, which sends the browser just those
+points (a reloaded view gets the whole curve once). Any run can be
 watched — one started here, by ``altakit run`` or by a scheduler — and a page
 reloaded later picks up the newest running run with its whole curve. Stop asks the
 run to stop (:func:`altakit.train.live.request_stop`); its loop checks once per batch
@@ -33,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from altakit_widgets.panels.base import Panel
+from altakit_widgets.panels.chart import LiveChart
 
 if TYPE_CHECKING:
     from altakit.store import Store
@@ -40,83 +43,17 @@ if TYPE_CHECKING:
 
 #: Longest wait, once a run ended, for its job process to end before Start is offered again.
 WRAP_UP_SECONDS = 120
-#: Most curve updates a second (each sends only what changed since the last one).
-UPDATES_PER_SECOND = 2
-#: Grid line colour of the curves, readable on light and dark themes.
-GRID = "rgba(128, 128, 128, 0.3)"
-#: The curves: metric → (axis, mode).
-CURVES = {
-    "loss": ("y", "lines+markers"),
-    "val_loss": ("y", "lines+markers"),
-    "val_mae": ("y", "lines+markers"),
-    "val_accuracy": ("y2", "lines+markers"),
-}
+#: Most curve updates a second. Each sends only the points new since the last one (a few hundred
+#: bytes, the same at epoch 200 as at epoch 2: :class:`~altakit_widgets.panels.chart.LiveChart`),
+#: so four a second stays far below the notebook connection's message-rate limit; each also reads
+#: the run's record from the store once.
+UPDATES_PER_SECOND = 4
 
 
 def _open(source: Store | str | None) -> Store:
     from altakit.store import open_store
 
     return open_store(source or None)
-
-
-def epoch_step(epochs: int, ticks: int = 10) -> int:
-    """Whole-epoch tick spacing (1, 2, 5, 10, 20, 50 …) giving at most ``ticks`` ticks.
-
-    Example:
-        >>> [epoch_step(n) for n in (3, 10, 11, 30, 100, 5000)]
-        [1, 1, 2, 5, 10, 500]
-    """
-    scale = 1
-    while True:
-        for step in (scale, 2 * scale, 5 * scale):
-            if epochs <= step * ticks:
-                return step
-        scale *= 10
-
-
-def _figure() -> Any:
-    import plotly.graph_objects as go
-
-    traces = [
-        go.Scatter(x=[], y=[], mode=mode, name=name, yaxis=axis) for name, (axis, mode) in CURVES.items()
-    ]
-    return go.FigureWidget(
-        data=traces,
-        layout={
-            "height": 320,
-            "margin": {"l": 50, "r": 50, "t": 30, "b": 40},
-            "paper_bgcolor": "rgba(0,0,0,0)",
-            "plot_bgcolor": "rgba(0,0,0,0)",
-            "font": {"color": "#888"},
-            # grey grid lines: the default template's white ones vanish on light themes, glare on dark
-            # whole epochs only: ticks every epoch_step(epochs), set once the run's epochs are known
-            "xaxis": {
-                "title": {"text": "epoch"},
-                "tickmode": "linear",
-                "tick0": 0,
-                "dtick": 1,
-                "tickformat": "d",
-                "gridcolor": GRID,
-                "zerolinecolor": GRID,
-            },
-            "yaxis": {"title": {"text": "loss · val_mae"}, "gridcolor": GRID, "zerolinecolor": GRID},
-            "yaxis2": {  # shown once a run draws accuracy (a regression has none)
-                "visible": False,
-                "title": {"text": "accuracy"},
-                "overlaying": "y",
-                "side": "right",
-                "range": [0, 1],
-                "tickmode": "linear",
-                "tick0": 0,
-                "dtick": 0.25,
-                "tickformat": ".0%",
-                "showgrid": False,
-                "gridcolor": GRID,
-                "zerolinecolor": GRID,
-            },
-            "legend": {"orientation": "h", "y": 1.12},
-        },
-    )
 
 
 class TrainingPanel(Panel):
@@ -138,8 +75,10 @@ class TrainingPanel(Panel):
         run: The name of the run the curves show.
         status_of_run: Its status as last read (``running``, ``finished`` …).
         points: Its history points drawn so far.
-        updates: Curve updates sent (each holds only new points).
-        figure: The plotly ``FigureWidget`` (traces ``loss``, ``val_loss``, ``val_mae``, ``val_accuracy``).
+        updates: Curve updates sent (each holds only the new points).
+        figure: The curves, a :class:`~altakit_widgets.panels.chart.LiveChart` (``loss``, ``val_loss``,
+            ``val_mae``, ``val_accuracy``): the browser receives only new points, and a reloaded
+            page the whole history once.
 
     Example:
         >>> panel = TrainingPanel(store, model="digits", epochs=2)  # doctest: +SKIP
@@ -183,10 +122,11 @@ class TrainingPanel(Panel):
         self.batch_size = w.BoundedIntText(value=batch_size, min=1, max=65536, description="Batch size")
         self.start_button = w.Button(description="Start", icon="play", button_style="primary")
         self.stop_button = w.Button(description="Stop", icon="stop", disabled=True)
-        self.runs = w.Dropdown(options=[], description="Run")
+        # the rest of its row: run names (jobs/<model>-<time>-<n> (status)) are long
+        self.runs = w.Dropdown(options=[], description="Run", layout=w.Layout(flex="1 1 auto", width="auto"))
         self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="60%"))
         self.eta = w.HTML()
-        self.figure = _figure()
+        self.figure = LiveChart()
         self.checkpoint_list = w.HTML()
         self.versions = w.Dropdown(options=[], description="Version")
         self.alias = w.Text(value="champion", description="Alias")
@@ -420,10 +360,7 @@ class TrainingPanel(Panel):
         self._halt = threading.Event()
         with self._lock:
             self.run, self.points, self.status_of_run, self.alive = run, [], "", None
-            with self.figure.batch_update():
-                for trace in self.figure.data:
-                    trace.x, trace.y = (), ()
-                self.figure.layout.yaxis2.visible = False
+            self.figure.clear()
             self.checkpoint_list.value, self.eta.value = "", ""
             self.progress.value = 0
         self._watcher = threading.Thread(
@@ -508,20 +445,12 @@ class TrainingPanel(Panel):
             self.start_button.disabled = True
         if new:
             self.points += new
-            with self.figure.batch_update():  # one message for every trace
-                for trace in self.figure.data:
-                    xs = [p["epoch"] + 1 for p in new if isinstance(p.get(trace.name), int | float)]
-                    ys = [p[trace.name] for p in new if isinstance(p.get(trace.name), int | float)]
-                    if xs:
-                        trace.x, trace.y = (*trace.x, *xs), (*trace.y, *ys)
-                        if CURVES[trace.name][0] == "y2":
-                            self.figure.layout.yaxis2.visible = True
-            self.updates += 1
+            if self.figure.append(new):  # one message holding only these points
+                self.updates += 1
             self._show_checkpoints(live["run"])
         epochs = live["parameters"].get("epochs")
         if isinstance(epochs, int) and epochs > 0:
-            if self.figure.layout.xaxis.range != (0.5, epochs + 0.5):  # the whole run's axis, once
-                self.figure.layout.xaxis.update(range=[0.5, epochs + 0.5], dtick=epoch_step(epochs))
+            self.figure.show_epochs(epochs)  # the whole run's axis, whole-epoch ticks
             done = len(self.points)
             self.progress.max, self.progress.value = epochs, min(done, epochs)
             self.eta.value = html.escape(self._eta(done, epochs))
