@@ -29,7 +29,7 @@ def test_issue_stack_is_pinned() -> None:
     got = pins.read_pins(ROOT)
     expected = {
         "torch": "2.13.", "tensorflow-cpu": "2.21.", "polars": "2.1.", "pandas": "3.1.", "pyarrow": "26.",
-        "deltalake": "1.6.", "jupyterlab": "4.6.", "ipywidgets": "8.1.", "voila": "0.5.13", "plotly": "7.1.",
+        "deltalake": "1.6.", "jupyterlab": "4.6.", "ipywidgets": "8.1.", "voila": "0.5.13",
         "papermill": "2.7.", "nbval": "0.11.", "webdataset": "1.0.2", "py4j": "0.10.9.9", "boto3": "1.44.",
         "moto": "5.2.",
     }  # fmt: skip

@@ -29,7 +29,7 @@ from altakit import config
 STACK = (
     "altakit", "altakit-widgets", "numpy", "polars", "pandas", "pyarrow", "deltalake", "webdataset",
     "torch", "tensorflow-cpu", "pyspark", "py4j", "boto3", "jupyterlab", "notebook", "ipywidgets",
-    "voila", "plotly", "papermill", "nbval", "moto", "playwright",
+    "voila", "papermill", "nbval", "moto", "playwright",
 )  # fmt: skip
 #: extra -> modules that must import for it to work.
 EXTRAS = {
@@ -43,7 +43,7 @@ EXTRAS = {
     "images": ("PIL",),
     "excel": ("fastexcel", "xlsxwriter"),
     "notebooks": ("papermill", "nbconvert", "ipykernel"),
-    "widgets": ("altakit_widgets", "ipywidgets", "plotly", "voila"),
+    "widgets": ("altakit_widgets", "ipywidgets", "voila"),
 }
 
 
