@@ -7,7 +7,10 @@ flush runs, exactly as when the machine loses power or the OOM killer strikes.
 ``ALTAKIT_FAULT="<name>:<n>"`` kills at the n-th time the point is reached
 (counted per process), so a test can kill in the middle of a loop. With
 ``ALTAKIT_FAULT_ONCE=<path>`` only the first process to get there is killed (it
-creates ``path``): a retried task that reaches the point again lives.
+creates ``path``): a retried task that reaches the point again lives. With
+``ALTAKIT_FAULT_HOLD=<seconds>`` as well, that first process is not killed but
+held there: it writes its pid into ``path`` and sleeps, so a test can kill
+another process (the Spark executor hosting it) while the work is surely in flight.
 
 Point names are ``<area>.<moment>`` (``ingest.delta_committed``); every module
 that has points lists them in a module constant ``FAULT_POINTS`` so a test can
@@ -23,11 +26,14 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections import Counter
 
 ENV = "ALTAKIT_FAULT"
 #: A file whose creation marks that a process was killed: no other process is.
 ONCE_ENV = "ALTAKIT_FAULT_ONCE"
+#: Seconds the first process at the point is held (instead of killed); needs :data:`ONCE_ENV`.
+HOLD_ENV = "ALTAKIT_FAULT_HOLD"
 _hits: Counter[str] = Counter()
 
 
@@ -63,7 +69,14 @@ def point(name: str) -> None:
     once = os.environ.get(ONCE_ENV)
     if once:
         try:
-            os.close(os.open(once, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            fd = os.open(once, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
             return  # another process was killed here already
+        hold = os.environ.get(HOLD_ENV)
+        if hold:
+            os.write(fd, str(os.getpid()).encode())
+            os.close(fd)
+            time.sleep(float(hold))
+            return
+        os.close(fd)
     os.kill(os.getpid(), signal.SIGKILL)

@@ -12,6 +12,8 @@ Typed samples, from the type to the training loop (each module imports only the 
 - :mod:`~altakit.datasets.lenses` — ``LensRegistry``, ``lenses_of(store)``
 - :mod:`~altakit.datasets.dataset` — ``load_dataset``, ``Dataset`` (stages, batches, adapters)
 - :mod:`~altakit.datasets.write` — ``write_dataset``
+- :mod:`~altakit.datasets.spark_write` — ``write_dataset_from_spark``: a Spark DataFrame's partitions
+  write their own shards, the driver the manifest; ``table_frame``: a table version as a DataFrame
 - :mod:`~altakit.datasets.imports` — ``import_dataset``: plain WebDataset shards registered as they are
   (:mod:`~altakit.datasets.members` decodes their members: npy, cls, txt, json, images as bytes)
 - :mod:`~altakit.datasets.verify` — re-read and check a version

@@ -72,22 +72,40 @@ def test_cluster_table_equals_the_local_engines(cluster, tmp_path, s3_store):
     _compare(local_store, s3_store, a, b)
 
 
-def test_an_executor_killed_mid_ingest_costs_a_retry_not_a_row(cluster, tmp_path, s3_store):
+def _executor_of(pid: int) -> int:
+    """The executor JVM a Python worker runs under (its nearest CoarseGrainedExecutorBackend ancestor)."""
+    import psutil
+
+    for proc in psutil.Process(pid).parents():
+        if any("CoarseGrainedExecutorBackend" in part for part in proc.cmdline()):
+            return proc.pid
+    raise AssertionError(f"no executor JVM above worker {pid}")
+
+
+def test_an_executor_killed_mid_ingest_costs_a_retry_not_a_row(cluster, tmp_path, s3_store, monkeypatch):
+    """A task is held at the point where it writes the table's file (``ALTAKIT_FAULT_HOLD``) and its
+    executor's JVM is ``kill -9``'d right then: Spark runs the lost tasks again on the other executor."""
     local_store, spec = _stores(tmp_path, s3_store, 3000)
     a = altakit.ingest("store:raw/", "s", spec, store=local_store)
     from altakit.ingestion.engines import spark as engine_spark
 
-    engine_spark.session(cluster)  # executors up before the ingest starts
+    held = tmp_path / "held"
+    monkeypatch.setenv("ALTAKIT_FAULT", "spark.task_writing")
+    monkeypatch.setenv("ALTAKIT_FAULT_ONCE", str(held))
+    monkeypatch.setenv("ALTAKIT_FAULT_HOLD", "60")
+    engine_spark.stop_all()  # a new application: its executors get the fault settings
     killed: list[int] = []
 
-    def kill_one() -> None:
-        time.sleep(3)  # the ingest is reading and typing by now
-        pids = executor_pids()
-        if pids:
-            os.kill(pids[0], signal.SIGKILL)
-            killed.append(time.monotonic())
+    def kill_the_holder() -> None:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and not (held.exists() and held.read_text()):
+            time.sleep(0.1)
+        if held.exists() and held.read_text():
+            jvm = _executor_of(int(held.read_text()))
+            os.kill(jvm, signal.SIGKILL)
+            killed.append(jvm)
 
-    killer = threading.Thread(target=kill_one)
+    killer = threading.Thread(target=kill_the_holder)
     killer.start()
     try:
         b = altakit.ingest(
@@ -95,22 +113,53 @@ def test_an_executor_killed_mid_ingest_costs_a_retry_not_a_row(cluster, tmp_path
         )
     finally:
         killer.join()
-    assert killed, "no executor to kill"
+        engine_spark.stop_all()  # the next test's application starts without the fault settings
+    assert killed, "no task reached the point"
     _compare(local_store, s3_store, a, b)
+
+
+def test_cluster_tasks_write_a_datasets_shards_to_s3(cluster, s3_store):
+    """#21 item 3: each executor writes its partition's shards to S3 through the store's own client and
+    the driver records the manifest; the samples equal the local path's for the same rows."""
+    from typing import Annotated
+
+    import numpy as np
+    from pyspark.sql import functions as F
+
+    from altakit.datasets.samples import Array, sample
+    from altakit.datasets.spark_write import sample_from_row, write_dataset_from_spark
+    from altakit.ingestion.engines import spark as engine_spark
+
+    @sample(name="cluster_pair")
+    class Pair:
+        x: Annotated[np.ndarray, Array("float32", (2,))]
+        label: int
+
+    session = engine_spark.session(cluster)
+    i = F.col("id")
+    df = session.range(0, 120, numPartitions=2).select(F.array(i / 2, i * 2.0).alias("x"), i.alias("label"))
+    ds = write_dataset_from_spark(df, "pairs", Pair, store=s3_store, maxcount=40)
+    rows = df.toArrow().to_pylist()  # the test's own reference; the library collects no row
+    local = altakit.write_dataset(
+        [sample_from_row(Pair, r) for r in rows], "pairs-local", store=s3_store, maxcount=40, progress=False
+    )
+    assert session.sparkContext.master == cluster
+    assert {s["key"].rsplit("/", 1)[1][:6] for s in ds.manifest["shards"]} == {"p00000", "p00001"}
+    for a, b in zip(ds, local, strict=True):
+        assert a.label == b.label and a.x.dtype == b.x.dtype and np.array_equal(a.x, b.x)
 
 
 _DRIVER = """
 import json, sys, altakit
-from altakit.ingestion.engines import spark
 master, work = sys.argv[1:3]
 def peak_kb():
     return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
 out = {}
-for name, n, sink in (("small", 30_000, True), ("large", 300_000, True), ("control", 300_000, False)):
-    spark.WRITES_FILES = sink  # False: the rows come back to the driver (the control)
+runs = (("small", 30_000, "spark"), ("large", 300_000, "spark"), ("control", 300_000, "local"))
+for name, n, engine in runs:
     spec = {"time": "ts", "by": ["sensor"], "spark_master": master, "block_bytes": 1 << 20}
     store = altakit.open_store(f"{work}/store-{name}")
-    report = altakit.ingest(f"{work}/in-{n}.csv", "s", spec, store=store, engine="spark")
+    report = altakit.ingest(f"{work}/in-{n}.csv", "s", spec, store=store, engine=engine)
     out[name] = {"rows_in": report.rows_in, "peak_kb": peak_kb()}
 print(json.dumps(out))
 """
@@ -118,9 +167,13 @@ print(json.dumps(out))
 
 def test_the_drivers_memory_stays_flat_when_the_input_grows_tenfold(cluster, tmp_path):
     """No row travels to the driver: its Python process peaks no higher at 10x the rows (the executors do the
-    work). The control, the rows coming back to the driver, does grow it: the measure can fail."""
+    work). The control, the local engine in the same process (it holds the rows), does grow it: the measure
+    can fail."""
+    from altakit.ingestion.engines import spark as engine_spark
+
     for n in (30_000, 300_000):
         _sensor_csv(tmp_path / f"in-{n}.csv", n=n)
+    engine_spark.stop_all()  # this process's application holds the cluster's two cores until it stops
     args = [sys.executable, "-c", _DRIVER, cluster, str(tmp_path)]
     done = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

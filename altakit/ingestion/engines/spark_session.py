@@ -64,7 +64,7 @@ def session(master: str | None = None) -> Any:
             # crash tests' fault points reach the tasks' Python workers (on any executor)
             **{
                 f"spark.executorEnv.{k}": os.environ[k]
-                for k in (faults.ENV, faults.ONCE_ENV)
+                for k in (faults.ENV, faults.ONCE_ENV, faults.HOLD_ENV)
                 if k in os.environ
             },
             "spark.sql.session.timeZone": "UTC",
