@@ -65,7 +65,8 @@ def _samples(store: Store, table: str, columns: list[str]) -> dict[str, list[str
 def inbox(store: Store, catalog: Catalog | None = None) -> dict[str, Any]:
     """Every pending change: ``{"count", "pending": [{"table", "change", "created", "by", …}]}``.
 
-    The ``diff`` rows come from :func:`diff_json`.
+    The ``diff`` rows come from :func:`diff_json`; ``sources`` are the ``store:`` sources that
+    proposed the change (a review ingests them again once approved).
     """
     reg = _registry(store, catalog)
     pending = []
@@ -81,6 +82,7 @@ def inbox(store: Store, catalog: Catalog | None = None) -> dict[str, Any]:
                 "by": doc.requested_by,
                 "summary": doc.summary,
                 "diff": diff_json(latest, store),
+                "sources": list(doc.sources),
             }
         )
     return {"count": len(pending), "pending": pending}

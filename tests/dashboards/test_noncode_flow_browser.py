@@ -74,9 +74,23 @@ def _type(page, label: str, text: str) -> None:
     field.press("Enter")
 
 
-#: Labels and buttons whose text does not fit their box (ipywidgets cuts them with "…").
-CLIPPED = """() => [...document.querySelectorAll('.altakit-panel .widget-label, .altakit-panel button')]
-  .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)"""
+#: Labels and buttons whose text does not fit their box (ipywidgets cuts them with "…"), and
+#: dropdowns whose chosen option is wider than the box showing it (the browser cuts it).
+CLIPPED = """() => {
+  const shown = (e) => e.offsetParent !== null;
+  const cut = [...document.querySelectorAll('.altakit-panel .widget-label, .altakit-panel button')]
+    .filter(e => shown(e) && e.scrollWidth > e.clientWidth + 1).map(e => e.textContent);
+  const pen = document.createElement('canvas').getContext('2d');
+  for (const e of document.querySelectorAll('.altakit-panel select:not([multiple])')) {
+    if (!shown(e) || e.selectedIndex < 0) continue;
+    const s = getComputedStyle(e);
+    pen.font = `${s.fontStyle} ${s.fontWeight} ${s.fontSize} ${s.fontFamily}`;
+    const text = e.options[e.selectedIndex].text;
+    const room = e.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight);
+    if (pen.measureText(text).width > room + 1) cut.push(text);
+  }
+  return cut;
+}"""
 
 
 def _shot(page, artifacts_dir: str, name: str) -> None:

@@ -3,8 +3,6 @@ flow from an upload to its review and back, cleaning previews, explanations, the
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import plant
 import pytest
 from altakit_widgets.panels import CatalogPanel, HomePanel, IngestPanel, SchemaReviewPanel
@@ -24,9 +22,8 @@ def store(tmp_path, monkeypatch):
 
 
 def _upload(panel: IngestPanel, name: str, data: bytes) -> None:
-    """What the browser's file upload sets on the widget."""
-    item = {"name": name, "type": "text/csv", "size": len(data), "content": memoryview(data)}
-    panel.upload.value = ({**item, "last_modified": datetime.now(UTC)},)
+    """The messages the browser's upload sends, in small chunks."""
+    panel.upload.receive(name, data, chunk=4096)
 
 
 def test_dashboards_read_only_uploads_and_store_keys(store, tmp_path, monkeypatch):
@@ -65,6 +62,48 @@ def test_upload_type_and_size_limits(store, monkeypatch):
     _upload(panel, "day1.csv", plant.day1())
     assert panel.source is None and "uploads are limited to" in panel.error_message
     assert not list(store.list("uploads/"))  # nothing refused was kept
+
+
+def test_chunked_upload_stops_at_the_limit_and_discards_cancelled_files(store, tmp_path, monkeypatch):
+    """The upload's messages as a browser sends them: limits are checked as bytes arrive; a cancel or
+    a new pick mid-upload leaves no partial file (the temp folder is watched)."""
+    import tempfile
+
+    spools = tmp_path / "spools"
+    spools.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spools))
+    monkeypatch.setenv("ALTAKIT_UPLOAD_MAX_MB", "0.01")  # about 10 KiB
+    panel = IngestPanel(store, dataset="line4", dashboard=True)
+    replies: list[dict] = []
+    monkeypatch.setattr(panel.upload, "send", replies.append)
+
+    def send(msg: dict, data: bytes | None = None) -> dict:
+        panel.upload._message(panel.upload, msg, [memoryview(data)] if data else [])
+        return replies[-1] if replies else {}
+
+    # a browser that announces 100 bytes and sends more: stopped at the chunk that passes the limit
+    assert send({"type": "start", "id": "a", "name": "big.csv", "size": 100})["type"] == "ack"
+    assert send({"type": "chunk", "id": "a", "offset": 0}, b"x" * 8000) == {
+        "type": "ack", "id": "a", "received": 8000}  # fmt: skip
+    refused = send({"type": "chunk", "id": "a", "offset": 8000}, b"x" * 8000)
+    assert refused["type"] == "refused" and "uploads are limited to" in refused["message"]
+    assert "uploads are limited to" in panel.error_message and not list(spools.iterdir())
+    assert send({"type": "chunk", "id": "a", "offset": 16000}, b"x")["type"] == "refused"  # it stays stopped
+    # a new pick mid-upload, then Cancel: no partial file stays, nothing is kept
+    send({"type": "start", "id": "b", "name": "day1.csv", "size": 9000})
+    send({"type": "chunk", "id": "b", "offset": 0}, b"y" * 4000)
+    assert len(list(spools.iterdir())) == 1
+    send({"type": "start", "id": "c", "name": "day2.csv", "size": 9000})
+    send({"type": "chunk", "id": "c", "offset": 0}, b"z" * 4000)
+    assert len(list(spools.iterdir())) == 1 and panel.error_message == ""
+    send({"type": "cancel", "id": "c"})
+    assert not list(spools.iterdir()) and send({"type": "end", "id": "c"})["type"] == "refused"
+    assert panel.source is None and not list(store.list("uploads/"))
+    # a file that ends short of its announced size is not kept
+    send({"type": "start", "id": "d", "name": "day1.csv", "size": 9000})
+    send({"type": "chunk", "id": "d", "offset": 0}, b"w" * 10)
+    assert send({"type": "end", "id": "d"}) == {"type": "done", "id": "d", "ok": False}
+    assert "ended after 10 of 9000 bytes" in panel.error_message and not list(spools.iterdir())
 
 
 def test_pending_change_links_to_review_which_shows_samples_and_ingests_again(store):

@@ -8,6 +8,7 @@ new column (in the page and through ``read_table``).
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,33 @@ def test_upload_a_csv_and_see_the_new_version(server, page, store, artifacts_dir
     assert table.height == 852 and table.columns == ["timestamp", "sensor", "temperature", "humidity"]
     name = catalog_of(store).get("table", "uploads").doc["sources"][0]["name"]
     assert name.startswith("uploads/") and name.endswith("/sensors_day1.csv")  # the upload, kept in the store
+
+
+def test_a_25_mib_upload_arrives_whole_and_the_page_stays_connected(server, page, store, tmp_path):
+    """Larger than the server's 10 MiB WebSocket message cap: the upload goes in acknowledged chunks
+    (ipywidgets' FileUpload sent it as one message and the server dropped the page's connection)."""
+    big = tmp_path / "line7_export.csv"
+    day = "".join(
+        f"2026-12-07 {h:02d}:{m:02d}:00,m{m % 7},{20 + m / 100:.2f}\n" for h in range(24) for m in range(60)
+    )
+    big.write_text("timestamp,machine,value\n" + day * 700)  # about 28 MiB
+    data = big.read_bytes()
+    assert len(data) > 25 * 2**20
+    closed: list[str] = []
+    page.on("websocket", lambda ws: ws.on("close", lambda _: closed.append(ws.url)))
+    page.goto(f"{server.url}voila/render/ingest.ipynb?dataset=line7", timeout=WAIT)
+    page.locator(".altakit-panel").wait_for(timeout=WAIT)
+    with page.expect_file_chooser(timeout=30_000) as chooser:
+        page.locator(".widget-upload").click()
+    chooser.value.set_files(str(big))
+    page.locator(".altakit-status").get_by_text("Received line7_export.csv").wait_for(timeout=WAIT)
+    digest = hashlib.sha256(data).hexdigest()
+    key = f"uploads/{digest[:16]}/line7_export.csv"
+    assert [v.size for v in store.versions(key)] == [len(data)]
+    assert hashlib.sha256(store.get(key)).hexdigest() == digest  # the stored raw version is the file
+    page.get_by_role("button", name="Preview").click()  # the kernel still answers this page
+    page.locator(".altakit-schema").get_by_text("machine").wait_for(timeout=60_000)
+    assert closed == []
 
 
 def test_approve_a_schema_change_and_see_the_new_column(server, page, store, artifacts_dir):

@@ -21,11 +21,8 @@ def store(tmp_path):
 
 
 def _upload(panel: IngestPanel, name: str, data: bytes) -> None:
-    """What the browser's file upload sets on the widget."""
-    from datetime import UTC, datetime
-
-    item = {"name": name, "type": "text/csv", "size": len(data), "content": memoryview(data)}
-    panel.upload.value = ({**item, "last_modified": datetime.now(UTC)},)
+    """The messages the browser's upload sends, in small chunks."""
+    panel.upload.receive(name, data, chunk=4096)
 
 
 def test_upload_preview_sort_estimate_and_run(store):

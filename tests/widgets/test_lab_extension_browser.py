@@ -423,6 +423,9 @@ def test_schema_inbox_badge_approve_and_audit(server, page):
     change.wait_for(timeout=WAIT)
     added = change.locator("tr.altakit-diff-added")
     assert "pressure" in added.inner_text()
+    review = change.locator("a.altakit-review-dashboard")  # the change's Voila review page
+    assert review.get_attribute("href") == "/voila/render/dashboards/schema_review.ipynb?dataset=sensors"
+    assert review.get_attribute("target") == "_blank"
     change.locator("textarea.altakit-comment").fill("new barometer")
     change.locator("button.altakit-approve").click()
     history = sidebar.locator(".altakit-history")

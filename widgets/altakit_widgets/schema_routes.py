@@ -1,6 +1,8 @@
 """REST routes of the schema inbox: pending changes, decisions (as the Jupyter user), the audit history.
 
-- ``GET {api}/schema/inbox`` → ``{"count","pending":[{"table","change","created","by","summary","diff"}]}``
+- ``GET {api}/schema/inbox`` → ``{"count","pending":[{"table","change","created","by","summary","diff",
+  "sources","dashboard"}]}``: ``dashboard`` is the Voila schema review page of the change (the URL the
+  ingest dashboard links to), ``null`` where this server runs no Voila or has no such notebook
 - ``POST {api}/schema/decide`` ``{"change","decision":"approve"|"reject","comment"}`` → the decision record
 - ``GET {api}/schema/history?table=…`` → ``{"table","decisions":[{"change","decision","by",…}]}``
 
@@ -18,19 +20,41 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from altakit_widgets.handlers import CatalogHandler
+from altakit_widgets.handlers import CatalogHandler, DetailHandler
 
 if TYPE_CHECKING:
     from altakit.catalog import Catalog
 
 
-class InboxHandler(CatalogHandler):
+class InboxHandler(DetailHandler):  # its ``_dashboard``: a record's Voila page, if this server serves it
     @web.authenticated
     @authorized
-    async def get(self) -> None:
+    async def get(self) -> None:  # type: ignore[override]
         from altakit.ingestion.inbox import inbox
 
-        await self.answer(lambda cat: inbox(cat.store, cat))
+        page = await self._dashboard("schema", "")
+
+        def pending(cat: Catalog) -> dict[str, Any]:
+            found = inbox(cat.store, cat)
+            for change in found["pending"]:
+                change["dashboard"] = page and review_url(page, change["table"], change["sources"])
+            return found
+
+        await self.answer(pending)
+
+
+def review_url(page: str, table: str, sources: list[str]) -> str:
+    """The review page's URL for ``table`` (its first ``store:`` source, to ingest again), as the ingest
+    dashboard builds it.
+
+    Example:
+        >>> page = "/voila/render/dashboards/schema_review.ipynb?dataset="
+        >>> review_url(page, "line4", ["store:uploads/a/d.csv"])
+        '/voila/render/dashboards/schema_review.ipynb?dataset=line4&source=store%3Auploads%2Fa%2Fd.csv'
+    """
+    from altakit_widgets.panels.ingest import review_link
+
+    return review_link(table, sources[0] if sources else None, page=page.split("?", 1)[0])
 
 
 class DecideHandler(CatalogHandler):

@@ -105,6 +105,10 @@ export interface IPending {
   created: string;
   by: string;
   diff: IColumnChange[];
+  /** The `store:` sources that proposed the change. */
+  sources?: string[];
+  /** The Voila schema review page of the change (null: this server serves no Voila). */
+  dashboard?: string | null;
 }
 
 export interface IDecision {

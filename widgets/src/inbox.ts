@@ -1,4 +1,7 @@
-/** The sidebar's Schema inbox: pending changes, colour-coded diffs, approve/reject, audit history. */
+/**
+ * The sidebar's Schema inbox: pending changes, colour-coded diffs, approve/reject, audit history,
+ * and a link to each change's Voila review dashboard (where the server serves Voila).
+ */
 import { Widget } from '@lumino/widgets';
 
 import { AltakitAPI, IPending } from './api';
@@ -106,7 +109,13 @@ export class InboxSection extends Widget {
             }
           },
           'History'
-        )
+        ),
+        p.dashboard &&
+          h(
+            'a.jp-Button.altakit-review-dashboard',
+            { href: p.dashboard, target: '_blank', rel: 'noopener' },
+            'Open review dashboard'
+          )
       )
     );
     return box;

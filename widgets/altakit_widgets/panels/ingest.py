@@ -8,8 +8,10 @@ set aside), :meth:`altakit.ingestion.IngestJob.estimate`, :func:`altakit.ingesti
 and a Discard (:class:`~altakit_widgets.panels.quarantine.QuarantineBox`, calling
 :func:`altakit.ingestion.replay`). The cleaning widgets
 (:class:`~altakit_widgets.panels.cleaning.CleaningOptions`) only fill in an
-:class:`~altakit.ingestion.IngestSpec` dict. An upload is kept in the store as a raw version
-(``uploads/<sha256 prefix>/<name>``), so a schema review shows its values and re-ingests it.
+:class:`~altakit.ingestion.IngestSpec` dict. An upload reaches the kernel in slices
+(:class:`~altakit_widgets.panels.upload.ChunkedUpload`: files of any size up to the limit, spooled
+to a temp file) and is kept in the store as a raw version (``uploads/<sha256 prefix>/<name>``,
+:mod:`altakit.ingestion.uploads`), so a schema review shows its values and re-ingests it.
 
 With ``dashboard=True`` (the Voila dashboards) the panel reads only uploads and store keys,
 unless an operator allows server folders (:mod:`~altakit_widgets.panels.safety`), and a
@@ -25,7 +27,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import html
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
@@ -38,7 +39,8 @@ from altakit.store import open_store
 from altakit_widgets.panels.base import Panel, grid
 from altakit_widgets.panels.cleaning import WIDE, CleaningOptions
 from altakit_widgets.panels.quarantine import QuarantineBox
-from altakit_widgets.panels.safety import allowed_roots, check_source, check_upload
+from altakit_widgets.panels.safety import allowed_roots, check_source, upload_spool
+from altakit_widgets.panels.upload import ChunkedUpload
 
 if TYPE_CHECKING:
     import polars as pl
@@ -46,12 +48,11 @@ if TYPE_CHECKING:
     from altakit.events import Event
     from altakit.ingestion import IngestReport
     from altakit.ingestion.preview import CleaningPreview
+    from altakit.ingestion.uploads import UploadSpool
     from altakit.store import Store
 
 #: Source kinds offered, as (label, kind).
 SOURCES = [("upload", "upload"), ("store key / prefix", "store"), ("path or s3:// URL", "url")]
-#: Where uploads are kept in the store: ``uploads/<first 16 hex of their SHA-256>/<file name>``.
-UPLOADS = "uploads/"
 #: The schema review dashboard, relative to the ingest dashboard (both in ``notebooks/dashboards/``).
 REVIEW_PAGE = "schema_review.ipynb"
 
@@ -116,12 +117,16 @@ class IngestPanel(Panel):
         self.report: IngestReport | None = None
         self.quarantined: pl.DataFrame | None = None
         self._time_picked = False  # the person chose the time column (else an ingest detects it)
+        self._upload_key: str | None = None  # the last upload, kept in the store
         self._setting = False  # the panel itself is setting widgets
         # --- source
         kinds = SOURCES if not dashboard or allowed_roots() else SOURCES[:2]
         self.kind = w.ToggleButtons(options=kinds, value="upload", description="Source")
-        self.upload = w.FileUpload(
-            accept=".csv,.tsv,.txt,.parquet,.json,.ndjson,.jsonl,.xlsx,.gz,.bz2,.xz,.zip", multiple=False
+        self.upload = ChunkedUpload(
+            open_spool=self._open_upload,
+            on_received=self._keep_upload,
+            on_error=self._upload_refused,
+            accept=".csv,.tsv,.txt,.parquet,.json,.ndjson,.jsonl,.xlsx,.gz,.bz2,.xz,.zip",
         )
         self.upload_progress = w.FloatProgress(value=0, min=0, max=1, description="Upload")
         self.source_text = w.Text(
@@ -130,12 +135,19 @@ class IngestPanel(Panel):
         self.dataset = w.Text(value=dataset, description="Dataset", placeholder="e.g. sensors")
         self.preview_button = w.Button(description="Preview", icon="eye")
         # --- preview
-        self.sort_by = w.Dropdown(options=[""], value="", description="Sort by")
+        # column names: as wide as the longest one (the default width cuts names over ~25 characters)
+        self.sort_by = w.Dropdown(options=[""], value="", description="Sort by", layout={"width": "auto"})
         self.descending = w.Checkbox(value=False, description="descending", indent=False)
         self.grid = w.HTML()
         self.schema = w.HTML()
         # --- cleaning options (they fill in the spec)
-        self.time = w.Dropdown(options=[("(detect)", "")], value="", description="Time column", style=WIDE)
+        self.time = w.Dropdown(
+            options=[("(detect)", "")],
+            value="",
+            description="Time column",
+            style=WIDE,
+            layout={"width": "auto"},
+        )
         self.by = w.Text(description="Series by", placeholder="sensor, site", style=WIDE)
         self.policy = w.Dropdown(
             options=policies(), value=DEFAULT_POLICY, description="Schema changes", style=WIDE
@@ -171,7 +183,7 @@ class IngestPanel(Panel):
             self.quarantine.widget,
         ]
         self.kind.observe(self._on_kind, names="value")
-        self.upload.observe(self._on_upload, names="value")
+        self.upload.observe(self._on_upload_progress, names="received")
         self.source_text.observe(lambda _: self._on_text(), names="value")
         self.time.observe(lambda _: self._on_time(), names="value")
         self.preview_button.on_click(lambda _: self.show_preview())
@@ -435,27 +447,40 @@ class IngestPanel(Panel):
         if self.source is not None:
             self.set_status(f"Source: {self.source}")
 
-    def _on_upload(self, change: dict[str, Any]) -> None:
+    def _open_upload(self, name: str, size: int) -> UploadSpool:
+        """A new file is coming: nothing the previous one showed stays; its chunks go to a checked spool."""
         self._reset()
-        self.source = self._upload_source()
-        if self.source is not None:
-            self.upload_progress.value = 1.0
-            self.upload_progress.bar_style = "success"
+        self._upload_key = None
+        self.upload_progress.bar_style, self.upload_progress.value = "info", 0.0
+        spool = upload_spool(name, size)
+        self.set_status(f"Receiving {spool.name} ({_size(size)}) …")
+        return spool
+
+    def _on_upload_progress(self, change: dict[str, Any]) -> None:
+        if self.upload.size:
+            self.upload_progress.value = min(1.0, change["new"] / self.upload.size)
+
+    def _keep_upload(self, spool: UploadSpool) -> bool:
+        """Keep the upload in the store (one raw version per content) as the ``store:`` source."""
+        if self.store is None:
+            return False
+        key = self.call(spool.keep, self.store)
+        if key is None:
+            self.upload_progress.bar_style = "danger"
+            return False
+        self._upload_key = key
+        self.upload_progress.bar_style, self.upload_progress.value = "success", 1.0
+        self.source = f"store:{key}"
+        self.set_status(f"Received {spool.name} ({_size(spool.size)}); kept in the store as {key}.")
+        return True
+
+    def _upload_refused(self, exc: BaseException) -> None:
+        self.upload_progress.bar_style = "danger"
+        self.show_error(exc)
 
     def _upload_source(self) -> str | None:
-        """Keep the upload in the store (one raw version per content) and name it as a ``store:`` source."""
-        files = self.upload.value
-        if not files or self.store is None:
-            return None
-        item = files[0]
-        name, data = str(item["name"]).rsplit("/", 1)[-1], bytes(item["content"])
-        if self.call(check_upload, name, len(data)) is None and self.error_message:
-            return None
-        key = f"{UPLOADS}{hashlib.sha256(data).hexdigest()[:16]}/{name}"
-        if self.call(self.store.exists, key) is False and self.call(self.store.put, key, data) is None:
-            return None
-        self.set_status(f"Received {name} ({_size(len(data))}); kept in the store as {key}.")
-        return f"store:{key}"
+        """The last upload kept in the store, as a ``store:`` source."""
+        return f"store:{self._upload_key}" if self._upload_key else None
 
     def _text_source(self) -> str | None:
         text = self.source_text.value.strip()

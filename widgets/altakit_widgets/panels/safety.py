@@ -7,7 +7,8 @@ keys of the configured store, unless an operator lists folders or URL prefixes i
 ``$ALTAKIT_DASHBOARD_PATHS`` (comma-separated, e.g. ``/data/raw,s3://plant/drops/``):
 then a path or URL under one of them is read too. Uploads are checked for type
 (:data:`UPLOAD_TYPES`) and size (``$ALTAKIT_UPLOAD_MAX_MB``, default
-:data:`UPLOAD_MAX_MB`).
+:data:`UPLOAD_MAX_MB`) before the first byte and again as the bytes arrive
+(:func:`upload_spool`).
 
 Example:
     >>> try:
@@ -25,14 +26,15 @@ import os
 from pathlib import PurePosixPath
 
 from altakit.errors import AccessDenied, ConfigError
+from altakit.ingestion.uploads import UploadSpool
 
 #: The operator's allowlist of server folders and URL prefixes dashboards may read (comma-separated).
 PATHS_ENV = "ALTAKIT_DASHBOARD_PATHS"
 #: The largest upload accepted, in MiB (``$ALTAKIT_UPLOAD_MAX_MB`` overrides). An upload travels to the
-#: kernel as one WebSocket message, and Jupyter's and Voila's server (tornado) close the page's connection
-#: on a message over 10 MiB (``websocket_max_message_size``): raise both together. Larger files belong
-#: in the store (then a dashboard picks them as a store key).
-UPLOAD_MAX_MB = 9
+#: kernel in chunks (:class:`~altakit_widgets.panels.upload.ChunkedUpload`, each far under the server's
+#: 10 MiB WebSocket message cap) and is spooled to a temp file on the kernel's machine, so the limit is
+#: that machine's disk, not its memory.
+UPLOAD_MAX_MB = 1024
 UPLOAD_MAX_ENV = "ALTAKIT_UPLOAD_MAX_MB"
 #: File name endings an upload may have (the formats the readers know, and their compressed forms).
 UPLOAD_TYPES = (".csv", ".tsv", ".txt", ".parquet", ".json", ".ndjson", ".jsonl", ".xlsx",
@@ -91,8 +93,8 @@ def upload_limit() -> int:
     return int(mib * 1024 * 1024)
 
 
-def check_upload(name: str, size: int) -> None:
-    """Refuse an upload of a type the readers do not know or larger than :func:`upload_limit`.
+def check_upload(name: str, size: int, *, limit: int | None = None) -> None:
+    """Refuse an upload of a type the readers do not know or larger than ``limit`` (:func:`upload_limit`).
 
     Example:
         >>> check_upload("day1.csv", 10)
@@ -109,10 +111,28 @@ def check_upload(name: str, size: int) -> None:
             name=name,
             hint=f"upload {kinds}, or one compressed as {', '.join(UPLOAD_TYPES[8:])}",
         )
-    limit = upload_limit()
+    limit = upload_limit() if limit is None else limit
     if size > limit:
         raise ConfigError(
             f"{name} is {size / 2**20:.1f} MiB; uploads are limited to {limit / 2**20:.0f} MiB",
             name=name,
             hint="put large files in the store (ask your operator), then pick them as a store key",
         )
+
+
+def upload_spool(name: str, size: int | None = None) -> UploadSpool:
+    """A spool for an upload arriving in chunks, checked against the limits before and as bytes arrive.
+
+    Example:
+        >>> spool = upload_spool("day1.csv", 12)
+        >>> spool.write(b"ts,value\\n")
+        9
+        >>> spool.discard()
+        >>> try:
+        ...     upload_spool("tool.exe", 4)
+        ... except ValueError as exc:
+        ...     print(exc.message)
+        tool.exe is not a file type altakit ingests
+    """
+    limit = upload_limit()
+    return UploadSpool(name, size, check=lambda n, s: check_upload(n, s, limit=limit))
