@@ -41,6 +41,29 @@ class AltakitError(Exception):
         # keep fields and hint across processes (DataLoader workers, multiprocessing)
         return (_rebuild, (type(self), self.message, self.hint, self.fields))
 
+    def to_json(self) -> str:
+        """This error as JSON text (a Spark task hands it to the driver as data; :func:`from_json`).
+
+        Example:
+            >>> from_json(NotFound("no such key", key="a").to_json()).fields
+            {'key': 'a'}
+        """
+        import json
+
+        doc = {"type": type(self).__name__, "message": self.message, "hint": self.hint, "fields": self.fields}
+        return json.dumps(doc, default=str)
+
+
+def from_json(text: str, default: type[AltakitError] | None = None) -> AltakitError:
+    """The error :meth:`AltakitError.to_json` wrote, as its class (an unknown class: ``default``)."""
+    import json
+
+    doc = json.loads(text)
+    cls = globals().get(doc["type"])
+    if not (isinstance(cls, type) and issubclass(cls, AltakitError)):
+        cls = default or AltakitError
+    return cls(doc["message"], hint=doc["hint"], **doc["fields"])
+
 
 def _rebuild(cls: type[AltakitError], message: str, hint: str | None, fields: dict) -> AltakitError:
     return cls(message, hint=hint, **fields)

@@ -174,7 +174,7 @@ def write_dataset_from_spark(
     for part, kind, body in rows:
         if kind == "e":
             sweep(store, prefix)
-            raise _load(body)
+            raise _load_error(body)
         shards.append((int(part), json.loads(body)))
     entries = [s for _, listed in sorted(shards, key=lambda p: p[0]) for s in listed]
     sweep(store, prefix, keep={(s["key"], s["version"]) for s in entries})
@@ -384,7 +384,7 @@ class _PartitionWriter:
             )
         except AltakitError as exc:  # to the driver as data, so the caller gets the typed error
             remove_shards(self.store, writer.shards)
-            yield _row(part, "e", _dump(exc))
+            yield _row(part, "e", exc.to_json())
             return
         except BaseException:
             remove_shards(self.store, writer.shards)
@@ -415,24 +415,12 @@ def _row(part: int, kind: str, body: str) -> pa.RecordBatch:
     )
 
 
-def _dump(exc: AltakitError) -> str:
-    """An error raised in a task, as JSON text for the driver (:func:`_load`)."""
-    return json.dumps(
-        {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint, "fields": exc.fields},
-        default=str,
-    )
-
-
-def _load(text: str) -> AltakitError:
-    """The typed error a task raised (its class from :mod:`altakit.errors`; else a DataError)."""
-    doc = json.loads(text)
-    cls = getattr(errors, doc["type"], None)
-    if not (isinstance(cls, type) and issubclass(cls, AltakitError)):
-        cls = DataError
-    return cls(doc["message"], hint=doc["hint"], **doc["fields"])
-
-
 def _first_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     useful = [line for line in lines if "Error" in line or "Exception" in line]
     return (useful or lines or [type(exc).__name__])[-1][:300]
+
+
+def _load_error(text: str) -> AltakitError:
+    """The typed error a task raised (:meth:`~altakit.errors.AltakitError.to_json`; else a DataError)."""
+    return errors.from_json(text, DataError)

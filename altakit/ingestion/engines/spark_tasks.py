@@ -6,7 +6,7 @@ JSON, ``_line`` count), which the driver collects.
 
 1. :func:`read_task` (one source file each): fetch it (:func:`~altakit.ingestion.sources.fetch`),
    read, type and quarantine it with the local engine's code; write the rejected rows as one
-   quarantine file and the typed rows as one *spill* file per bucket of series (a series always
+   quarantine file and the typed rows as one *spill* file (Arrow IPC) per bucket of series (a series always
    lands in the same bucket: :func:`bucket_of`). Metas: ``c`` counts, ``h`` checksum, ``g``
    quarantine file, ``p`` spill file, ``e`` a typed error.
 2. :func:`write_task` (one bucket each): read the bucket's spill files (those of the winning read
@@ -104,21 +104,9 @@ def meta(kind: str, raw: str, n: int = 0) -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist([{KIND: kind, "_raw": raw, "_line": n}], schema=meta_schema())
 
 
-def dump(exc: AltakitError) -> str:
-    """An error raised in a Spark task, as JSON text for the driver (:func:`load`)."""
-    return json.dumps(
-        {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint, "fields": exc.fields},
-        default=str,
-    )
-
-
 def load(text: str) -> AltakitError:
-    """The typed error a Spark task raised (its class from :mod:`altakit.errors`; else an IngestError)."""
-    doc = json.loads(text)
-    cls = getattr(errors, doc["type"], None)
-    if not (isinstance(cls, type) and issubclass(cls, AltakitError)):
-        cls = IngestError
-    return cls(doc["message"], hint=doc["hint"], **doc["fields"])
+    """The typed error a task raised (:meth:`~altakit.errors.AltakitError.to_json`; else an IngestError)."""
+    return errors.from_json(text, IngestError)
 
 
 def listing_row(order: int, f: SourceFile) -> tuple[Any, ...]:
@@ -169,7 +157,7 @@ def quarantine_file(rows: Any, sink: Sink, task: str) -> pa.RecordBatch:
 
 
 class _Spill:
-    """One Parquet file per bucket, written block by block (bounded memory) into the table's folder."""
+    """One Arrow IPC file (LZ4) per bucket, written block by block (bounded memory) into the table folder."""
 
     def __init__(self, sink: Sink, task: str, schema: pa.Schema) -> None:
         from altakit.datasets import delta_files
@@ -181,13 +169,14 @@ class _Spill:
         self.rows: dict[int, int] = {}
 
     def write(self, bucket: int, table: pa.Table) -> None:
-        import pyarrow.parquet as pq
+        import pyarrow as pa
 
         if bucket not in self.open:
             self.fs.create_dir(self.root, recursive=True)
-            path = f"{self.prefix}-b{bucket}-{uuid.uuid4().hex[:8]}.parquet"
+            path = f"{self.prefix}-b{bucket}-{uuid.uuid4().hex[:8]}.arrow"
             stream = self.fs.open_output_stream(f"{self.root}/{path}")
-            self.open[bucket] = (path, stream, pq.ParquetWriter(stream, self.schema))
+            options = pa.ipc.IpcWriteOptions(compression="lz4")
+            self.open[bucket] = (path, stream, pa.ipc.new_file(stream, self.schema, options=options))
             self.rows[bucket] = 0
         self.open[bucket][2].write_table(table.cast(self.schema))
         self.rows[bucket] += table.num_rows
@@ -221,7 +210,7 @@ def read_task(
                     src = source_of(row, stores)
                     yield from _read_one(worker, src, Path(work), row["order"], sink, types, buckets)
     except AltakitError as exc:  # to the driver as data, so the caller gets the typed error
-        yield meta("e", dump(exc))
+        yield meta("e", exc.to_json())
 
 
 def _read_one(
@@ -293,14 +282,14 @@ def write_task(
             try:
                 yield from _write_bucket(json.loads(row["paths"]), spec, plan, sink, types, target)
             except AltakitError as exc:
-                yield meta("e", dump(exc))
+                yield meta("e", exc.to_json())
 
 
 def _write_bucket(
     paths: list[str], spec: IngestSpec, plan: Plan, sink: Sink, types: dict[str, str], target: dict[str, str]
 ) -> Iterator[pa.RecordBatch]:
     import polars as pl
-    import pyarrow.parquet as pq
+    import pyarrow as pa
 
     from altakit.datasets import delta_files
 
@@ -308,7 +297,7 @@ def _write_bucket(
     parts = []
     for path in paths:
         with fs.open_input_file(f"{root}/{path}") as f:
-            part = pl.from_arrow(pq.read_table(f))
+            part = pl.from_arrow(pa.ipc.open_file(f).read_all())
         assert isinstance(part, pl.DataFrame)
         parts.append(part)
     frame = pl.concat(parts)
