@@ -7,9 +7,11 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import nbformat
+import psutil
 import pytest
 from fixtures.notebooks import write_notebook
 
@@ -113,9 +115,27 @@ def test_planted_secret_never_lands_in_the_notebook_or_its_html(tmp_path, monkey
 
 
 def test_failed_notebook_is_recorded_as_failed(tmp_path):
-    nb = write_notebook(tmp_path / "bad.ipynb", "raise ValueError('boom')")
+    seen = tmp_path / "kernel.json"
+    nb = write_notebook(
+        tmp_path / "bad.ipynb",
+        "import json, os, pathlib, ipykernel\n"
+        f"pathlib.Path({str(seen)!r}).write_text(json.dumps([os.getpid(), ipykernel.get_connection_file()]))",
+        "raise ValueError('boom')",
+    )
     store = altakit.open_store(tmp_path / "store")
+    channels = _heartbeat_threads()
     result = run_notebook(nb, store=store, out=tmp_path / "runs")
     assert not result.ok and "boom" in result.error
     assert result.record.doc["status"] == "failed" and "boom" in result.record.doc["error"]
     assert "boom" in store.get(result.record.doc["executed"]["key"]).decode()
+    # the run shuts its kernel down while it keeps the run; when it returns, all of it is gone
+    pid, connection_file = json.loads(seen.read_text())
+    assert not psutil.pid_exists(pid), "the kernel process outlived the run"
+    assert not Path(connection_file).exists(), "the kernel's connection file was left behind"
+    assert _heartbeat_threads() == channels, "the kernel client's channels were left running"
+
+
+def _heartbeat_threads() -> set[threading.Thread]:
+    from jupyter_client.channels import HBChannel
+
+    return {t for t in threading.enumerate() if isinstance(t, HBChannel)}

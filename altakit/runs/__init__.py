@@ -6,6 +6,9 @@
 - :mod:`altakit.runs.reads` — which table/dataset/model versions a run read; pins that read them again.
 - :mod:`altakit.runs.secrets` — secret-looking parameters refused, secret values redacted.
 - :mod:`altakit.runs.notebook` — ``altakit run``: execute one notebook with papermill, record it.
+- :mod:`altakit.runs.kernels` — the kernel of one execution: started before papermill, shut down
+  while the run is kept.
+- :mod:`altakit.runs.export` — the HTML copy: one nbconvert exporter per process, loaded while cells run.
 - :mod:`altakit.runs.workflow` — run the curated notebooks and write a report.
 
 Importing this package loads the record model only (no papermill, no training code).

@@ -45,7 +45,8 @@ from typing import TYPE_CHECKING, Any
 from altakit import config, faults, procs
 from altakit.catalog import catalog_of
 from altakit.errors import ConfigError, MissingDependency, NotFound
-from altakit.runs import reads
+from altakit.runs import export, reads
+from altakit.runs.kernels import KernelRun
 from altakit.runs.record import RunDoc, environment, jsonable, read_run, record_run
 from altakit.runs.secrets import (
     Redactor,
@@ -104,6 +105,14 @@ def _papermill() -> Any:
     return papermill
 
 
+def _require_papermill() -> None:
+    """Raise :class:`MissingDependency` unless papermill is installed (without importing it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("papermill") is None:
+        _papermill()
+
+
 def execute(
     src: Path,
     dst: Path,
@@ -116,26 +125,61 @@ def execute(
 ) -> tuple[float, str, tuple[list[str], list[str]]]:
     """Execute notebook ``src`` with papermill, in ``src``'s folder; write it, redacted, to ``dst``.
 
+    :func:`executing` without anything to do while the kernel shuts down: when this returns, the
+    kernel has ended.
+
+    Returns:
+        ``(seconds, error, read)`` (see :func:`executing`).
+    """
+    with executing(
+        src, dst, parameters, kernel=kernel, timeout=timeout, redactor=redactor, pins=pins
+    ) as outcome:
+        return outcome
+
+
+@contextlib.contextmanager
+def executing(
+    src: Path,
+    dst: Path,
+    parameters: Mapping[str, Any],
+    *,
+    kernel: str = "python3",
+    timeout: int = 600,
+    redactor: Redactor | None = None,
+    pins: Mapping[str, int] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[tuple[float, str, tuple[list[str], list[str]]]]:
+    """Execute notebook ``src`` with papermill, in ``src``'s folder; write it, redacted, to ``dst``;
+    the block runs while the kernel shuts down.
+
     Papermill saves the notebook as it runs into a private file (:func:`private_folder`), never
     into ``dst``'s folder; when it is done — finished or failed — the notebook is redacted with
     ``redactor`` (default: the secret environment values, :func:`secret_env_values`) and written
-    to ``dst`` in one step, and the private folder is removed. A run killed before that leaves
-    only its private folder, which a later run removes (:func:`sweep_private`).
+    to ``dst`` in one step, and the private folder is removed when the block ends. A run killed
+    before that leaves only its private folder, which a later run removes (:func:`sweep_private`).
 
     The kernel notes the table, dataset and model versions it reads in the private folder, and
-    reads the ``pins`` (:mod:`altakit.runs.reads`).
+    reads the ``pins`` (:mod:`altakit.runs.reads`); ``env`` is set in its environment besides.
 
-    Returns:
+    The kernel is started first, so it boots while papermill is imported and reads the notebook;
+    once the last cell ran it is asked to shut down, and the block (keeping the run: HTML, store,
+    catalog) runs while it does; leaving the block waits for it to end (killed if it does not).
+
+    Yields:
         ``(seconds, error, read)``; ``error`` is ``""`` on success, else ``"Type: message"``, redacted
         (a failed notebook is reported, not raised; ``dst`` then holds the cells up to the failure);
         ``read`` is ``(reads, unversioned)`` (:func:`altakit.runs.reads.collect`).
+
+    Example:
+        >>> with executing(src, out, {"rows": 5}) as (seconds, error, read):  # doctest: +SKIP
+        ...     keep_run(store, src, {"rows": 5}, "python3", started, seconds, error, out, page)
     """
-    papermill = _papermill()
-    sweep_private()
+    _require_papermill()
     redactor = redactor if redactor is not None else Redactor(secret_env_values())
     dst.unlink(missing_ok=True)  # what is there is an earlier run's, not this one's
-    kernel_env = {reads.PINS_ENV: json.dumps(reads.check_pins(pins or {}))}
+    kernel_env = {**(env or {}), reads.PINS_ENV: json.dumps(reads.check_pins(pins or {}))}
     private = private_folder()
+    kernel_run = KernelRun(kernel, src.parent)
     try:
         raw = private / "executed.ipynb"
         os.close(os.open(raw, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # papermill keeps the mode
@@ -144,28 +188,41 @@ def execute(
         error = ""
         try:
             with _kernel_env(kernel_env):
-                papermill.execute_notebook(
-                    str(src),
-                    str(raw),
-                    parameters=dict(parameters),
-                    kernel_name=kernel,
-                    cwd=str(src.parent),
-                    progress_bar=False,
-                    execution_timeout=timeout,
-                    **_kernel_manager(),
-                )
+                kernel_run.start()  # it boots while papermill is imported and the notebook read
+            papermill = _papermill()
+            sweep_private()
+            papermill.execute_notebook(
+                str(src),
+                str(raw),
+                parameters=dict(parameters),
+                kernel_name=kernel,
+                cwd=str(src.parent),
+                progress_bar=False,
+                execution_timeout=timeout,
+                km=kernel_run.manager,
+                on_notebook_start=_warm_html,  # the kernel is ready: load the HTML exporter meanwhile
+            )
+        except MissingDependency:
+            raise
         except Exception as exc:  # the failure is the result; callers report it
             error = redactor.text(f"{type(exc).__name__}: {exc}".strip()[:2000])
         seconds = round(time.perf_counter() - start, 2)
+        kernel_run.stop()  # it ends while the run is kept
         faults.point("run.executed")
         if raw.stat().st_size:  # papermill wrote the notebook (not so if it failed before)
             text = redact_notebook_text(
                 raw.read_text(encoding="utf-8"), redactor, metadata={"output_path": str(dst)}
             )
             _write_atomically(dst, text)
-        return seconds, error, reads.collect(private / "reads.jsonl")
+        yield seconds, error, reads.collect(private / "reads.jsonl")
     finally:
+        kernel_run.wait()
         shutil.rmtree(private, ignore_errors=True)
+
+
+def _warm_html(**_: Any) -> None:
+    """nbclient's ``on_notebook_start`` hook: load the HTML exporter while the cells run."""
+    export.warm()
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -232,41 +289,12 @@ def sweep_private(root: str | Path | None = None, *, stale_after: float = STALE_
     return removed
 
 
-def _kernel_manager() -> dict[str, Any]:
-    """papermill options that start the kernel on local IPC sockets instead of TCP.
-
-    The kernel runs on this machine for this user only: Unix sockets in the Jupyter runtime folder need no
-    TCP port, and ipykernel then has no unencrypted-TCP warning to print for every notebook.
-    Windows has no IPC transport: kernels keep TCP there.
-    """
-    if os.name == "nt":
-        return {}
-    from jupyter_client.manager import AsyncKernelManager
-    from traitlets import default
-
-    class IPCKernelManager(AsyncKernelManager):
-        @default("transport")
-        def _transport_default(self) -> str:
-            return "ipc"
-
-        @default("ip")
-        def _ip_default(self) -> str:
-            path = os.path.splitext(self.connection_file)[0] + "-ipc" if self.connection_file else ""
-            if path and len(path) < 90:  # a Unix socket path holds ~104 bytes, with "-<port>" after it
-                return path
-            return os.path.join(tempfile.gettempdir(), f"altakit-kernel-{os.getpid()}-{id(self):x}-ipc")
-
-    return {"kernel_manager_class": IPCKernelManager}
-
-
 def export_html(executed: Path, page: Path, redactor: Redactor | None = None) -> Path | None:
     """Write the HTML copy of the executed notebook, redacted by ``redactor`` before it is written;
     ``None`` if there is nothing to export."""
     if not executed.exists():
         return None
-    from nbconvert import HTMLExporter
-
-    body, _ = HTMLExporter().from_filename(str(executed))
+    body = export.html_body(executed)
     _write_atomically(page, redactor.text(body) if redactor is not None else body)
     return page
 
@@ -411,7 +439,7 @@ def run_notebook(
         raise NotFound(f"no such notebook {str(notebook)!r}", path=str(notebook), hint="check the path")
     if src.suffix != ".ipynb":
         raise ConfigError(f"{src.name} is not a notebook (.ipynb)", path=str(src))
-    _papermill()
+    _require_papermill()
     kernel_env = {config.HOME_ENV: os.environ.get(config.HOME_ENV) or str(config.project_home().resolve())}
     if isinstance(store, str):
         kernel_env[config.STORE_ENV] = store
@@ -423,13 +451,14 @@ def run_notebook(
     executed, page = folder / f"{stem}.ipynb", folder / f"{stem}.html"
     with _kernel_env(kernel_env):
         redactor = Redactor(secret_env_values())
-        seconds, error, read = execute(
-            src, executed, params, kernel=kernel, timeout=timeout, redactor=redactor, pins=pinned
-        )
-    record = keep_run(
-        target, src, params, kernel, started, seconds, error, executed, page, redactor,
-        read=read, pins=pinned, job=job,
-    )  # fmt: skip
+    running = executing(
+        src, executed, params, kernel=kernel, timeout=timeout, redactor=redactor, pins=pinned, env=kernel_env
+    )
+    with running as (seconds, error, read):  # the run is kept while the kernel shuts down
+        record = keep_run(
+            target, src, params, kernel, started, seconds, error, executed, page, redactor,
+            read=read, pins=pinned, job=job,
+        )  # fmt: skip
     error = str(record.doc["error"])
     return RunResult(not error, executed, page, seconds, error, record)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from altakit.errors import NotFound
-from altakit.runs.notebook import execute, keep_run
+from altakit.runs.notebook import executing, keep_run
 from altakit.runs.secrets import Redactor, check_parameters, secret_env_values
 from altakit.store import open_store
 
@@ -112,22 +112,22 @@ def run_workflow(
         executed, page = out / src.name, out / f"{src.stem}.html"
         started = datetime.now(UTC)
         redactor = Redactor(secret_env_values())  # one per notebook: its record names what it redacted
-        seconds, error, read = execute(
-            src, executed, report.parameters, kernel=kernel, timeout=timeout, redactor=redactor
-        )
-        run = keep_run(
-            target,
-            src,
-            report.parameters,
-            kernel,
-            started,
-            seconds,
-            error,
-            executed,
-            page,
-            redactor,
-            read=read,
-        )
+        params = report.parameters
+        running = executing(src, executed, params, kernel=kernel, timeout=timeout, redactor=redactor)
+        with running as (seconds, error, read):  # kept while the kernel shuts down
+            run = keep_run(
+                target,
+                src,
+                report.parameters,
+                kernel,
+                started,
+                seconds,
+                error,
+                executed,
+                page,
+                redactor,
+                read=read,
+            )
         error = str(run.doc["error"])
         result = NotebookResult(src.name, str(executed), str(page), seconds, not error, error, str(run.ref))
         report.notebooks.append(result)
