@@ -499,15 +499,11 @@ else:
 
 DASHBOARD = [
     md("""
-# Training monitor
+# Training
 
-Pick a table or dataset version and settings, start a training job and stop it, watch the
-loss and accuracy curves and the checkpoints of any run (one started here, by `altakit run`
-or by a scheduled job), and promote a model version to an alias. A table trains with the
-tabular notebook (pick features and target), a digits dataset with the PyTorch notebook;
-the job runs the curated notebook in the background, so reloading the page loses nothing.
-Served by Voila (`start-altakit voila dashboards/training.ipynb`); `?dataset=sensors` selects
-the data, `?model=sensors-temp` the model name (default `<data>-model`).
+Pick the data and what to predict, start training, and watch the error fall epoch by epoch;
+training goes on in the background, so closing or reloading this page loses nothing. When a
+version is good, promote it: the name under *Alias* then points at it. [All datasets](home.ipynb)
 """),
     params("""
 store_url = ""  # empty: $ALTAKIT_STORE, else the project's default store

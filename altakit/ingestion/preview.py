@@ -119,6 +119,10 @@ class StepPreview:
         return ", ".join(parts + ([f"{self.added} added"] if self.added else []))
 
 
+#: The marked rows' column of source line numbers (not ``line``: a plant's data often has one).
+MARK_LINE = "file line"
+
+
 @dataclass
 class CleaningPreview:
     """What the spec's cleaning steps would do to the first rows of a source (nothing is written).
@@ -126,7 +130,7 @@ class CleaningPreview:
     Attributes:
         rows_read: Rows the preview cleaned (the first block).
         steps: One :class:`StepPreview` per step, in spec order.
-        marked: The rows any step touches, as read, with ``line`` and ``marks`` (``step: what``).
+        marked: The rows any step touches, as read, with :data:`MARK_LINE` and ``marks`` (``step: what``).
     """
 
     rows_read: int
@@ -180,8 +184,11 @@ def preview_cleaning(
         frame, report = clean.build_step(step_spec).apply(frame, ctx)
         found = StepPreview(report.step, report.to_dict())
         found.rejected = sorted(int(n) for rows in rejected for n in rows.get_column("_line").drop_nulls())
-        found.changed = _changed(before, frame, data_cols)
-        found.added = frame.get_column("_line").null_count() - before.get_column("_line").null_count()
+        if "_line" in frame.columns:
+            found.changed = _changed(before, frame, data_cols)
+            found.added = frame.get_column("_line").null_count() - before.get_column("_line").null_count()
+        else:  # resampled: rows on a grid, no longer one per source line
+            found.added = max(0, frame.height - before.height)
         for line in found.changed:
             marks.setdefault(line, []).append(f"{found.step}: changed")
         for line in found.rejected:
@@ -190,10 +197,10 @@ def preview_cleaning(
     lines = raw.get_column("_line")
     marked = (
         raw.filter(lines.is_in(list(marks)))
-        .select(pl.col("_line").alias("line"), *data_cols)
-        .with_columns(pl.col("line").map_elements(lambda n: "; ".join(marks[n]), pl.String).alias("marks"))
+        .select(pl.col("_line").alias(MARK_LINE), *data_cols)
+        .with_columns(pl.col(MARK_LINE).map_elements(lambda n: "; ".join(marks[n]), pl.String).alias("marks"))
     )
-    return CleaningPreview(raw.height, steps, marked.select("line", "marks", *data_cols))
+    return CleaningPreview(raw.height, steps, marked.select(MARK_LINE, "marks", *data_cols))
 
 
 def _changed(before: pl.DataFrame, after: pl.DataFrame, columns: list[str]) -> list[int]:

@@ -144,12 +144,12 @@ def test_plant_engineer_from_two_csvs_to_an_approved_table(
     )
     rows = marked.locator("tbody tr").all_inner_texts()
     assert any("95.0" in r and "set aside" in r for r in rows) and any(
-        "fill_gaps: changed" in r for r in rows
+        "Fill gaps: changed" in r for r in rows
     ), rows
     assert sum("set aside" in r for r in rows) == 1, rows
     page.get_by_role("button", name="Ingest").click()
     _status(page, "line4@1 written.")
-    page.locator(".altakit-steps").get_by_text("fill_gaps").wait_for()
+    page.locator(".altakit-steps").get_by_text("Fill gaps").wait_for()
 
     _upload(page, day2)
     assert page.locator(".altakit-version").count() == 0  # the previous outcome is gone

@@ -118,12 +118,15 @@ def test_pending_change_links_to_review_which_shows_samples_and_ingests_again(st
     assert "line4@1" not in outcome and "written" not in outcome  # the old outcome is gone
     assert 'class="altakit-review-link"' in outcome and "dataset=line4" in outcome
     assert "altakit schema" not in ingest_page.error.value  # no CLI text in a panel
-    assert "open the schema review page" in ingest_page.error_hint
+    assert ingest_page.error_message == "" and ingest_page.progress.bar_style == "warning"  # not a failure
+    assert "this file changes the columns of line4 (added: pressure)" in outcome
     source = ingest_page.source
     assert source.startswith("store:uploads/") and "source=store%3Auploads%2F" in outcome
 
     review = SchemaReviewPanel(store, dataset="line4", source=source, dashboard=True)
     assert review.samples["pressure"] == [f"{1012 + h % 3}.5" for h in range(3)]  # the upload's values
+    assert "hold for review" in review.info.value and "<td>number</td>" in review.diff.value  # words
+    assert "schema_change:" not in review.diff.value and "float64" not in review.diff.value
     assert 'href="ingest.ipynb?dataset=line4"' in review.links.value and "home.ipynb" in review.links.value
     review.comment.value = "new pressure gauge"
     review.approve()
@@ -132,6 +135,7 @@ def test_pending_change_links_to_review_which_shows_samples_and_ingests_again(st
     assert report.version == 2 and "pressure" in read_table("line4", store=store).columns
     reopened = SchemaReviewPanel(store, dataset="line4", source=source, dashboard=True)
     assert reopened.status_text == "line4: nothing pending."
+    assert "<td>proposed</td>" in reopened.audit.value and "<td>pending</td>" not in reopened.audit.value
 
 
 def test_a_dataset_that_does_not_exist_is_not_nothing_pending(store):
@@ -216,6 +220,7 @@ def test_home_lists_tables_with_state_and_links(store):
     html = home.table.value
     assert 'href="schema_review.ipynb?dataset=line4"' in html and 'href="ingest.ipynb?dataset=line4"' in html
     assert 'href="catalog.ipynb?kind=model&amp;name=line4-model"' in html
+    assert "<th>rows added (last ingest)</th>" in html  # not the table's size
     assert home.status_text == "1 dataset(s); 1 with a schema change to review."
     assert HomePanel(altakit.open_store(store.url + "-empty")).status_text == "No datasets yet."
 
@@ -228,6 +233,10 @@ def test_catalog_lists_tables_and_a_bare_name_opens_the_table(store):
     assert panel.selected is not None and str(panel.selected.ref) == "table:line4@1"
     assert "table" in [k for _, k in panel.kind.options]
     assert [r.name for r in CatalogPanel(store, kind="table").records] == ["line4"]
+    with pytest.raises(altakit.errors.SchemaChangePending):
+        ingest(("day2.csv", plant.day2()), "line4", {"time": "timestamp"}, store=store)
+    labels = [label for label, _ in CatalogPanel(store).names.options]
+    assert "schema change: line4@1" in labels and not any("_" in k.split(":")[0] for k in labels), labels
 
 
 def test_a_failed_preview_keeps_no_old_rows(store):
@@ -256,3 +265,42 @@ def test_review_reached_without_a_source_uses_the_upload_the_change_recorded(sto
 def test_a_dashboard_given_a_server_path_refuses_it(store):
     panel = IngestPanel(store, dataset="line4", source="/etc/passwd", dashboard=True)
     assert panel.source is None and panel.error_message == "dashboards read only uploads and store keys"
+
+
+def test_a_plant_log_with_a_line_column_previews_every_step_in_plain_words(store):
+    """A ``line`` column (the production line) and Resample used to break the cleaning preview;
+    interpolating fills the missing hour; types, steps and set-aside rows read as words."""
+    rows = ["timestamp,line,temperature"] + [
+        f"2026-12-02 {h:02d}:00:00,L2,{141.7 if h == 15 else 60 + h % 4}" for h in range(24) if h != 9
+    ]
+    panel = IngestPanel(store, dataset="line2", dashboard=True)
+    _upload(panel, "day2.csv", ("\n".join(rows) + "\n").encode())
+    panel.outliers.value, panel.outlier_action.value = "hampel", "quarantine"
+    panel.resample.value, panel.cleaning.resample_how.value = "1h", "linear"
+    assert panel.show_preview() is not None and panel.error_message == ""
+    hampel, resample = panel.cleaning_result.steps
+    assert hampel.rejected == [16] and resample.added == 2  # the spike; its hour and hour 9 refilled
+    shown = panel.cleaning_html.value
+    assert "Outliers (Hampel): set aside" in shown and "Resample (interpolate): " in shown
+    assert "outliers:hampel" not in shown and "<th>file line</th>" in shown
+    assert "date and time (UTC)" in panel.schema.value and "YYYY-MM-DD hh:mm:ss" in panel.schema.value
+    assert "float64" not in panel.schema.value and "%Y" not in panel.schema.value
+    assert panel.policy.options[0] == ("hold for review", "review")
+    report = panel.run()
+    assert report.version == 1 and read_table("line2", store=store).height == 24
+    assert 'href="training.ipynb?dataset=table%3Aline2"' in panel.outcome.value  # where to go next
+    panel.show_quarantine()
+    shown = panel.quarantine_grid.value
+    assert "<th>why set aside</th>" in shown and "141.7" in shown and "_entry" not in shown
+
+
+def test_dashboards_show_no_commands_or_url_editing_and_link_home():
+    import json
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "notebooks" / "dashboards"
+    for path in sorted(folder.glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        text = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+        assert "altakit " not in text.replace("# altakit", "") and "?dataset=" not in text, path.name
+        assert path.name == "home.ipynb" or "(home.ipynb)" in text, path.name

@@ -65,7 +65,7 @@ def test_upload_a_csv_and_see_the_new_version(server, page, store, artifacts_dir
     chooser.value.set_files(str(DAY1))
     page.locator(".altakit-status").get_by_text("Received sensors_day1.csv").wait_for(timeout=30_000)
     page.get_by_role("button", name="Preview").click()
-    page.locator(".altakit-schema").get_by_text("%d.%m.%Y %H:%M").wait_for(timeout=30_000)
+    page.locator(".altakit-schema").get_by_text("DD.MM.YYYY hh:mm").wait_for(timeout=30_000)
     page.get_by_role("button", name="Estimate").click()
     page.locator(".altakit-estimate").get_by_text("about 852 rows").wait_for(timeout=30_000)
     page.get_by_role("button", name="Ingest").click()

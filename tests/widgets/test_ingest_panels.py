@@ -42,7 +42,7 @@ def test_upload_preview_sort_estimate_and_run(store):
     }  # fmt: skip
     assert found.datetime_formats["timestamp"] == ["%Y-%m-%dT%H:%M:%S%.f", "%d.%m.%Y %H:%M"]
     assert found.rows.height == 20 and panel.time.value == "timestamp"  # the time column is guessed
-    assert "%d.%m.%Y %H:%M" in panel.schema.value and "<th>temperature</th>" in panel.grid.value
+    assert "DD.MM.YYYY hh:mm" in panel.schema.value and "<th>temperature</th>" in panel.grid.value
     panel.sort_by.value, panel.descending.value = "temperature", True  # what the sort widgets do
     temps = [float(v) for v in found.rows.get_column("temperature")]
     first = panel.grid.value.split("<tbody><tr>")[1].split("</tr>")[0]

@@ -74,6 +74,50 @@ def grid(frame: pl.DataFrame, *, css_class: str = "altakit-grid", limit: int = 5
     return f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
+#: Column types as people read them (the start of polars' names; datetimes add their zone).
+_TYPES = [("datetime", "date and time"), ("date", "date"), ("float", "number"), ("int", "whole number"),
+          ("uint", "whole number"), ("str", "text"), ("bool", "yes/no")]  # fmt: skip
+#: What a table does when a file's columns differ from its own (the ingest spec's ``policy``), in words.
+POLICY_LABELS = {
+    "review": "hold for review",
+    "add_new_columns": "add new columns",
+    "rescue": "keep odd values aside in a side column",
+    "fail": "refuse the file",
+    "ignore": "drop new columns",
+}
+#: strftime codes as a pattern people read.
+_CODES = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%H": "hh", "%M": "mm", "%S": "ss", "%.f": "", "%z": "±hh:mm",
+          "%b": "Mon", "%y": "YY", "%I": "hh", "%p": "AM/PM"}  # fmt: skip
+
+
+def type_label(dtype: str) -> str:
+    """A column type as a plant engineer reads it.
+
+    Example:
+        >>> type_label("float64"), type_label("datetime[us, UTC]"), type_label("string")
+        ('number', 'date and time (UTC)', 'text')
+    """
+    for prefix, label in _TYPES:
+        if dtype.startswith(prefix):
+            zone = dtype.partition(", ")[2].rstrip("]") if prefix == "datetime" else ""
+            return f"{label} ({zone})" if zone else label
+    return dtype
+
+
+def format_label(fmt: str) -> str:
+    """A datetime format as a pattern, e.g. ``%d.%m.%Y %H:%M`` → ``DD.MM.YYYY hh:mm``.
+
+    Example:
+        >>> format_label("%Y-%m-%d %H:%M:%S%.f"), format_label("epoch")
+        ('YYYY-MM-DD hh:mm:ss', 'time since 1970 (epoch)')
+    """
+    if fmt == "epoch":
+        return "time since 1970 (epoch)"
+    for code, text in _CODES.items():
+        fmt = fmt.replace(code, text)
+    return fmt
+
+
 #: A hint that names a shell command (`altakit …`): meant for whoever runs the CLI, not a panel's user.
 _COMMAND = re.compile(r"(^|`)altakit [a-z]")
 

@@ -127,7 +127,7 @@ class CatalogPanel(Panel):
         keep = self.names.value
         labels: dict[str, str] = {}
         for r in found:  # search hits hold every version: one line per name, labelled by the latest
-            labels[f"{r.kind}:{r.name}"] = f"{r.kind}: {r.name}@{r.version}"
+            labels[f"{r.kind}:{r.name}"] = f"{r.kind.replace('_', ' ')}: {r.name}@{r.version}"
         self._listing = True
         try:
             self.names.options = [(label, key) for key, label in labels.items()]

@@ -96,7 +96,8 @@ class HomePanel(Panel):
         rows = "".join(self._row(s) for s in found)
         self.table.value = (
             '<table class="altakit-home"><tr><th>name</th><th>kind</th><th>latest</th><th>written (UTC)</th>'
-            "<th>rows (latest)</th><th>schema change</th><th>quarantined</th><th>models trained on it</th>"
+            "<th>rows added (last ingest)</th><th>schema change</th><th>quarantined</th>"
+            "<th>models trained on it</th>"
             f"<th></th></tr>{rows}</table>"
         )
         waiting = sum(1 for s in found if s.pending)

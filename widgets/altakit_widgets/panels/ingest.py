@@ -36,8 +36,8 @@ import ipywidgets as w
 from altakit.ingestion.preview import Preview, preview
 from altakit.ingestion.schema import DEFAULT_POLICY, policies
 from altakit.store import open_store
-from altakit_widgets.panels.base import Panel, grid
-from altakit_widgets.panels.cleaning import WIDE, CleaningOptions
+from altakit_widgets.panels.base import POLICY_LABELS, Panel, format_label, grid, type_label
+from altakit_widgets.panels.cleaning import WIDE, CleaningOptions, cleaning_html, steps_html
 from altakit_widgets.panels.quarantine import QuarantineBox
 from altakit_widgets.panels.safety import allowed_roots, check_source, upload_spool
 from altakit_widgets.panels.upload import ChunkedUpload
@@ -150,7 +150,10 @@ class IngestPanel(Panel):
         )
         self.by = w.Text(description="Series by", placeholder="sensor, site", style=WIDE)
         self.policy = w.Dropdown(
-            options=policies(), value=DEFAULT_POLICY, description="Schema changes", style=WIDE
+            options=[(POLICY_LABELS.get(p, p), p) for p in policies()],
+            value=DEFAULT_POLICY,
+            description="New or changed columns",
+            style=WIDE,
         )
         self.cleaning = CleaningOptions()
         self.outliers, self.outlier_action = self.cleaning.outliers, self.cleaning.outlier_action
@@ -262,16 +265,17 @@ class IngestPanel(Panel):
         self.sort_by.options = ["", *columns]
         self._show_grid()
         rows = "".join(
-            f"<tr><td><code>{html.escape(c)}</code></td><td>{html.escape(t)}</td>"
-            f"<td>{html.escape(', '.join(found.datetime_formats.get(c, [])))}</td></tr>"
+            f"<tr><td><code>{html.escape(c)}</code></td><td>{html.escape(type_label(t))}</td>"
+            f"<td>{html.escape(', '.join(map(format_label, found.datetime_formats.get(c, []))))}</td></tr>"
             for c, t in found.types.items()
         )
         self.schema.value = (
-            '<table class="altakit-schema"><tr><th>column</th><th>inferred type</th>'
-            f"<th>datetime format</th></tr>{rows}</table>"
+            '<table class="altakit-schema"><tr><th>column</th><th>type</th>'
+            f"<th>date format</th></tr>{rows}</table>"
         )
         self.show_cleaning()
-        self.set_status(f"Previewing {', '.join(found.files)}: {len(columns)} columns.")
+        names = ", ".join(f.rsplit("/", 1)[-1] for f in found.files)
+        self.set_status(f"Previewing {names}: {len(columns)} columns, the first {found.rows.height} rows.")
         return found
 
     def show_cleaning(self) -> CleaningPreview | None:
@@ -349,7 +353,10 @@ class IngestPanel(Panel):
         if report is None:
             self.progress.bar_style, self.progress.value = "danger", 1.0
             if isinstance(self.last_exception, SchemaChangePending):
-                self.outcome.value = self._pending_html(dataset)
+                self.outcome.value = self._pending_html(dataset, self.last_exception)
+                self.progress.bar_style = "warning"  # waiting for a person, not failed
+                if self.dashboard:  # not an error: the next step, shown with its link below
+                    self.clear_error()
             self.set_status("Nothing was written.")
             return None
         self.report = report
@@ -492,7 +499,12 @@ class IngestPanel(Panel):
             return None
         return text
 
-    def _pending_html(self, dataset: str) -> str:
+    def _pending_html(self, dataset: str, pending: BaseException) -> str:
+        from altakit.errors import AltakitError
+
+        diff = pending.fields.get("diff") if isinstance(pending, AltakitError) else None
+        what = _diff_words(diff) if isinstance(diff, dict) else ""
+        changed = f"this file changes the columns of {html.escape(dataset)}{what}. " if what else ""
         link = review_link(dataset, self.source if isinstance(self.source, str) else None)
         if self.dashboard:
             action = (
@@ -502,9 +514,8 @@ class IngestPanel(Panel):
             )
         else:
             action = "Review it in the schema review panel (notebook 03), then ingest again."
-        return (
-            f'<div class="altakit-outcome altakit-pending"><p><b>Waiting for review</b>: {action}</p></div>'
-        )
+        waiting = f"<b>Waiting for review</b>: {changed}{action}"
+        return f'<div class="altakit-outcome altakit-pending"><p>{waiting}</p></div>'
 
     def _outcome(self, report: IngestReport) -> str:
         name = f"{report.dataset}@{report.version}" if report.version else report.dataset
@@ -518,55 +529,43 @@ class IngestPanel(Panel):
             f'<code class="altakit-version">{html.escape(name)}</code></p>'
             f"<table><tr><th>rows read</th><td>{report.rows_in}</td></tr>"
             f"<tr><th>rows written</th><td>{report.rows_written}</td></tr>"
-            f"<tr><th>rows quarantined</th><td>{report.rows_quarantined}</td></tr>"
+            f"<tr><th>rows set aside (quarantined)</th><td>{report.rows_quarantined}</td></tr>"
             f"<tr><th>rows in the commit</th><td>{report.rows_out}</td></tr>"
             f"<tr><th>schema version</th><td>{report.schema_version or ''}</td></tr>"
             f"<tr><th>seconds</th><td>{report.seconds:.2f}</td></tr></table>"
             f"{steps_html(report.steps)}"
-            f"{f'<ul>{reasons}</ul>' if reasons else ''}{note}</div>"
+            f"{f'<ul>{reasons}</ul>' if reasons else ''}{note}{self._next_html(report)}</div>"
         )
+
+    def _next_html(self, report: IngestReport) -> str:
+        """In a dashboard, where to go after a write: every dataset, or training on this table."""
+        from altakit_widgets.panels.home import page
+
+        if not self.dashboard or not report.version:
+            return ""
+        train = page("training", dataset=f"table:{report.dataset}")
+        return (
+            '<p class="altakit-next">Next: <a href="home.ipynb">all datasets</a> · '
+            f'<a class="altakit-next-train" href="{html.escape(train)}">train a model on '
+            f"{html.escape(report.dataset)}</a></p>"
+        )
+
+
+def _diff_words(diff: dict[str, Any]) -> str:
+    """`` (added: flow_rate)`` from a schema diff's JSON form (empty when it names nothing)."""
+    parts = []
+    for key, word in (
+        ("added", "added"),
+        ("removed", "removed"),
+        ("changed", "changed"),
+        ("widened", "widened"),
+    ):
+        names = [str(f.get("name") if isinstance(f, dict) else f[0]) for f in diff.get(key) or []]
+        if names:
+            parts.append(f"{word}: {', '.join(names)}")
+    return f" ({html.escape('; '.join(parts))})" if parts else ""
 
 
 def _time_column(found: Preview) -> str:
     """The first datetime column of a preview (empty: none)."""
     return next((c for c, t in found.types.items() if t.startswith("datetime")), "")
-
-
-def steps_html(steps: list[dict[str, Any]]) -> str:
-    """What each cleaning step changed, with the reason when it changed nothing."""
-    from altakit.ingestion.clean import explain
-
-    if not steps:
-        return ""
-    items = []
-    for step in steps:
-        changed = sum(step.get("changed", {}).values())
-        rows = step.get("rows_before", 0) - step.get("rows_after", 0)
-        what = f"{changed} value(s) changed" + (f", {rows} row(s) fewer" if rows > 0 else "")
-        why = explain(step)
-        items.append(
-            f'<li class="altakit-step"><b>{html.escape(step["step"])}</b>: {what}'
-            f"{f' ({html.escape(why)})' if why else ''}</li>"
-        )
-    return f'<ul class="altakit-steps">{"".join(items)}</ul>'
-
-
-def cleaning_html(found: CleaningPreview) -> str:
-    """The previewed rows a cleaning step would change or set aside, marked per step."""
-    from altakit.ingestion.clean import explain
-
-    notes = "".join(
-        f'<li class="altakit-step">{html.escape(s.step)}: {s.summary()}'
-        f"{f' ({html.escape(why)})' if (why := explain(s.report)) else ''}</li>"
-        for s in found.steps
-    )
-    if found.marked.height == 0:
-        return (
-            f'<div class="altakit-cleaning"><p>In the first {found.rows_read} rows no step changes a row.</p>'
-            f"<ul>{notes}</ul></div>"
-        )
-    return (
-        f'<div class="altakit-cleaning"><p>In the first {found.rows_read} rows, the cleaning steps would '
-        f"change these (nothing is written yet):</p><ul>{notes}</ul>"
-        f"{grid(found.marked, css_class='altakit-grid altakit-marked')}</div>"
-    )

@@ -106,7 +106,14 @@ class QuarantineBox:
             f"{counts['open']} open + {counts['discarded']} discarded"
             f"{f'; {rows.height} open from this ingest' if ingest is not None else ''}</div>"
         )
-        shown = rows.select("_entry", "_source", "_line", "_reason", *data)
+        import polars as pl
+
+        shown = rows.select(
+            pl.col("_reason").alias("why set aside"),
+            pl.col("_source").str.split("/").list.last().alias("from file"),
+            pl.col("_line").alias("file line"),
+            *data,
+        )
         self.grid.value = grid(shown, css_class="altakit-grid altakit-quarantine-grid", limit=SHOWN)
         return rows
 

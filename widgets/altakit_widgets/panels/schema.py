@@ -31,7 +31,7 @@ from altakit.ingestion.preview import preview, samples
 from altakit.ingestion.review import change_doc, diff_rows
 from altakit.ingestion.spec import dataset_policy, last_spec
 from altakit.store import open_store
-from altakit_widgets.panels.base import Panel
+from altakit_widgets.panels.base import POLICY_LABELS, Panel, type_label
 from altakit_widgets.panels.quarantine import QuarantineBox
 
 if TYPE_CHECKING:
@@ -164,8 +164,9 @@ class SchemaReviewPanel(Panel):
         self._show_table(name)
         base = f"v{approved[1]}" if approved else "none yet"
         self.info.value = (
-            '<div class="altakit-info">Evolution policy: '
-            f'<b class="altakit-policy">{html.escape(self.policy)}</b> · approved schema: {base} · '
+            '<div class="altakit-info">When a file\'s columns change: '
+            f'<b class="altakit-policy">{html.escape(POLICY_LABELS.get(self.policy, self.policy))}</b> · '
+            f"approved columns: {base} · "
             f"reviewer: {html.escape(current_user(self.store))}</div>"
         )
         self.exists = bool(self.columns or self.history or self.change is not None)
@@ -300,12 +301,12 @@ class SchemaReviewPanel(Panel):
                 f'<tr class="altakit-diff-{kind}" style="border-left: 4px solid {colour}">'
                 f'<td style="color: {colour}; font-weight: 600">{kind}</td>'
                 f"<td><code>{html.escape(col)}</code></td>"
-                f"<td>{html.escape(before)}</td><td>{html.escape(after)}</td><td>{html.escape(sample)}</td></tr>"
+                f"<td>{html.escape(type_label(before))}</td><td>{html.escape(type_label(after))}</td>"
+                f"<td>{html.escape(sample)}</td></tr>"
             )
         return (
-            f'<div class="altakit-change"><p>Change <code>{html.escape(str(change.ref))}</code> proposed by '
-            f"{html.escape(who)} at {html.escape(when)} "
-            f"(base schema v{doc.base_version})</p>"
+            f'<div class="altakit-change"><p>Proposed by {html.escape(who)} at '
+            f"{html.escape(when.replace('T', ' '))} UTC (against approved columns v{doc.base_version})</p>"
             '<table class="altakit-diff"><tr><th>change</th><th>column</th><th>approved</th>'
             f"<th>proposed</th><th>sample values</th></tr>{''.join(rows)}</table></div>"
         )
@@ -316,10 +317,12 @@ class SchemaReviewPanel(Panel):
         rows = []
         for rec in reversed(self.history):
             d = change_doc(rec)
+            # a proposal a later record decided is no longer pending
+            status = "proposed" if d.status == "pending" and rec is not self.history[-1] else d.status
             who = d.decided_by or d.requested_by
             when = d.decided_at or d.requested_at
             rows.append(
-                f"<tr><td>v{rec.version}</td><td>{html.escape(d.status)}</td>"
+                f"<tr><td>v{rec.version}</td><td>{html.escape(status)}</td>"
                 f"<td>{html.escape(d.summary)}</td><td>{html.escape(who)}</td>"
                 f"<td>{html.escape(when[:19])}</td><td>{html.escape(d.comment or '')}</td></tr>"
             )

@@ -301,7 +301,7 @@ class TrainingPanel(Panel):
             return
         self.job = job
         self.start_button.disabled, self.stop_button.disabled = True, False
-        self.set_status(f"Started {plan[0]} on {self.dataset.value} as run {job.run} …")
+        self.set_status(f"Training on {self.dataset.value} started; it goes on if you close this page …")
         self.watch(job.run)
 
     def stop(self) -> None:
@@ -478,9 +478,22 @@ class TrainingPanel(Panel):
         rows = "".join(
             f"<tr><td>{c.epoch}</td><td>{c.step}</td>"
             f"<td>{html.escape(', '.join(f'{k} {v:.4g}' for k, v in sorted(c.metrics.items())))}</td>"
-            f"<td><code>{html.escape(c.version)}</code></td></tr>"
+            f"<td>{html.escape(_saved_at(c.version))}</td></tr>"
             for c in reversed(listed)
         )
         self.checkpoint_list.value = (
-            f"<table><tr><th>epoch</th><th>step</th><th>metrics</th><th>version</th></tr>{rows}</table>"
+            f"<table><tr><th>epoch</th><th>step</th><th>metrics</th><th>saved (UTC)</th></tr>{rows}</table>"
         )
+
+
+def _saved_at(version: str) -> str:
+    """When a stored version was written, from its id (``20261207T190106…Z_8e06`` → ``2026-12-07 19:01:06``).
+
+    Example:
+        >>> _saved_at("20261207T190106116438627Z_8e063520"), _saved_at("v3")
+        ('2026-12-07 19:01:06', 'v3')
+    """
+    stamp = version.split("_", 1)[0]
+    if len(stamp) < 15 or stamp[8] != "T" or not (stamp[:8] + stamp[9:15]).isdigit():
+        return version
+    return f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]} {stamp[9:11]}:{stamp[11:13]}:{stamp[13:15]}"
