@@ -444,6 +444,8 @@ def run_notebook(
     if isinstance(store, str):
         kernel_env[config.STORE_ENV] = store
     target = open_store(store or None)
+    # the kernel records into the index this process reads, whatever it would pick for its default store
+    kernel_env[config.INDEX_ENV] = catalog_of(target).index.url
     started = datetime.now(UTC)
     folder = Path(out or os.environ.get(RUNS_DIR_ENV) or config.project_home() / "runs").expanduser()
     folder.mkdir(parents=True, exist_ok=True)

@@ -154,3 +154,23 @@ def test_cli_parameters_keep_dates_as_given():
 
     got = parse_params(["-p", "day", "2026-01-02", "-p", "rows", "5", "-p", "at", "2026-01-02T03:04:05Z"])
     assert got == {"day": "2026-01-02", "rows": 5, "at": "2026-01-02T03:04:05Z"}  # JSON-able, as typed
+
+
+def test_a_run_records_into_the_index_its_caller_reads(tmp_path, monkeypatch):
+    """The store given as ``file://`` URL to a run whose caller knows it by its plain path (as a Voila
+    dashboard started with ``ALTAKIT_STORE=<path>`` starts a training job): what the notebook registers is
+    in the caller's index, not in one the kernel picked for itself."""
+    store_path = tmp_path / "store"
+    monkeypatch.delenv("ALTAKIT_INDEX", raising=False)
+    monkeypatch.setenv("ALTAKIT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ALTAKIT_STORE", str(store_path))
+    caller = catalog_of(altakit.open_store())
+    assert caller.list("dataset") == []  # the caller's index exists before the run
+    cell = (
+        "import altakit\nfrom altakit.catalog import catalog_of\n"
+        "catalog_of(altakit.open_store()).register('dataset', 'made', {})"
+    )
+    nb = write_notebook(tmp_path / "register.ipynb", cell)
+    run = run_notebook(nb, store=store_path.as_uri(), out=tmp_path / "runs")
+    assert run.ok, run.error
+    assert [r.ref.name for r in caller.list("dataset")] == ["made"]
