@@ -396,6 +396,7 @@ class IngestJob:
                     by=self.writer,
                     renamed=renamed,
                     sources=self._store_sources(),
+                    spec=self.spec.to_dict(),
                 )
                 raise SchemaChangePending(
                     f"the schema of {self.dataset!r} changed ({result.diff.summary()}); "

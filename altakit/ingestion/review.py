@@ -42,6 +42,7 @@ from altakit.catalog.model import RecordDoc
 from altakit.datasets.manifest import is_sample_type_doc
 from altakit.errors import ConfigError, NotFound
 from altakit.ingestion.schema import Diff, Schema, diff
+from altakit.ingestion.spec import last_spec
 
 if TYPE_CHECKING:
     from altakit.catalog.records import Record
@@ -88,8 +89,9 @@ class SchemaChangeDoc(RecordDoc):
 
     ``decided_by``, ``decided_at`` and ``comment`` are there once a person decided;
     ``schema_version`` once the change was approved; ``sources``, the ``store:`` sources of the ingest
-    that proposed it (what "Ingest again" re-reads after an approval), when it read the store. Keys
-    still unset are not written.
+    that proposed it (what "Ingest again" re-reads after an approval), when it read the store, and
+    ``spec``, that ingest's spec (its cleaning steps are what "Ingest again" applies). Keys still
+    unset are not written.
 
     Example:
         >>> d = SchemaChangeDoc("pending", None, [], {}, "no change", "ana", "2024-01-01")
@@ -98,7 +100,7 @@ class SchemaChangeDoc(RecordDoc):
     """
 
     KIND = "schema_change"
-    WHEN_SET = ("decided_by", "decided_at", "comment", "schema_version", "sources")  # written once set
+    WHEN_SET = ("decided_by", "decided_at", "comment", "schema_version", "sources", "spec")  # once set
     status: Literal["pending", "approved", "rejected"]
     base_version: int | None
     proposed: list[Any]
@@ -111,6 +113,7 @@ class SchemaChangeDoc(RecordDoc):
     comment: str | None = None
     schema_version: int | None = None
     sources: list[str] = field(default_factory=list)
+    spec: dict[str, Any] | None = None
 
 
 def change_doc(record: Record) -> SchemaChangeDoc:
@@ -226,11 +229,13 @@ class SchemaRegistry:
         by: str,
         renamed: Mapping[str, str] | None = None,
         sources: Sequence[str] = (),
+        spec: Mapping[str, Any] | None = None,
     ) -> Record:
         """Record a pending change (or return the identical one already pending).
 
         ``renamed``: added columns the reader renamed, new name → the source's (shown in the diff).
         ``sources``: the ``store:`` sources that proposed it (a review ingests them again once approved).
+        ``spec``: the proposing ingest's spec (plain data), which that ingest-again applies.
         """
         current = self.pending(dataset)
         if current is not None and self._change(current).proposed == proposed.to_doc():
@@ -246,6 +251,7 @@ class SchemaRegistry:
             requested_by=by,
             requested_at=_now(),
             sources=[s for s in sources if s.startswith("store:")],
+            spec=dict(spec) if spec else None,
         )
         links = {"base": self.ref(dataset, base[1])} if base else {}
         return self.catalog.register(CHANGE, dataset, doc.to_doc(), links=links)
@@ -292,6 +298,17 @@ class SchemaRegistry:
     def changes(self, dataset: str) -> list[Record]:
         """Every state of every change of ``dataset``, oldest first."""
         return self.catalog.versions(CHANGE, dataset)
+
+    def ingest_spec(self, dataset: str) -> dict[str, Any] | None:
+        """The spec to ingest the latest change's files again with: the one they were sent with
+        (its cleaning steps, time column …), else the dataset's last spec (``None``: neither).
+
+        Example:
+            >>> SchemaRegistry(store).ingest_spec("sensors")["steps"]  # doctest: +SKIP
+        """
+        changes = self.changes(dataset)
+        recorded = self._change(changes[-1]).spec if changes else None
+        return dict(recorded) if recorded else last_spec(self.store, dataset)
 
     def _decide(
         self, change: Record, status: str, by: str, comment: str, *, schema_version: int | None = None

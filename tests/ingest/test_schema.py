@@ -89,6 +89,26 @@ def test_review_blocks_until_approved(local_store, tmp_path):
     assert [str(r) for r in rec.link("derived_from")] == ["table:s@1"]
 
 
+def test_a_changes_files_are_ingested_again_with_the_spec_they_came_with(local_store, tmp_path):
+    """The second file came with a cleaning step the table's first ingest did not have: once its change
+    is approved, "ingest again" (``SchemaRegistry.ingest_spec``) applies that step, not the older spec."""
+    from altakit.ingestion.spec import last_spec
+
+    altakit.ingest(_write(tmp_path, "v1.csv", V1), "s", {"time": "ts"}, store=local_store)
+    spiky = V2 + "2024-01-01T01:00:00Z,s1,900.0,42\n"
+    spec = {"time": "ts", "steps": [{"step": "failures", "ranges": {"value": [-50, 500]}}]}
+    with pytest.raises(SchemaChangePending):
+        altakit.ingest(_write(tmp_path, "v2.csv", spiky), "s", spec, store=local_store)
+    reg = SchemaRegistry(local_store)
+    assert [s["step"] for s in reg.ingest_spec("s")["steps"]] == ["failures"]  # while pending, too
+    reg.approve("s", by="ana", comment="new humidity sensor")
+    again = reg.ingest_spec("s")
+    report = altakit.ingest(_write(tmp_path, "v2.csv", spiky), "s", again, store=local_store)
+    assert report.version == 2 and last_spec(local_store, "s")["steps"] == again["steps"]
+    values = altakit.read_table("s", store=local_store).get_column("value").to_list()
+    assert 900.0 not in values  # the step ran: the spike did not land as a reading
+
+
 def test_rejected_change_leaves_table_untouched(local_store, tmp_path):
     altakit.ingest(_write(tmp_path, "v1.csv", V1), "s", {"time": "ts"}, store=local_store)
     before = altakit.read_table("s", store=local_store)

@@ -3,7 +3,7 @@
 Every action is one library call: :class:`altakit.ingestion.SchemaRegistry`
 (``pending``, ``approved``, ``changes``, ``approve``, ``reject``),
 :func:`altakit.ingestion.review.diff_rows` for the rows of the diff,
-:func:`altakit.ingestion.spec.dataset_policy` and :func:`~altakit.ingestion.spec.last_spec`
+:func:`altakit.ingestion.spec.dataset_policy` and ``SchemaRegistry.ingest_spec``
 for the dataset's policy and spec, :func:`altakit.ingestion.read_table` and
 :func:`altakit.ingestion.preview.preview` for sample values and the table's
 columns, :func:`altakit.ingestion.ingest` to ingest the waiting source again
@@ -28,8 +28,8 @@ import ipywidgets as w
 
 from altakit.datasets.internal import is_internal
 from altakit.ingestion.preview import preview, samples
-from altakit.ingestion.review import change_doc, diff_rows
-from altakit.ingestion.spec import dataset_policy, last_spec
+from altakit.ingestion.review import SchemaRegistry, change_doc, diff_rows
+from altakit.ingestion.spec import dataset_policy
 from altakit.store import open_store
 from altakit_widgets.panels.base import POLICY_LABELS, Panel, type_label
 from altakit_widgets.panels.quarantine import QuarantineBox
@@ -137,7 +137,6 @@ class SchemaReviewPanel(Panel):
     def refresh(self) -> None:
         """Show the pending change, the policy, the table's columns and the audit history."""
         from altakit.datasets.tables import check_dataset
-        from altakit.ingestion import SchemaRegistry
 
         name = self.dataset.value.strip()
         self.change, self.history, self.samples, self.columns, self.exists = None, [], {}, [], False
@@ -195,13 +194,13 @@ class SchemaReviewPanel(Panel):
         return self._decide("reject")
 
     def ingest_again(self) -> IngestReport | None:
-        """Ingest ``source`` again with the dataset's last spec (:func:`altakit.ingestion.ingest`)."""
+        """Ingest ``source`` again with the spec it was sent with (:meth:`SchemaRegistry.ingest_spec`)."""
         from altakit.ingestion import ingest
 
         name = self.dataset.value.strip()
         if self.store is None or self.source is None:
             return None
-        spec = last_spec(self.store, name)
+        spec = self.call(SchemaRegistry(self.store).ingest_spec, name)
         report = self.call(ingest, self.source, name, spec, store=self.store)
         if report is None:
             return None
@@ -233,7 +232,6 @@ class SchemaReviewPanel(Panel):
         )
 
     def _decide(self, action: str) -> Record | None:
-        from altakit.ingestion import SchemaRegistry
 
         name = self.dataset.value.strip()
         if self.store is None or self.change is None:
@@ -283,9 +281,8 @@ class SchemaReviewPanel(Panel):
     def _samples(self, name: str, change: Record) -> dict[str, list[str]]:
         found_samples = dict(self.samples)  # table values of existing columns
         if self.source is not None and self.store is not None:
-            found = self.call(
-                preview, self.source, last_spec(self.store, name), store=self.store, rows=SAMPLES
-            )
+            spec = SchemaRegistry(self.store).ingest_spec(name)
+            found = self.call(preview, self.source, spec, store=self.store, rows=SAMPLES)
             if found is not None:
                 found_samples.update(samples(found.rows))
         return found_samples
