@@ -510,7 +510,9 @@ def _add(into: dict[str, Any], more: dict[str, Any]) -> None:
 NOTHING = {
     "outliers": "no value lies beyond the threshold; lower it to catch more",
     "failures": "no value is out of range, stuck or spiking",
-    "fill_gaps": "no nulls to fill; missing timestamps are filled by Resample",
+    "fill_gaps": "no nulls to fill; missing timestamps are filled by Resample (linear or nearest)",
+    # a mean keeps only the intervals that have readings: it cannot say whether a time is missing
+    "resample:mean": "averaging adds no missing times; resample by linear or nearest to fill them",
     "resample": "the rows are on the resample grid already",
 }
 
@@ -520,14 +522,17 @@ def explain(report: StepReport | dict[str, Any]) -> str | None:
 
     Example:
         >>> explain(StepReport("fill_gaps", rows_before=3, rows_after=3))
-        'no nulls to fill; missing timestamps are filled by Resample'
+        'no nulls to fill; missing timestamps are filled by Resample (linear or nearest)'
+        >>> explain(StepReport("resample:mean", rows_before=3, rows_after=3))
+        'averaging adds no missing times; resample by linear or nearest to fill them'
         >>> explain(StepReport("fill_gaps", changed={"x": 1})) is None
         True
     """
     doc = report.to_dict() if isinstance(report, StepReport) else report
     if any(doc.get("changed", {}).values()) or doc.get("rows_before") != doc.get("rows_after"):
         return None
-    return NOTHING.get(str(doc.get("step")).split(":")[0])  # "outliers:hampel" → outliers
+    step = str(doc.get("step"))
+    return NOTHING.get(step) or NOTHING.get(step.split(":")[0])  # "outliers:hampel" → outliers
 
 
 STEPS: dict[str, type] = {
