@@ -37,7 +37,7 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -102,11 +102,8 @@ def _process(
         raise IngestError("the Spark engine writes through the job's sink", hint="run it with altakit.ingest")
     typing = Typing(spec, approved, decide)
     options = spec.read_options()
-    for src in files:  # the driver decides types and the schema plan from each file's first block
-        for batch in readers.read_file(replace(src, stored=None), options):  # a sample may be all it has
-            if batch.data.columns[2:]:
-                typing.learn(normalize_nulls(batch.data))
-            break
+    for frame in _first_blocks(files, options):  # types and the schema plan, from each file's first block
+        typing.learn(frame)
     if typing.plan is None:
         raise IngestError("the input holds no columns", hint="check the file and its format")
     plan = typing.plan
@@ -147,6 +144,27 @@ def _process(
         write = lambda b: tasks.write_task(b, spec, plan, sink, typed_cols, target)  # noqa: E731
         result.add(jobs.mapInArrow(write, meta).collect(), cleaning=True)
     return _account(result, plan, typing, progress)
+
+
+def _first_blocks(files: Sequence[SourceFile], options: Any, ahead: int = 4) -> Iterator[Any]:
+    """Each file's first block with data (nulls normalised), in file order; read ``ahead`` at a time
+    on threads (polars parses without the GIL), so at most that many blocks are held."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    def first(src: SourceFile) -> Any:
+        for batch in readers.read_file(replace(src, stored=None), options):  # a sample may be all it has
+            return normalize_nulls(batch.data) if batch.data.columns[2:] else None
+        return None
+
+    with ThreadPoolExecutor(ahead, thread_name_prefix="altakit-sample") as pool:
+        pending: deque[Any] = deque()
+        for i, src in enumerate([*files, *[None] * ahead]):
+            if src is not None:
+                pending.append(pool.submit(first, src))
+            ready = pending.popleft().result() if pending and (i >= ahead - 1 or src is None) else None
+            if ready is not None:
+                yield ready
 
 
 @dataclass
