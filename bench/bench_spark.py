@@ -132,8 +132,8 @@ def main() -> None:
         with standalone_cluster(Path(tmp) / "cluster") as url:
             results["spark-cluster"] = _run(url, src)
             if args.scale:
-                # as few files as keep each over the 2-block sample, like the large input's
-                small = _parts(Path(tmp) / "small", args.rows // args.scale, max(1, args.files // args.scale))
+                # two files (the driver samples two at a time), each over a block, as the large input's
+                small = _parts(Path(tmp) / "small", args.rows // args.scale, min(2, args.files))
                 results["spark-cluster-small"] = _run(url, small)
     print(f"\n{'contender':<20} {'start s':>7} {'seconds':>8} {'rows/s/core':>12} {'driver peak MB':>15}")
     for name, r in results.items():

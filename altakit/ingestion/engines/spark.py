@@ -146,7 +146,7 @@ def _process(
     return _account(result, plan, typing, progress)
 
 
-def _first_blocks(files: Sequence[SourceFile], options: Any, ahead: int = 4) -> Iterator[Any]:
+def _first_blocks(files: Sequence[SourceFile], options: Any, ahead: int = 2) -> Iterator[Any]:
     """Each file's first block with data (nulls normalised), in file order; read ``ahead`` at a time
     on threads (polars parses without the GIL), so at most that many blocks are held."""
     from collections import deque
