@@ -69,10 +69,10 @@ def default_index_url(store: Store) -> str:
         return config.default_index_url()
     root = getattr(store, "root", None)
     if isinstance(root, Path):
-        default = config.default_store_url()
-        if "://" not in default or default.startswith("file://"):  # the default store is local: is it this one?
-            if root == Path(default.removeprefix("file://")).expanduser().resolve():
-                return config.default_index_url()
+        default = config.default_store_url()  # a path or file:// URL when the default store is local
+        local = "://" not in default or default.startswith("file://")
+        if local and root == Path(default.removeprefix("file://")).expanduser().resolve():
+            return config.default_index_url()
         return f"sqlite:///{root / '.altakit-catalog.sqlite'}"
     cache = Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "altakit" / "catalog"
     return f"sqlite:///{cache / hashlib.sha256(store.url.encode()).hexdigest()[:20]}.sqlite"
