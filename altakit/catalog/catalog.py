@@ -70,8 +70,12 @@ def default_index_url(store: Store) -> str:
     root = getattr(store, "root", None)
     if isinstance(root, Path):
         default = config.default_store_url()  # a path or file:// URL when the default store is local
-        local = "://" not in default or default.startswith("file://")
-        if local and root == Path(default.removeprefix("file://")).expanduser().resolve():
+        if default.startswith("file:"):
+            from urllib.parse import urlparse
+            from urllib.request import url2pathname
+
+            default = url2pathname(urlparse(default).path)
+        if "://" not in default and root == Path(default).expanduser().resolve():
             return config.default_index_url()
         return f"sqlite:///{root / '.altakit-catalog.sqlite'}"
     cache = Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "altakit" / "catalog"

@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 
 #: Data files of an ingest are named ``part-<ingest id>-<task>-<random>.parquet``.
 PREFIX = "part-"
+#: How a writer's intermediate files end (the Spark engine's spill files): never committed, removed after.
+SPILL = ".arrow"
 #: Folder (in the table's) of the notes of ingests writing files now (:func:`mark_writing`).
 WRITING = "_altakit_writing"
 #: A writer on another host (or without a note) is taken for gone after this long.
@@ -255,7 +257,9 @@ def sweep_orphans(loc: Location, *, stale: timedelta = STALE) -> list[str]:
     gone: list[str] = []
     now = datetime.now(UTC)
     for ingest_id, files in by_ingest.items():
-        if ingest_id in done or _writer_lives(fs, root, ingest_id, files, now, stale):
+        if ingest_id in done:  # committed: only its files no add action can list remain (spill files)
+            files = [i for i in files if i.path.endswith(SPILL)]
+        elif _writer_lives(fs, root, ingest_id, files, now, stale):
             continue
         for info in files:
             fs.delete_file(info.path)

@@ -210,7 +210,8 @@ class IngestJob:
         report = IngestReport(self.dataset)
         engine = self._engine()
         # an engine whose workers read the store: the driver copies a sample of each big text file only
-        head = 2 * self.spec.block_bytes if getattr(engine, "READS_STORE", False) else None
+        sampled = getattr(engine, "READS_STORE", False) and self.spec.format in (None, "csv")
+        head = 2 * self.spec.block_bytes if sampled else None
         with tempfile.TemporaryDirectory(prefix="altakit-ingest-") as work:
             files = resolve_sources(
                 self.source, Path(work), self.store, limits=self.spec.unpack_limits(), events=self.events,
@@ -222,7 +223,8 @@ class IngestJob:
             seen = self._ingested() if self.spec.incremental else {}
             # a file of a size never ingested is new: no need to wait for its checksum
             sizes = set(seen.values())  # sets: a glob of 100,000 files is not quadratic
-            todo = [f for f in files if f.size not in sizes or not _seen(f, seen)]
+            prefixes = {c[:32]: c for c in seen}  # a sampled store key is known by its checksum's prefix
+            todo = [f for f in files if f.size not in sizes or not _seen(f, seen, prefixes)]
             new = {id(f) for f in todo}
             report.sources = [
                 {"name": f.name, "sha256": f, "bytes": f.size, "skipped": id(f) not in new, "from": f.origin}
@@ -484,15 +486,16 @@ class IngestJob:
         faults.point("ingest.registered")
 
 
-def _seen(f: SourceFile, seen: dict[str, int]) -> bool:
-    """Whether ``f``'s bytes were ingested before (``seen``: checksum → size).
+def _seen(f: SourceFile, seen: dict[str, int], prefixes: dict[str, str]) -> bool:
+    """Whether ``f``'s bytes were ingested before (``seen``: checksum → size; ``prefixes``: first 32
+    hex digits → checksum).
 
     A store source the driver holds a sample of is known by its version's checksum prefix; when
     seen, its full checksum is the one recorded then.
     """
     if f.stored is None or f.stored.whole or not isinstance(f.digest, Future):
         return f.checksum in seen
-    full = next((c for c in seen if c.startswith(f.stored.checksum)), None)
+    full = prefixes.get(f.stored.checksum)
     if full is not None:
         f.digest.set_result(full)
     return full is not None

@@ -172,7 +172,7 @@ def resolve_sources(
         limits: How far inputs may unpack (default :class:`UnpackLimits` ()).
         events: Where to report ``progress`` (``stage="resolve"``: files resolved of those matched).
         head: For an engine whose workers read the store themselves: copy only the first ``head``
-            bytes of a plain CSV or NDJSON store key larger than that (a sample; its checksum comes
+            bytes of a plain CSV store key larger than that (a sample; its checksum comes
             back from the worker that reads it), and mark every store source :attr:`SourceFile.stored`.
 
     Raises:
@@ -232,6 +232,8 @@ def _from_store(
     if not versions:
         raise NotFound(f"no keys under {key!r} in {store.url}", key=key)
     out: list[SourceFile] = []
+    # a store that names no plaintext hash (encrypted) cannot check a worker's read: the driver copies
+    head = head if store.plain_checksums else None
     for i, v in enumerate(versions):
         stored = Stored(store.url, v.key, v.id, v.checksum, store=store) if head is not None else None
         with store.open(v.key, v) as src:
@@ -255,14 +257,14 @@ def _from_store(
 
 
 def _sampled(path: Path, key: str) -> bool:
-    """Whether the first bytes at ``path`` are enough to sample: a plain CSV or NDJSON object."""
+    """Whether the first bytes at ``path`` are enough to sample: a plain CSV object."""
     from altakit.ingestion.readers import detect_format
 
     with open(path, "rb") as f:
         magic = f.read(_TAR_MAGIC_AT + 8)
     if magic[_TAR_MAGIC_AT : _TAR_MAGIC_AT + 5] == b"ustar" or magic.startswith(_MAGIC):
         return False
-    return detect_format(SourceFile(key, path, "", 0)) in ("csv", "ndjson")
+    return detect_format(SourceFile(key, path, "", 0)) == "csv"  # NDJSON's first batch is counted in rows
 
 
 def fetch(src: SourceFile, workdir: Path, limits: UnpackLimits | None = None) -> SourceFile:

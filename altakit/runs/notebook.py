@@ -216,8 +216,10 @@ def executing(
             _write_atomically(dst, text)
         yield seconds, error, reads.collect(private / "reads.jsonl")
     finally:
-        kernel_run.wait()
-        shutil.rmtree(private, ignore_errors=True)
+        try:
+            kernel_run.wait()
+        finally:  # the private folder holds the unredacted notebook: it goes whatever the wait did
+            shutil.rmtree(private, ignore_errors=True)
 
 
 def _warm_html(**_: Any) -> None:

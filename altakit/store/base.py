@@ -91,6 +91,12 @@ class Store(abc.ABC):
         self.url = url
         self.writer = clean_writer(writer) if writer else default_writer()
 
+    @property
+    def plain_checksums(self) -> bool:
+        """Whether ``Version.checksum`` is the first 32 hex digits of the bytes' SHA-256 (an encrypted
+        store names an HMAC instead)."""
+        return True
+
     # ---------------------------------------------------------------- primitives
     @abc.abstractmethod
     def _write(self, name: str, source: Source) -> None:

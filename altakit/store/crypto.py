@@ -271,6 +271,11 @@ class EncryptedStore(WrappedStore):
         ...     block = f.read(4096)
     """
 
+    @property
+    def plain_checksums(self) -> bool:
+        """False: version names carry an HMAC of the plaintext, not its hash."""
+        return False
+
     def __init__(
         self,
         inner: Store,

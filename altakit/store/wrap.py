@@ -41,6 +41,11 @@ class WrappedStore(Store):
         super().__init__(inner.url, writer=inner.writer)
         self.inner = inner
 
+    @property
+    def plain_checksums(self) -> bool:
+        """As the wrapped store's."""
+        return self.inner.plain_checksums
+
     def _write(self, name: str, source: Source) -> None:
         self.inner._write(name, source)
 

@@ -104,6 +104,12 @@ def test_chunked_upload_stops_at_the_limit_and_discards_cancelled_files(store, t
     send({"type": "chunk", "id": "d", "offset": 0}, b"w" * 10)
     assert send({"type": "end", "id": "d"}) == {"type": "done", "id": "d", "ok": False}
     assert "ended after 10 of 9000 bytes" in panel.error_message and not list(spools.iterdir())
+    # a piece sent again (or out of order) is refused: never a file of the right size with wrong bytes
+    send({"type": "start", "id": "e", "name": "day1.csv", "size": 8})
+    send({"type": "chunk", "id": "e", "offset": 0}, b"abcd")
+    again = send({"type": "chunk", "id": "e", "offset": 0}, b"abcd")
+    assert again["type"] == "refused" and "arrived for byte 0, not 4" in again["message"]
+    assert not list(spools.iterdir()) and not list(store.list("uploads/"))
 
 
 def test_pending_change_links_to_review_which_shows_samples_and_ingests_again(store):

@@ -97,7 +97,9 @@ def test_orphans_of_a_dead_writer_are_swept_a_live_ones_and_committed_ones_kept(
     doc["owner"]["pid"] = int(dead_child.stdout)  # a process that has exited
     note.write_text(json.dumps(doc))
     dead = delta_files.write_file(loc, pa.table({"v": [3], "s": ["c"]}), "dead", "t0")
-    assert delta_files.sweep_orphans(loc) == [dead.path]
+    spill = Path(loc.uri) / f"{delta_files.PREFIX}done-r0-a1-b0-x{delta_files.SPILL}"  # a committed ingest's
+    spill.write_bytes(b"spilled rows")  # spill file, left by a driver killed between its commit and its sweep
+    assert delta_files.sweep_orphans(loc) == sorted([dead.path, spill.name])
     names = {p.split("/")[-1] for p in _files(loc)}
     assert {done.path, live.path} <= names and dead.path not in names
     assert _read(loc)["v"].to_list() == [1]

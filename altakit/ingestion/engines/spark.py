@@ -2,7 +2,7 @@
 
 The driver reads the first block of every source file to infer the types and
 decide the schema policy, exactly as the local engine does, then fixes them.
-Of a big CSV or NDJSON store key the driver holds only the first blocks
+Of a big CSV store key the driver holds only the first blocks
 (:data:`READS_STORE`): the executors read the sources themselves. Then two
 stages of tasks (:mod:`.spark_tasks`), each a ``mapInArrow`` whose tasks read
 and write Parquet themselves and hand the driver small meta rows only — no data
@@ -78,7 +78,7 @@ def process(
 ) -> Processed:
     """Read, type and clean ``files`` on Spark (see the module docstring).
 
-    ``progress`` is called once, when Spark has read every row (its tasks report nothing finer).
+    ``progress`` is called once, when both stages are done (the tasks report nothing finer).
     The tasks write the table's and the quarantine's Parquet files into the ``sink``'s folders
     and the driver gets their add actions and counts only.
 
@@ -127,7 +127,7 @@ def _process(
     from pyspark.sql.pandas.types import from_arrow_schema
 
     meta = from_arrow_schema(tasks.meta_schema())
-    buckets = max(2, int(spark.conf.get("spark.sql.shuffle.partitions") or 4)) if spec.by else 1
+    buckets = _buckets(spark, files) if spec.by else 1
     listing = spark.createDataFrame(
         [tasks.listing_row(i, f) for i, f in enumerate(files)],
         ", ".join(f"{c} {t}" for c, t in tasks.LISTING.items()),
@@ -144,6 +144,16 @@ def _process(
         write = lambda b: tasks.write_task(b, spec, plan, sink, typed_cols, target)  # noqa: E731
         result.add(jobs.mapInArrow(write, meta).collect(), cleaning=True)
     return _account(result, plan, typing, progress)
+
+
+#: Source bytes per bucket of series, at most (a bucket's rows are cleaned in one task's memory).
+BUCKET_BYTES = 256 * 1024 * 1024
+
+
+def _buckets(spark: Any, files: Sequence[SourceFile]) -> int:
+    """Buckets of series: Spark's shuffle partitions, more for a big input (:data:`BUCKET_BYTES`)."""
+    total = sum(f.size for f in files)
+    return max(2, int(spark.conf.get("spark.sql.shuffle.partitions") or 4), -(-total // BUCKET_BYTES))
 
 
 def _first_blocks(files: Sequence[SourceFile], options: Any, ahead: int = 2) -> Iterator[Any]:
@@ -177,6 +187,7 @@ class _Result:
     quarantine_files: list[DataFile] = field(default_factory=list)
     quarantine: Quarantine = field(default_factory=Quarantine)
     step_bad: int = 0
+    spilled: int = 0
     steps: list[list[clean.StepReport]] = field(default_factory=list)
 
     def add(self, rows: list[Any], *, cleaning: bool = False) -> dict[int, list[tuple[int, str]]]:
@@ -198,6 +209,7 @@ class _Result:
                 name, digest = json.loads(raw)
                 self.hashes[name] = digest
             elif kind == "p":
+                self.spilled += n
                 doc = json.loads(raw)
                 spills.setdefault(doc["bucket"], []).append((doc["order"], doc["path"]))
             elif kind == "f":
@@ -236,10 +248,10 @@ def _account(
     rows_in = typed_rows + reader_bad
     rows_written = kept - result.step_bad
     quarantined = result.quarantine.count
-    if typed_rows != kept + typing_bad or rows_in != rows_written + quarantined:
+    if typed_rows != kept + typing_bad or rows_in != rows_written + quarantined or result.spilled != kept:
         raise IngestError(
-            f"row accounting broke on Spark: {rows_in} read, "
-            f"{rows_written} written, {quarantined} quarantined",
+            f"row accounting broke on Spark: {rows_in} read, {rows_written} written, "
+            f"{quarantined} quarantined, {result.spilled} of {kept} typed rows spilled",
             hint="this is a bug in altakit; please report it with the input",
         )
     if progress is not None:

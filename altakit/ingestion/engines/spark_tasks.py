@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 import zlib
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from altakit import errors, faults
+from altakit.datasets import delta_files
 from altakit.datasets.internal import is_internal
 from altakit.errors import AltakitError, IngestError
 from altakit.ingestion import quarantine, readers, sources
@@ -146,7 +148,7 @@ def quarantine_file(rows: Any, sink: Sink, task: str) -> pa.RecordBatch:
     """Write quarantine ``rows`` (source names as recorded, the ingest id) as one file: its meta row."""
     import polars as pl
 
-    from altakit.datasets import delta_files, tables
+    from altakit.datasets import tables
 
     rows = rows.select(quarantine.COLUMNS).with_columns(
         pl.col("_source").replace(sink.names), pl.lit(sink.ingest_id).alias(tables.INGEST_COLUMN)
@@ -160,8 +162,6 @@ class _Spill:
     """One Arrow IPC file (LZ4) per bucket, written block by block (bounded memory) into the table folder."""
 
     def __init__(self, sink: Sink, task: str, schema: pa.Schema) -> None:
-        from altakit.datasets import delta_files
-
         self.fs, self.root = delta_files.filesystem(sink.table)
         self.prefix = f"{delta_files.PREFIX}{sink.ingest_id}-{task}"
         self.schema = schema
@@ -173,7 +173,7 @@ class _Spill:
 
         if bucket not in self.open:
             self.fs.create_dir(self.root, recursive=True)
-            path = f"{self.prefix}-b{bucket}-{uuid.uuid4().hex[:8]}.arrow"
+            path = f"{self.prefix}-b{bucket}-{uuid.uuid4().hex[:8]}{delta_files.SPILL}"
             stream = self.fs.open_output_stream(f"{self.root}/{path}")
             options = pa.ipc.IpcWriteOptions(compression="lz4")
             self.open[bucket] = (path, stream, pa.ipc.new_file(stream, self.schema, options=options))
@@ -188,7 +188,17 @@ class _Spill:
             writer.close()
             stream.close()
             done.append((bucket, path, self.rows[bucket]))
+        self.open.clear()
         return done
+
+    def abort(self) -> None:
+        """Close what is still open after an error (the files are swept with the ingest's others)."""
+        for _, stream, writer in self.open.values():
+            with contextlib.suppress(Exception):
+                writer.close()
+            with contextlib.suppress(Exception):
+                stream.close()
+        self.open.clear()
 
 
 def read_task(
@@ -230,7 +240,26 @@ def _read_one(
     keys = list(spec.by)
     rejected: list[Any] = []
     counts = {"rows": 0, "blank": 0, "r": 0, "q": 0, "d": 0}
-    for batch in readers.read_file(src, spec.read_options()):
+    try:
+        _spill_batches(worker, src, keys, buckets, spill, rejected, counts, schema, data_schema)
+    except BaseException:
+        spill.abort()
+        raise
+    if rejected:
+        yield quarantine_file(pl.concat(rejected), sink, task)
+    for bucket, path, rows in spill.close():
+        yield meta("p", json.dumps({"bucket": bucket, "path": path, "order": order}), rows)
+    yield meta("c", json.dumps(counts))
+
+
+def _spill_batches(
+    worker: Typing, src: SourceFile, keys: list[str], buckets: int, spill: _Spill, rejected: list[Any],
+    counts: dict[str, int], schema: pa.Schema, data_schema: pa.Schema,
+) -> None:  # fmt: skip
+    """Read, type and quarantine ``src`` block by block; its typed rows go to ``spill`` by bucket."""
+    import polars as pl
+
+    for batch in readers.read_file(src, worker.spec.read_options()):
         counts["rows"] += batch.data.height
         counts["blank"] += batch.blank_lines
         if batch.bad.height:
@@ -254,11 +283,6 @@ def _read_one(
         routed = typed.join(series, on=keys, how="left", nulls_equal=True, maintain_order="left")
         for (bucket,), part in routed.partition_by("_bucket", as_dict=True).items():
             spill.write(int(bucket), part.drop("_bucket").to_arrow())  # type: ignore[call-overload]
-    if rejected:
-        yield quarantine_file(pl.concat(rejected), sink, task)
-    for bucket, path, rows in spill.close():
-        yield meta("p", json.dumps({"bucket": bucket, "path": path, "order": order}), rows)
-    yield meta("c", json.dumps(counts))
 
 
 def _fixed(plan: Plan) -> Decide:
@@ -290,8 +314,6 @@ def _write_bucket(
 ) -> Iterator[pa.RecordBatch]:
     import polars as pl
     import pyarrow as pa
-
-    from altakit.datasets import delta_files
 
     fs, root = delta_files.filesystem(sink.table)
     parts = []

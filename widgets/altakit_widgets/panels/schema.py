@@ -200,8 +200,12 @@ class SchemaReviewPanel(Panel):
         name = self.dataset.value.strip()
         if self.store is None or self.source is None:
             return None
-        spec = self.call(SchemaRegistry(self.store).ingest_spec, name)
-        report = self.call(ingest, self.source, name, spec, store=self.store)
+        store, source = self.store, self.source
+
+        def again() -> IngestReport:  # one call: a spec that cannot be read never falls back to defaults
+            return ingest(source, name, SchemaRegistry(store).ingest_spec(name), store=store)
+
+        report = self.call(again)
         if report is None:
             return None
         self.report = report

@@ -129,17 +129,30 @@ class ChunkedUpload(anywidget.AnyWidget):  # type: ignore[misc]
                 if kind != "cancel":  # a stale view's message: that upload is gone
                     reply({"type": "refused", "id": ident, "message": "this upload was cancelled"})
             elif kind == "chunk" and buffers:
-                spool, data = self._spool, buffers[0]
-                if self._step(ident, reply, lambda: spool.write(data))[0]:
+                spool, data, at = self._spool, buffers[0], msg.get("offset")
+                if self._step(ident, reply, lambda: self._write(spool, data, at))[0]:
                     self.received = int(self.received + memoryview(data).nbytes)
                     reply({"type": "ack", "id": ident, "received": self.received})
             elif kind == "end":
                 spool, self._spool, self._id = self._spool, None, None
                 done, kept = self._step(ident, reply, lambda: self._on_received(spool))
+                if not kept:
+                    spool.discard()  # not kept: its temp file goes now, not at garbage collection
                 if done:
                     reply({"type": "done", "id": ident, "ok": bool(kept)})
             elif kind == "cancel":
                 self._drop()
+
+    def _write(self, spool: Any, data: Any, at: Any) -> None:
+        """Append a chunk sent for the place the file has reached (a re-sent or reordered one is refused)."""
+        from altakit.errors import ConfigError
+
+        if at != self.received:
+            raise ConfigError(
+                f"a piece of {self.filename} arrived for byte {at}, not {self.received}",
+                hint="pick the file again to upload it",
+            )
+        spool.write(data)
 
     def _start(self, name: str, size: int) -> None:
         self._spool = self._open_spool(name, size)
