@@ -30,12 +30,12 @@ import json
 import os
 import random
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from common import run_child
 
 SENSORS = 20
 SPEC = {
@@ -182,11 +182,7 @@ def child(which: str, src: str) -> None:
 
 def _run_child(name: str, src: str) -> dict | None:
     """One contender in a fresh process: its JSON numbers, or ``None`` (and its error) if it failed."""
-    proc = subprocess.run([sys.executable, __file__, "--child", name, src], capture_output=True, text=True)
-    if proc.returncode:
-        print(f"{name} failed:\n{proc.stderr[-2000:]}")
-        return None
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_child(__file__, name, src)
 
 
 def main() -> None:

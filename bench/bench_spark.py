@@ -29,7 +29,6 @@ import argparse
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -37,7 +36,7 @@ import time
 from pathlib import Path
 
 from bench_ingest import SPEC, generate
-from common import REPO, Row, report
+from common import REPO, Row, report, run_child
 
 CORES = 2
 
@@ -97,11 +96,7 @@ def child(master: str, src: str) -> None:
 
 
 def _run(master: str, src: str) -> dict | None:
-    proc = subprocess.run([sys.executable, __file__, "--child", master, src], capture_output=True, text=True)
-    if proc.returncode:
-        print(f"{master} failed:\n{proc.stderr[-3000:]}")
-        return None
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_child(__file__, master, src)
 
 
 def _parts(folder: Path, rows: int, files: int) -> str:

@@ -92,6 +92,18 @@ def best_of(
     return best
 
 
+def run_child(script: str, name: str, *args: str) -> dict | None:
+    """Run ``script --child name *args`` in a fresh process: its last stdout line as JSON, or ``None``
+    (its error printed) if it failed."""
+    import subprocess
+
+    proc = subprocess.run([sys.executable, script, "--child", name, *args], capture_output=True, text=True)
+    if proc.returncode:
+        print(f"{name} failed:\n{proc.stderr[-3000:]}")
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def rate(amount: float, seconds: float) -> float:
     """``amount / seconds``, safe for a zero time."""
     return amount / seconds if seconds > 0 else float("inf")

@@ -493,7 +493,9 @@ def _saved_at(version: str) -> str:
         >>> _saved_at("20261207T190106116438627Z_8e063520"), _saved_at("v3")
         ('2026-12-07 19:01:06', 'v3')
     """
-    stamp = version.split("_", 1)[0]
-    if len(stamp) < 15 or stamp[8] != "T" or not (stamp[:8] + stamp[9:15]).isdigit():
+    from altakit.store.names import id_time
+
+    try:
+        return f"{id_time(version):%Y-%m-%d %H:%M:%S}"
+    except ValueError:  # not a version id (an older checkpoint's label)
         return version
-    return f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]} {stamp[9:11]}:{stamp[11:13]}:{stamp[13:15]}"
