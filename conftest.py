@@ -6,9 +6,13 @@ default store) goes under one temp folder, never ``$HOME`` or the repository.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import tempfile
 from pathlib import Path
+
+import pytest
+from _pytest.faulthandler import fault_handler_stderr_fd_key
 
 _SANDBOX = Path(tempfile.mkdtemp(prefix="altakit-tests-"))
 for _var, _sub in {
@@ -23,3 +27,10 @@ for _var, _sub in {
     os.environ.setdefault(_var, str(_SANDBOX / _sub))
 os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """A crash prints the thread that crashed, only: CI shows the head of a long log, not the end."""
+    if fault_handler_stderr_fd_key in config.stash:  # pytest's faulthandler plugin set up its stderr copy
+        faulthandler.enable(file=config.stash[fault_handler_stderr_fd_key], all_threads=False)
