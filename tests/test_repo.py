@@ -6,6 +6,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -52,3 +54,26 @@ def test_test_module_names_are_unique() -> None:
     # pytest imports test modules by basename: two test_cli.py in different folders break collection
     names = Counter(p.name for p in (ROOT / "tests").rglob("test_*.py"))
     assert [n for n, c in names.items() if c > 1] == []
+
+
+@pytest.mark.parametrize("tool", ["notebooks_train", "notebooks_ingest"])
+def test_generated_notebooks_are_what_their_generator_writes(tool, monkeypatch) -> None:
+    """The notebooks a tool generates hold its cells (kind, source, tags); outputs may differ, as
+    ``tools/nbval_outputs.py`` stores the checked ones."""
+    import importlib
+
+    import nbformat
+
+    monkeypatch.syspath_prepend(str(ROOT / "tools"))
+    module = importlib.import_module(tool)
+    written: list[tuple[str, list]] = []
+    monkeypatch.setattr(module, "write", lambda path, cells: written.append((path, cells)))
+    module.main()
+    assert written, f"tools/{tool}.py wrote no notebook"
+
+    def shape(cells: list) -> list[tuple[str, str, list[str]]]:
+        return [(c.cell_type, c.source, list(c.metadata.get("tags", []))) for c in cells]
+
+    for path, cells in written:
+        committed = nbformat.read(path, as_version=4).cells
+        assert shape(committed) == shape(cells), f"{path} differs from tools/{tool}.py: run it and commit"

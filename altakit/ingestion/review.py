@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -236,10 +237,24 @@ class SchemaRegistry:
         ``renamed``: added columns the reader renamed, new name → the source's (shown in the diff).
         ``sources``: the ``store:`` sources that proposed it (a review ingests them again once approved).
         ``spec``: the proposing ingest's spec (plain data), which that ingest-again applies.
+
+        The same schema proposed again while pending is the same change; a new version of it is
+        recorded only when the proposal brings something new: with the same spec, its sources join
+        the change's; with another spec, the latest attempt's spec and sources replace them (the
+        files are ingested again the way they were last sent).
         """
+        store_sources = [s for s in sources if s.startswith("store:")]
+        spec_doc = json.loads(json.dumps(dict(spec))) if spec else None  # as the record reads back
         current = self.pending(dataset)
-        if current is not None and self._change(current).proposed == proposed.to_doc():
-            return current
+        if current is not None and (doc := self._change(current)).proposed == proposed.to_doc():
+            if doc.spec == spec_doc:
+                store_sources = list(dict.fromkeys([*doc.sources, *store_sources]))
+                if store_sources == doc.sources:
+                    return current
+            now = {"requested_by": by, "requested_at": _now(), "sources": store_sources, "spec": spec_doc}
+            again = SchemaChangeDoc.from_doc({**doc.to_doc(), **now}, where=str(current.ref))
+            base_ref = {"base": current.link("base")} if current.link("base") else {}
+            return self.catalog.register(CHANGE, dataset, again.to_doc(), links=base_ref)
         d = diff(base[0], proposed) if base else Diff(added=list(proposed.fields))
         d.renamed = {n: o for n, o in (renamed or {}).items() if any(f.name == n for f in d.added)}
         doc = SchemaChangeDoc(
@@ -250,8 +265,8 @@ class SchemaRegistry:
             summary=d.summary(),
             requested_by=by,
             requested_at=_now(),
-            sources=[s for s in sources if s.startswith("store:")],
-            spec=dict(spec) if spec else None,
+            sources=store_sources,
+            spec=spec_doc,
         )
         links = {"base": self.ref(dataset, base[1])} if base else {}
         return self.catalog.register(CHANGE, dataset, doc.to_doc(), links=links)

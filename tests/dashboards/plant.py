@@ -35,9 +35,9 @@ def day1() -> bytes:
     return ("\n".join(rows) + "\n").encode()
 
 
-def day2() -> bytes:
+def day2(day: int = 3) -> bytes:
     """The next day's export: a new ``pressure`` column."""
     rows = ["timestamp,machine,temperature,pressure"]
     for hour in range(24):
-        rows.append(f"{_stamp(hour, 3)},line4,{_temp(hour)},{1012 + hour % 3}.5")
+        rows.append(f"{_stamp(hour, day)},line4,{_temp(hour)},{1012 + hour % 3}.5")
     return ("\n".join(rows) + "\n").encode()

@@ -144,6 +144,28 @@ def test_pending_change_links_to_review_which_shows_samples_and_ingests_again(st
     assert "<td>proposed</td>" in reopened.audit.value and "<td>pending</td>" not in reopened.audit.value
 
 
+def test_the_inbox_review_page_ingests_again_every_file_that_waited(store):
+    """Two uploads wait on one change (the same new column); the review page the inbox links to (no
+    source named) writes both after the approval, not only the first."""
+    from altakit_widgets.schema_routes import review_url
+
+    ingest_page = IngestPanel(store, dataset="line4", dashboard=True)
+    _upload(ingest_page, "day1.csv", plant.day1())
+    ingest_page.run()
+    for day in (3, 4):
+        _upload(ingest_page, f"day{day}.csv", plant.day2(day))
+        assert ingest_page.run() is None
+    assert review_url("/voila/render/schema_review.ipynb", "line4").endswith("?dataset=line4")
+    review = SchemaReviewPanel(store, dataset="line4", dashboard=True)
+    assert len(review.source) == 2 and all(s.startswith("store:uploads/") for s in review.source)
+    review.comment.value = "new pressure gauge"
+    review.approve()
+    before = read_table("line4", store=store).height
+    assert review.ingest_again().version == 2
+    table = read_table("line4", store=store)
+    assert table.height - before == 48 and table.get_column("pressure").drop_nulls().len() == 48
+
+
 def test_a_dataset_that_does_not_exist_is_not_nothing_pending(store):
     review = SchemaReviewPanel(store, dataset="line9", dashboard=True)
     assert (

@@ -170,3 +170,34 @@ def test_narrower_types_fit_the_approved_schema(local_store, tmp_path):
     report = altakit.ingest(_write(tmp_path, "b.csv", "v\n2\n"), "s", store=local_store)  # int into float64
     assert report.status == "written" and report.schema_change is None
     assert sorted(altakit.read_table("s", store=local_store).get_column("v").to_list()) == [1.5, 2.0]
+
+
+def test_the_pending_change_keeps_every_file_and_the_latest_spec(local_store, tmp_path):
+    """The same new schema proposed again while pending: another file with the same spec joins the
+    change's files; the same file sent with another spec replaces the spec (and the files) that
+    "ingest again" uses; the same file and spec again records nothing."""
+    altakit.ingest(_write(tmp_path, "v1.csv", V1), "s", {"time": "ts"}, store=local_store)
+    a = local_store.put("inbox/a.csv", V2.encode())
+    b = local_store.put("inbox/b.csv", V2.replace("00:30", "00:35").replace("00:45", "00:50").encode())
+    reg = SchemaRegistry(local_store)
+
+    def propose(key, spec):
+        with pytest.raises(SchemaChangePending) as info:
+            altakit.ingest(f"store:{key}", "s", spec, store=local_store)
+        return info.value.fields["change"], reg.pending("s").doc
+
+    plain = {"time": "ts"}
+    cleaned = {"time": "ts", "steps": [{"step": "failures", "ranges": {"value": [0, 99]}}]}
+    first, doc = propose(a.key, plain)
+    assert first == "schema_change:s@1" and doc["sources"] == [f"store:{a.key}"]
+    again, doc = propose(a.key, plain)
+    assert again == first and len(reg.changes("s")) == 1
+    both, doc = propose(b.key, plain)
+    assert both == "schema_change:s@2" and doc["sources"] == [f"store:{a.key}", f"store:{b.key}"]
+    assert doc["summary"] == "added: humidity" and doc["status"] == "pending"
+    latest, doc = propose(a.key, cleaned)
+    assert latest == "schema_change:s@3" and doc["sources"] == [f"store:{a.key}"]
+    assert reg.ingest_spec("s")["steps"] == cleaned["steps"]
+    assert [str(r) for r in reg.pending("s").link("base")] == ["schema:s@1"]
+    reg.approve("s", by="ana", comment="humidity")
+    assert reg.approved("s")[1] == 2 and reg.pending("s") is None

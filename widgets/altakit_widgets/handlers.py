@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -138,18 +138,23 @@ class CatalogHandler(APIHandler):
 
     async def answer(self, fn: Callable[[Catalog], Any]) -> None:
         """Compute ``fn(catalog)`` off the event loop and send it as JSON (or the error)."""
+        await self.reply(lambda: self.service.call(fn), what="catalog")
+
+    async def reply(self, work: Callable[[], Awaitable[Any]], *, what: str) -> None:
+        """Send ``await work()`` as JSON, or its error as ``{"message", "hint"}``: a library error with
+        its status (:func:`status_of`), anything else as 500, logged with its traceback for the admin."""
         from altakit.errors import AltakitError
 
         try:
-            body = await self.service.call(fn)
+            body = await work()
         except AltakitError as exc:
-            self.log.warning("altakit catalog API: %s", exc)
+            self.log.warning("altakit %s API: %s", what, exc)
             self.set_status(status_of(exc))
             body = {"message": self.service.scrub(exc.message), "hint": self.service.scrub(exc.hint)}
-        except Exception:  # logged with its traceback for the admin; the client gets a message
-            self.log.exception("altakit catalog API failed")
+        except Exception:
+            self.log.exception("altakit %s API failed", what)
             self.set_status(500)
-            body = {"message": "the catalog request failed", "hint": "see the Jupyter server log"}
+            body = {"message": f"the {what} request failed", "hint": "see the Jupyter server log"}
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body, ensure_ascii=False))
 

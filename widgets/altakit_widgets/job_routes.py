@@ -32,7 +32,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from altakit_widgets.handlers import CatalogHandler, status_of
+from altakit_widgets.handlers import CatalogHandler
 
 if TYPE_CHECKING:
     from altakit.catalog import Catalog
@@ -98,28 +98,21 @@ class JobRoutesHandler(CatalogHandler):
         except NoResultFound:
             raise NotFound(f"no job {job_id!r}", hint="list the jobs in the Notebook Jobs panel") from None
 
-    async def reply(self, work: Callable[[], Awaitable[dict[str, Any]]]) -> None:
-        """Send ``await work()`` as JSON, or its error as ``{"message", "hint"}`` (as ``answer`` does)."""
+    async def jobs_reply(self, work: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        """:meth:`reply` for work that calls the scheduler: its errors are the client's (400)."""
         from jupyter_scheduler.exceptions import SchedulerError
 
-        from altakit.errors import AltakitError
+        from altakit.errors import ConfigError
 
-        try:
-            body = await work()
-        except AltakitError as exc:
-            self.log.warning("altakit jobs API: %s", exc)
-            self.set_status(status_of(exc))
-            body = {"message": self.service.scrub(exc.message), "hint": self.service.scrub(exc.hint)}
-        except SchedulerError as exc:
-            self.log.warning("altakit jobs API: Jupyter Scheduler: %s", exc)
-            self.set_status(400)
-            body = {"message": self.service.scrub(str(exc)), "hint": "see the job in the Notebook Jobs panel"}
-        except Exception:  # logged with its traceback for the admin; the client gets a message
-            self.log.exception("altakit jobs API failed")
-            self.set_status(500)
-            body = {"message": "the jobs request failed", "hint": "see the Jupyter server log"}
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(body, ensure_ascii=False))
+        async def checked() -> dict[str, Any]:
+            try:
+                return await work()
+            except SchedulerError as exc:
+                raise ConfigError(
+                    f"Jupyter Scheduler: {exc}", hint="see the job in the Notebook Jobs panel"
+                ) from exc
+
+        await self.reply(checked, what="jobs")
 
 
 class RerunHandler(JobRoutesHandler):
@@ -128,7 +121,7 @@ class RerunHandler(JobRoutesHandler):
     @web.authenticated
     @authorized
     async def post(self, name: str, version: str) -> None:
-        await self.reply(lambda: self._rerun(name, int(version)))
+        await self.jobs_reply(lambda: self._rerun(name, int(version)))
 
     async def _rerun(self, name: str, version: int) -> dict[str, Any]:
         from altakit.errors import ConfigError
@@ -218,7 +211,7 @@ class JobRunHandler(JobRoutesHandler):
             ref = await self.service.call(lambda cat: run_of_job(cat, job.input_filename, job_id))
             return {"run": ref, "status": str(job.status), "status_message": job.status_message}
 
-        await self.reply(find)
+        await self.jobs_reply(find)
 
 
 def routes(api: str) -> list[tuple[str, type[CatalogHandler]]]:

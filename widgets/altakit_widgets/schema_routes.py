@@ -37,24 +37,23 @@ class InboxHandler(DetailHandler):  # its ``_dashboard``: a record's Voila page,
         def pending(cat: Catalog) -> dict[str, Any]:
             found = inbox(cat.store, cat)
             for change in found["pending"]:
-                change["dashboard"] = page and review_url(page, change["table"], change["sources"])
+                change["dashboard"] = page and review_url(page, change["table"])
             return found
 
         await self.answer(pending)
 
 
-def review_url(page: str, table: str, sources: list[str]) -> str:
-    """The review page's URL for ``table`` (its first ``store:`` source, to ingest again), as the ingest
-    dashboard builds it.
+def review_url(page: str, table: str) -> str:
+    """The review page's URL for ``table``, as the ingest dashboard builds it. It names no source: the
+    page ingests again every ``store:`` source the pending change recorded.
 
     Example:
-        >>> page = "/voila/render/dashboards/schema_review.ipynb?dataset="
-        >>> review_url(page, "line4", ["store:uploads/a/d.csv"])
-        '/voila/render/dashboards/schema_review.ipynb?dataset=line4&source=store%3Auploads%2Fa%2Fd.csv'
+        >>> review_url("/voila/render/dashboards/schema_review.ipynb?dataset=", "line4")
+        '/voila/render/dashboards/schema_review.ipynb?dataset=line4'
     """
     from altakit_widgets.panels.ingest import review_link
 
-    return review_link(table, sources[0] if sources else None, page=page.split("?", 1)[0])
+    return review_link(table, page=page.split("?", 1)[0])
 
 
 class DecideHandler(CatalogHandler):
