@@ -139,6 +139,7 @@ def test_pending_change_links_to_review_which_shows_samples_and_ingests_again(st
     assert not review.reingest_button.disabled
     report = review.ingest_again()  # no new upload
     assert report.version == 2 and "pressure" in read_table("line4", store=store).columns
+    assert review.reingest_button.disabled  # written once; nothing is left to ingest again
     reopened = SchemaReviewPanel(store, dataset="line4", source=source, dashboard=True)
     assert reopened.status_text == "line4: nothing pending."
     assert "<td>proposed</td>" in reopened.audit.value and "<td>pending</td>" not in reopened.audit.value

@@ -210,6 +210,7 @@ class SchemaReviewPanel(Panel):
             return None
         self.report = report
         self.refresh()
+        self.reingest_button.disabled = True  # written: a second click would only find the files done
         self.set_status(f"{name}@{report.version} written with columns {', '.join(self.columns)}.")
         return report
 
