@@ -8,7 +8,9 @@ every chunk with the size so far: the upload stops the moment a limit is passed.
 :meth:`UploadSpool.keep` stores the file as a raw version under
 :func:`upload_key` (``uploads/<first 16 hex of its SHA-256>/<name>``; one version per
 content, so the same file uploaded twice is stored once) and returns the key.
-A spool that is discarded, or not kept, leaves nothing behind.
+A spool that is discarded, or not kept, leaves nothing behind; the temp file of
+a process killed mid-upload is removed by the next spool in that folder once it
+has not changed for :data:`STALE_SECONDS`.
 
 Example:
     >>> import tempfile, altakit
@@ -41,6 +43,10 @@ if TYPE_CHECKING:
 #: Where uploads are kept in the store: ``uploads/<first 16 hex of their SHA-256>/<file name>``.
 UPLOADS = "uploads/"
 
+#: A temp file not written for this long belongs to an upload whose process died (a live one grows).
+STALE_SECONDS = 24 * 3600
+_PREFIX, _SUFFIX = "altakit-upload-", ".part"
+
 #: ``check(name, size)``: raises when an upload of ``size`` bytes so far may not go on.
 Check = Callable[[str, int], None]
 
@@ -70,6 +76,29 @@ def _remove(path: str) -> None:
     Path(path).unlink(missing_ok=True)
 
 
+def sweep_stale(folder: str | None = None, older_than: float = STALE_SECONDS) -> list[Path]:
+    """Remove this user's upload temp files in ``folder`` not written for ``older_than`` seconds.
+
+    Example:
+        >>> import tempfile
+        >>> sweep_stale(tempfile.mkdtemp())
+        []
+    """
+    import time
+
+    root = Path(folder or tempfile.gettempdir())
+    limit, gone = time.time() - older_than, []
+    for part in root.glob(f"{_PREFIX}*{_SUFFIX}"):
+        try:
+            info = part.stat()
+            if info.st_uid == os.getuid() and info.st_mtime < limit:
+                part.unlink()
+                gone.append(part)
+        except OSError:  # gone already, or another user's
+            continue
+    return gone
+
+
 class UploadSpool:
     """One upload arriving in chunks: a temp file and a running SHA-256.
 
@@ -95,7 +124,8 @@ class UploadSpool:
         self._hash = hashlib.sha256()
         if check is not None:
             check(self.name, size or 0)
-        fd, path = tempfile.mkstemp(prefix="altakit-upload-", suffix=".part", dir=folder)
+        sweep_stale(folder)
+        fd, path = tempfile.mkstemp(prefix=_PREFIX, suffix=_SUFFIX, dir=folder)
         self.path = Path(path)
         self._file = os.fdopen(fd, "wb")
         self._cleanup = weakref.finalize(self, _remove, path)  # a spool dropped unkept leaves nothing
