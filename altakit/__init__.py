@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from altakit.datasets.files import FileDataset
     from altakit.datasets.imports import import_dataset
     from altakit.datasets.samples import sample
+    from altakit.datasets.spark_write import write_dataset_from_spark
     from altakit.datasets.tables import read_table
     from altakit.datasets.write import write_dataset
     from altakit.ingestion import ingest
@@ -47,6 +48,7 @@ __all__ = [
     "read_table",
     "sample",
     "write_dataset",
+    "write_dataset_from_spark",
 ]
 
 # Loaded on first use so `import altakit` stays light.
@@ -54,6 +56,7 @@ _LAZY = {
     "catalog_of": "altakit.catalog",
     "sample": "altakit.datasets.samples",
     "write_dataset": "altakit.datasets.write",
+    "write_dataset_from_spark": "altakit.datasets.spark_write",
     "import_dataset": "altakit.datasets.imports",
     "load_dataset": "altakit.datasets.dataset",
     "FileDataset": "altakit.datasets.files",

@@ -121,11 +121,11 @@ def test_a_killed_task_attempt_leaves_no_shard_in_the_manifest_and_its_shards_ar
 
 
 def test_spark_writes_the_samples_the_local_path_writes(spark, local_store, tmp_path):
-    from altakit.datasets.spark_write import write_dataset_from_spark
-
     session, _ = spark
     df = frame(session)
-    ds = write_dataset_from_spark(df, "spark", Record, store=local_store, maxcount=40, description="d")
+    ds = altakit.write_dataset_from_spark(
+        df, "spark", Record, store=local_store, maxcount=40, description="d"
+    )
     expected = local_samples(df)
     local = altakit.write_dataset(expected, "local", store=local_store, maxcount=40, progress=False)
     assert (len(ds), ds.manifest["schema_ref"], ds.manifest["description"]) == (
