@@ -7,12 +7,12 @@ default store) goes under one temp folder, never ``$HOME`` or the repository.
 from __future__ import annotations
 
 import faulthandler
+import importlib
 import os
 import tempfile
 from pathlib import Path
 
 import pytest
-from _pytest.faulthandler import fault_handler_stderr_fd_key
 
 _SANDBOX = Path(tempfile.mkdtemp(prefix="altakit-tests-"))
 for _var, _sub in {
@@ -31,6 +31,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """A crash prints the thread that crashed, only: CI shows the head of a long log, not the end."""
-    if fault_handler_stderr_fd_key in config.stash:  # pytest's faulthandler plugin set up its stderr copy
-        faulthandler.enable(file=config.stash[fault_handler_stderr_fd_key], all_threads=False)
+    """A crash prints the thread that crashed, only: CI shows the head of a long log, not the end.
+
+    It writes where pytest's faulthandler plugin does (its copy of stderr); without that plugin (or
+    if pytest moves its key) pytest's own setting, every thread, stays.
+    """
+    key = getattr(importlib.import_module("_pytest.faulthandler"), "fault_handler_stderr_fd_key", None)
+    if key is not None and key in config.stash:
+        faulthandler.enable(file=config.stash[key], all_threads=False)
