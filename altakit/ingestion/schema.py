@@ -316,9 +316,11 @@ def cast(
         src = pl.col(c)
         if schema[c] == pl.String:
             src = src.str.strip_chars()
-            if tname == "bool":
-                src = src.str.to_lowercase()
-            elif tname in INT_TYPES or tname.startswith("uint"):
+            if tname == "bool":  # polars casts no text to Boolean: the words infer() took for one
+                low = src.str.to_lowercase()
+                exprs[c] = pl.when(low == "true").then(True).when(low == "false").then(False).otherwise(None)
+                continue
+            if tname in INT_TYPES or tname.startswith("uint"):
                 src = pl.when(src.str.contains(INT_TEXT)).then(src).otherwise(None)
         exprs[c] = src.cast(dtype_of(tname), strict=False)
     if exprs:

@@ -15,6 +15,7 @@ for promotion, promoted; the home page and the catalog show the model trained on
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import plant
@@ -93,6 +94,10 @@ CLIPPED = """() => {
 }"""
 
 
+#: How many of the matched elements are shown.
+VISIBLE = "els => els.filter(e => e.offsetParent !== null).length"
+
+
 def _shot(page, artifacts_dir: str, name: str) -> None:
     assert page.evaluate(CLIPPED) == [], f"clipped labels on {name}"
     page.screenshot(path=str(Path(artifacts_dir) / f"noncode-{name}.png"), full_page=True)
@@ -105,10 +110,19 @@ def test_server_paths_are_refused(server, page):
     )
     _status(page, "line9: no such dataset")
     assert "root:x:0" not in page.content()
+    assert page.locator(".altakit-quarantine-summary").inner_text() == "No rows set aside."
+    assert page.get_by_role("button", name="Replay").is_disabled()
+    assert page.get_by_role("button", name="Discard").is_disabled()
     page.goto(f"{server.url}voila/render/ingest.ipynb", timeout=WAIT)
     page.locator(".altakit-panel").wait_for(timeout=WAIT)
     _status(page, "Pick a source.")
     assert page.get_by_role("button", name="path or s3:// URL").count() == 0
+    # nothing to ingest yet (no file picked); nothing to sort before a preview
+    assert page.get_by_role("button", name="Ingest").is_disabled()
+    assert page.get_by_role("button", name="Estimate").is_disabled()
+    assert not page.get_by_text("Sort by", exact=True).is_visible()
+    assert page.get_by_text("Sent", exact=True).is_visible()  # the upload's bar, not a second "Upload"
+    assert page.locator(".altakit-title").evaluate_all(VISIBLE) == 0  # the page's heading is the title
 
 
 def test_plant_engineer_from_two_csvs_to_an_approved_table(
@@ -119,12 +133,16 @@ def test_plant_engineer_from_two_csvs_to_an_approved_table(
     day2.write_bytes(plant.day2())
     page.goto(f"{server.url}voila/render/home.ipynb", timeout=WAIT)
     _status(page, "No datasets yet.", WAIT)
+    assert page.get_by_text("No datasets yet").count() == 1  # said once, in the status line
     page.locator(".altakit-new-ingest").first.click()
     page.locator(".widget-upload").wait_for(timeout=WAIT)
     _type(page, "Dataset", "line4")
+    assert page.get_by_role("button", name="Ingest").is_disabled()  # a dataset name, no file yet
     _upload(page, day1)
+    assert page.get_by_role("button", name="Ingest").is_enabled()
     _type(page, "Series by", "machine")
     _select(page, "Outliers", "Hampel")
+    page.get_by_text("Threshold (× typical spread)").wait_for()
     _select(page, "then", "set the row aside")
     _type(page, "Fill gaps up to", "3")
     page.get_by_role("button", name="Preview").click()
@@ -133,6 +151,7 @@ def test_plant_engineer_from_two_csvs_to_an_approved_table(
     assert "95.0" in marked.inner_text() and "set aside" in marked.inner_text()
     too_many = marked.locator("tbody tr").count()
     assert too_many > 3, "the default Hampel window should set normal readings aside in this data"
+    assert page.get_by_text("Sort by", exact=True).is_visible()
     _shot(page, artifacts_dir, "ingest-preview-light")
     _type(page, "Window (rows)", "25")
     page.get_by_role("button", name="Preview").click()
@@ -150,6 +169,8 @@ def test_plant_engineer_from_two_csvs_to_an_approved_table(
     page.get_by_role("button", name="Ingest").click()
     _status(page, "line4@1 written.")
     page.locator(".altakit-steps").get_by_text("Fill gaps").wait_for()
+    outcome = page.locator(".altakit-outcome").inner_text()
+    assert "rows added to the table" in outcome and "commit" not in outcome, outcome
 
     _upload(page, day2)
     assert page.locator(".altakit-version").count() == 0  # the previous outcome is gone
@@ -170,12 +191,20 @@ def test_plant_engineer_from_two_csvs_to_an_approved_table(
     _status(page, "change approved by")
     page.get_by_role("button", name="Ingest again").click()
     page.locator(".altakit-table .altakit-version").get_by_text("line4@2").wait_for(timeout=60_000)
+    quarantined = page.locator(".altakit-quarantine-grid").inner_text()
+    assert "2024-03-01 20:00:00" in quarantined and ".000000" not in quarantined, quarantined  # to the second
+    audit = page.locator(".altakit-audit").inner_text()
+    assert len(re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", audit)) == 2, audit
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d", audit), audit
+    assert page.get_by_placeholder("e.g. DD.MM.YYYY hh:mm").is_visible()
+    assert page.locator(".altakit-title").evaluate_all(VISIBLE) == 0  # the page's heading is the title
     _shot(page, artifacts_dir, "review-approved-light")
 
     page.locator(".altakit-home-link").click()
     row = page.locator(".altakit-home-row", has_text="line4")
     row.wait_for(timeout=WAIT)
     assert "v2" in row.inner_text() and "none pending" in row.inner_text()
+    assert row.locator("td").nth(4).inner_text() == "70"  # all line4 holds (47 - 1 + 24), not the last ingest
     _shot(page, artifacts_dir, "home-light")
     page.goto(f"{server.url}voila/render/home.ipynb?theme=dark", timeout=WAIT)
     page.locator(".altakit-home-row").first.wait_for(timeout=WAIT)
@@ -185,6 +214,9 @@ def test_plant_engineer_from_two_csvs_to_an_approved_table(
     page.locator(".altakit-record h4").get_by_text("table:line4@2").wait_for(timeout=WAIT)
     _status(page, "1 table record.")
     assert page.get_by_text("1 table record.").count() == 1  # one status line, not printed twice
+    records = page.locator(".widget-select", has_text="Records").locator("select")
+    ems = records.evaluate("e => e.getBoundingClientRect().width / parseFloat(getComputedStyle(e).fontSize)")
+    assert ems >= 15, ems  # a list of names, not a sliver as wide as "table: line4"
     _shot(page, artifacts_dir, "catalog-table-light")
 
     store = altakit.open_store(server.store_dir)
@@ -230,7 +262,10 @@ def test_train_on_the_table_and_promote(server, page, artifacts_dir, monkeypatch
     line4 = page.locator('.altakit-home-row[data-name="line4"]')  # the table's row
     line4.locator(".altakit-train-link").click()
     page.locator("button.altakit-training-start").wait_for(timeout=WAIT)
-    assert page.locator(".altakit-training-dataset select").input_value() == "table:line4@2"
+    assert page.locator(".altakit-training-dataset select").input_value() == "line4 (table, version 2)"
+    targets = page.locator(".altakit-training-target option").all_text_contents()
+    assert targets == ["temperature", "pressure"], targets  # not the time or the machine column
+    assert not page.locator(".altakit-chart").is_visible()  # no empty chart before a run
     page.locator(".altakit-training-target select").select_option("temperature")
     page.locator(".altakit-training-features select").select_option(["pressure"])
     batch = page.locator(".altakit-training-batch-size input")
@@ -239,15 +274,15 @@ def test_train_on_the_table_and_promote(server, page, artifacts_dir, monkeypatch
     versions = page.locator(".altakit-training-versions select")
 
     _train(page, 2, 1)
-    assert versions.input_value().startswith("v1 "), versions.input_value()
+    assert versions.input_value().startswith("version 1 · validation loss "), versions.input_value()
     page.locator("button.altakit-training-promote").click()
     _status(page, "line4-model@champion now points at version 1.")
     _train(page, 4, 2)  # again, with more epochs: a second version
-    assert versions.input_value().startswith("v2 "), versions.input_value()  # the one just trained
+    assert versions.input_value().startswith("version 2 · "), versions.input_value()  # the one just trained
     page.wait_for_function(f"{AXES}.loss === 4", timeout=WAIT)  # the status may beat the redraw
     axes = page.evaluate(AXES)
     assert axes["ticks"] == ["1", "2", "3", "4"], axes  # whole epochs, one tick each
-    assert sorted(axes["titles"]) == ["epoch", "loss · val_mae"], axes  # a regression: no accuracy axis
+    assert sorted(axes["titles"]) == ["epoch", "loss · error"], axes  # a regression: no accuracy axis
     page.locator("button.altakit-training-promote").click()
     _status(page, "line4-model@champion now points at version 2.")
     _shot(page, artifacts_dir, "training-promoted-light")

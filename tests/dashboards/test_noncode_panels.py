@@ -176,6 +176,9 @@ def test_a_dataset_that_does_not_exist_is_not_nothing_pending(store):
     assert (
         "nothing pending" not in review.status_text and "There is no dataset named line9" in review.diff.value
     )
+    box = review.quarantine  # nothing was ever set aside: said plainly, nothing to replay
+    assert "No rows set aside." in box.summary.value and box.replay_button.disabled
+    assert review.title.layout.display == "none"  # the page's heading names it: one title
 
 
 def test_time_column_detected_at_ingest_without_a_preview(store):
@@ -249,9 +252,22 @@ def test_home_lists_tables_with_state_and_links(store):
     html = home.table.value
     assert 'href="schema_review.ipynb?dataset=line4"' in html and 'href="ingest.ipynb?dataset=line4"' in html
     assert 'href="catalog.ipynb?kind=model&amp;name=line4-model"' in html
-    assert "<th>rows added (last ingest)</th>" in html  # not the table's size
+    assert "<th>rows</th>" in html and state.rows == read_table("line4", store=store).height
     assert home.status_text == "1 dataset(s); 1 with a schema change to review."
-    assert HomePanel(altakit.open_store(store.url + "-empty")).status_text == "No datasets yet."
+    empty = HomePanel(altakit.open_store(store.url + "-empty"))
+    assert empty.status_text == "No datasets yet." and "No datasets yet" not in empty.table.value  # once
+
+    from altakit.ingestion.overview import overview
+    from altakit.ingestion.replay import replay
+
+    replayed = altakit.open_store(store.url + "-replayed")  # a second write: the quarantine replayed
+    first = ingest(
+        ("day1.csv", plant.day1()), "line4", {"time": "timestamp", "steps": [HAMPEL]}, store=replayed
+    )
+    second = replay("line4", store=replayed)
+    (state,) = overview(replayed)
+    assert state.version == 2 and first.rows_out > 0 and len(second.replayed) > 0
+    assert state.rows == read_table("line4", store=replayed).height == first.rows_out + len(second.replayed)
 
 
 def test_catalog_lists_tables_and_a_bare_name_opens_the_table(store):

@@ -112,6 +112,15 @@ def test_two_digit_years_stay_text(tmp_path):
     assert _ingest(tmp_path, _csv("d", values)).frame.get_column("d").to_list() == values
 
 
+def test_true_and_false_read_back_as_booleans_and_an_odd_word_is_quarantined(tmp_path):
+    values = ["true", "False", " TRUE ", "", "false"] * 8 + ["maybe"]
+    out = _ingest(tmp_path, "n,ok\n" + "".join(f"{i},{v}\n" for i, v in enumerate(values)))
+    assert out.types["ok"] == "bool" and out.quarantine.count == 1
+    expected = [{"true": True, "false": False}.get(v.strip().lower()) for v in values[:-1]]
+    assert out.frame.get_column("ok").to_list() == expected
+    assert "maybe" in out.quarantine.frame().get_column("_reason").to_list()[0]
+
+
 # ---------------------------------------------------------------- types that change late
 def test_a_late_decimal_widens_an_integer_column(tmp_path):
     values = [str(i) for i in range(30_000)] + ["3.5"] + [str(i) for i in range(10)]

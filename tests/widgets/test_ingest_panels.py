@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from altakit_widgets.panels import IngestPanel, SchemaReviewPanel
 from jupyter_servers import REPO
@@ -28,9 +30,16 @@ def _upload(panel: IngestPanel, name: str, data: bytes) -> None:
 def test_upload_preview_sort_estimate_and_run(store):
     panel = IngestPanel(store, dataset="sensors")
     assert panel.source is None and panel.kind.value == "upload"
+    assert panel.run_button.disabled and panel.estimate_button.disabled  # no source yet
+    assert panel.sort_row.layout.display == "none" and panel.upload_progress.description == "Sent"
     panel.run()  # nothing picked: a message with a hint, nothing raised
     assert panel.error_message == "no source picked" and panel.error_hint
     _upload(panel, "day1.csv", DAY1.read_bytes())
+    assert not panel.run_button.disabled and not panel.estimate_button.disabled
+    panel.dataset.value = " "  # no dataset name: nothing to ingest into
+    assert panel.run_button.disabled and panel.estimate_button.disabled
+    panel.dataset.value = "sensors"
+    assert not panel.run_button.disabled and not panel.estimate_button.disabled
     assert panel.source.startswith("store:uploads/") and panel.source.endswith("/day1.csv")
     assert store.get(panel.source.removeprefix("store:")) == DAY1.read_bytes()  # kept as a raw version
     assert "Received day1.csv" in panel.status_text
@@ -43,6 +52,7 @@ def test_upload_preview_sort_estimate_and_run(store):
     assert found.datetime_formats["timestamp"] == ["%Y-%m-%dT%H:%M:%S%.f", "%d.%m.%Y %H:%M"]
     assert found.rows.height == 20 and panel.time.value == "timestamp"  # the time column is guessed
     assert "DD.MM.YYYY hh:mm" in panel.schema.value and "<th>temperature</th>" in panel.grid.value
+    assert panel.sort_row.layout.display is None  # sorting once there are rows to sort
     panel.sort_by.value, panel.descending.value = "temperature", True  # what the sort widgets do
     temps = [float(v) for v in found.rows.get_column("temperature")]
     first = panel.grid.value.split("<tbody><tr>")[1].split("</tr>")[0]
@@ -51,6 +61,7 @@ def test_upload_preview_sort_estimate_and_run(store):
 
     panel.by.value = "sensor"
     panel.outliers.value, panel.outlier_action.value = "hampel", "quarantine"
+    assert panel.cleaning.threshold.description == "Threshold (× typical spread)"
     panel.max_gap.value = 3
     assert panel.spec() == {
         "policy": "review", "time": "timestamp", "by": ["sensor"],
@@ -69,6 +80,9 @@ def test_upload_preview_sort_estimate_and_run(store):
     assert report.version == 1 and report.rows_in == 852 and report.rows_quarantined > 0
     assert panel.status_text == "sensors@1 written." and panel.progress.value == 1.0
     assert "sensors@1" in panel.outcome.value and f"<td>{report.rows_quarantined}</td>" in panel.outcome.value
+    assert f"<th>rows added to the table</th><td>{report.rows_out}</td>" in panel.outcome.value
+    assert "commit" not in panel.outcome.value and "schema" not in panel.outcome.value  # plain words
+    assert not panel.run_button.disabled  # ready to ingest the next file
     assert not panel.quarantine_button.disabled
     panel.quarantine_button.click()
     assert panel.quarantined.height == report.rows_quarantined
@@ -137,6 +151,7 @@ def test_schema_change_is_shown_then_reviewed_and_accepted(store):
     assert decided.doc["status"] == "approved" and decided.doc["decided_by"] == store.writer
     assert review.change is None and "No schema change awaits review" in review.diff.value
     assert "new pressure sensor" in review.audit.value and "approved" in review.audit.value
+    assert len(re.findall(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d</td>", review.audit.value)) == 2
     assert not review.reingest_button.disabled and review.comment.value == ""
     review.reingest_button.click()
     assert review.report.version == 2 and "pressure" in review.columns

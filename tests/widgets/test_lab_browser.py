@@ -205,7 +205,7 @@ def test_panels_in_jupyterlab_light_and_dark(server, page, artifacts_dir):
     _no_errors(text)
     assert '"rows": 42' in text
     panel_chart, *views = page.evaluate(CHARTS)
-    assert set(panel_chart["counts"].values()) == {0} and panel_chart["titles"] == ["epoch", "loss · val_mae"]
+    assert set(panel_chart["counts"].values()) == {0} and panel_chart["titles"] == ["epoch", "loss · error"]
     for view in views:  # each view drew the whole curve, from the one history it asked for
         assert view["counts"] == {"loss": 3, "val_loss": 0, "val_mae": 0, "val_accuracy": 3}, views
         assert (view["history"], view["appended"]) == (6, 0) and "accuracy" in view["titles"], views

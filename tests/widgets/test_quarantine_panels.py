@@ -30,10 +30,15 @@ def test_ingest_outcome_shows_the_quarantine_and_replays_it(store, tmp_path):
     panel.quarantine_button.click()
     assert box.widget.layout.display is None and panel.quarantined.height == 2
     assert "12.5°" in panel.quarantine_grid.value and "2 open from this ingest" in box.summary.value
+    # a parsed time as people read it: to the second (UTC), no microseconds or zone digits
+    assert "<td>2024-01-02 01:00:00</td>" in panel.quarantine_grid.value and ".000000" not in box.grid.value
     assert "2 rows quarantined = 0 replayed + 2 open + 0 discarded" in box.summary.value
     assert [c for c, _ in box.column.options][1:] == ["ts", "sensor", "temp"]
 
-    box.column.value, box.format.value = "ts", "%Y/%m/%d %Hh%M"
+    assert box.format.placeholder == "e.g. DD.MM.YYYY hh:mm"  # the pattern people write, not strftime
+    box.column.value, box.format.value = "ts", "DD.MM.YYYY hh:mm"
+    assert box.fix()["formats"] == {"ts": "%d.%m.%Y %H:%M"}  # what replay reads
+    box.format.value = "%Y/%m/%d %Hh%M"  # codes pass unchanged
     box.reason.value, box.comment.value = "'ts'", "logger v2"
     box.replay_button.click()
     assert box.report.version == 3 and len(box.report.replayed) == 1, panel.error_message
@@ -75,3 +80,4 @@ def test_schema_review_panel_shows_every_open_row_and_replays(store, tmp_path):
     assert box.rows is None and box.grid.value == "" and box.replay_button.disabled
     panel.dataset.value = "nothing-here"
     assert box.rows.height == 0 and box.replay_button.disabled and not panel.error_message
+    assert "No rows set aside." in box.summary.value and box.grid.value == "" and box.discard_button.disabled

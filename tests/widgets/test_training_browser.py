@@ -19,10 +19,10 @@ DASHBOARD = REPO / "notebooks" / "dashboards" / "training.ipynb"
 pytestmark = pytest.mark.browser
 WAIT = 180_000
 
-#: Points of the validation-accuracy curve as drawn by the chart's view (-1: no chart yet).
+#: Points of the validation-error curve as drawn by the chart's view (-1: no chart yet).
 POINTS = """(() => {
   const chart = document.querySelector('.altakit-chart');
-  return chart && chart.dataset.counts ? JSON.parse(chart.dataset.counts).val_accuracy : -1;
+  return chart && chart.dataset.counts ? JSON.parse(chart.dataset.counts).val_mae : -1;
 })()"""
 #: Points the chart's view holds, and how they came: in the whole history it asked for when it
 #: rendered, or in the deltas sent after it.
@@ -62,9 +62,11 @@ def test_training_dashboard_trains_the_table_as_a_job_and_a_reload_keeps_the_cur
         try:
             page = browser.new_page()
             _open(page, f"{server.url}?dataset=line4")
-            assert page.locator(".altakit-training-dataset select").input_value() == "table:line4@1"
-            page.locator(".altakit-training-target select").select_option("sensor")
-            page.locator(".altakit-training-features select").select_option(["temp", "hum"])
+            data = page.locator(".altakit-training-dataset select").input_value()
+            targets = page.locator(".altakit-training-target option").all_text_contents()
+            chart_before = page.locator(".altakit-chart").is_visible()  # no empty chart before a run
+            page.locator(".altakit-training-target select").select_option("temp")
+            page.locator(".altakit-training-features select").select_option(["hum"])
             for field, value in (("epochs", "30"), ("batch-size", "8")):
                 box = page.locator(f".altakit-training-{field} input")
                 box.fill(value)
@@ -95,23 +97,27 @@ def test_training_dashboard_trains_the_table_as_a_job_and_a_reload_keeps_the_cur
             after = page.evaluate(RECEIVED)
             rows = page.locator(".altakit-training-checkpoints tr").count() - 1  # minus the header
             eta = page.locator(".altakit-training-eta").inner_text()
+            legend = page.locator(".altakit-chart-legend text").all_text_contents()
+            version = page.locator(".altakit-training-versions select").input_value()
             page.screenshot(path=str(shots / "training-dashboard-finished.png"), full_page=True)
             body = page.content()
         finally:
             browser.close()
+    assert data == "line4 (table, version 1)" and targets == ["temp", "hum"], (data, targets)
+    assert not chart_before
+    assert legend == ["training loss", "validation loss", "mean absolute error on held-out rows"], legend
+    assert version.startswith("version 1 · validation loss "), version
     assert running == "running", running  # the reload happened while the job ran
     assert 0 < first < grown <= kept < last == 30, (first, grown, kept, last)
     # every point reached the browser once: the kernel sent each update's new points only
     assert before["history"] + before["appended"] == before["drawn"] and before["appended"] > 0, before
-    assert after["history"] + after["appended"] == after["drawn"] == 3 * 30, (
-        after
-    )  # loss, val_loss, val_accuracy
+    assert after["history"] + after["appended"] == after["drawn"] == 3 * 30, after  # loss, val_loss, val_mae
     # the reloaded page's view got the curve drawn so far as one whole history, then deltas
     assert reloaded["history"] > 0 and after["history"] == reloaded["history"], (reloaded, after)
     assert rows == 3 and "30/30 epochs" in eta
     assert "parse_qs" not in body and "Traceback" not in body
     model = ModelRegistry(store).get("line4-model@1")
     up = {(str(a), rel, str(b)) for a, rel, b in catalog_of(store).lineage(model.ref, "up")}
-    assert ("dataset:line4-sensor@1", "derived_from", "table:line4@1") in up  # trained on line4, nothing else
+    assert ("dataset:line4-temp@1", "derived_from", "table:line4@1") in up  # trained on line4, nothing else
     assert model.doc["framework"] == "torch"
     assert problems(server.log) == [], server.log.read_text()

@@ -66,18 +66,17 @@ def test_lists_tables_and_datasets_and_refuses_what_no_notebook_trains(store, tm
 
     write_dataset([Reading(1.0), Reading(2.0)], "other", store=store, progress=False)
     panel = TrainingPanel(store, model="line4-model", dataset="line4", notebooks=str(NOTEBOOKS), watch=False)
-    assert (
-        panel.dataset.options == ("table:line4@1", "dataset:other@1")
-        and panel.dataset.value == "table:line4@1"
-    )
-    assert panel.target.options == ("ts", "sensor", "temp", "hum")  # the table's user columns
-    assert panel.target.value == "hum" and panel.features.options == ("temp",)  # numeric ones, not the target
-    panel.target.value = "sensor"
-    assert panel.features.options == ("temp", "hum") and panel.features.value == (
-        "temp",
-    )  # kept what was picked
-    panel.target.value = "temp"
-    assert panel.features.options == ("hum",) and panel.features.value == ()  # the target is never a feature
+    assert panel.dataset.options == (
+        ("line4 (table, version 1)", "table:line4@1"),
+        ("other (dataset, version 1)", "dataset:other@1"),
+    )  # in words; the value is what the library reads
+    assert panel.dataset.value == "table:line4@1"
+    assert panel.target.options == ("temp", "hum")  # measured columns: not the time or the series column
+    assert panel.target.value == "temp" and panel.features.options == ("hum",)  # the first; not a feature
+    assert panel.features.value == ("hum",)
+    panel.target.value = "hum"
+    assert panel.features.options == ("temp",) and panel.features.value == ()  # the target is never a feature
+    assert panel.figure.layout.display == "none"  # no chart before a run's first point
     assert panel.columns.layout.display is None  # shown for a table
 
     panel.dataset.value = "dataset:other@1"
@@ -101,35 +100,38 @@ def test_lists_tables_and_datasets_and_refuses_what_no_notebook_trains(store, tm
 def test_a_table_trains_as_a_job_with_live_curves_and_registers_with_lineage(store):
     panel = TrainingPanel(store, model="line4-model", dataset="table:line4@1", epochs=4, lr=0.05,
                           notebooks=str(NOTEBOOKS), watch=False)  # fmt: skip
-    panel.target.value = "sensor"
-    panel.features.value = ("temp", "hum")
+    panel.target.value = "temp"  # a regression (the series column is no target)
+    panel.features.value = ("hum",)
     sent = _record(panel.figure)
     panel.start()
     assert panel.error_message == "", panel.error_message
     job = panel.job
     assert job.proc.pid != os.getpid() and job.notebook.name == "08_train_tabular.ipynb"
-    assert job.parameters["table"] == "line4@1" and job.parameters["target"] == "sensor"
+    assert job.parameters["table"] == "line4@1" and job.parameters["target"] == "temp"
     assert panel.wait(WAIT), job.tail()
     _wait_for(lambda: job.done, "the job process to end")
     assert job.proc.returncode == 0, job.tail(3000)
     assert panel.status_of_run == "finished" and len(panel.points) == 4
-    assert len(panel.figure.y("val_accuracy")) == 4 and panel.figure.x("loss") == [1, 2, 3, 4]
+    assert len(panel.figure.y("val_mae")) == 4 and panel.figure.x("loss") == [1, 2, 3, 4]
+    assert panel.figure.layout.display is None  # shown once points came
     appended = [m for m in sent if m["type"] == "append"]
     assert panel.updates >= 1 and all(m["curves"]["loss"] for m in appended)  # none without new points
     assert [m["type"] for m in sent] == ["clear"] + ["append"] * panel.updates, sent
     # each update carried only its new points: together they are the curve, each point once
     assert [x for m in appended for x, _ in m["curves"]["loss"]] == [1, 2, 3, 4], appended
-    assert [y for m in appended for _, y in m["curves"]["val_accuracy"]] == panel.figure.y("val_accuracy")
+    assert [y for m in appended for _, y in m["curves"]["val_mae"]] == panel.figure.y("val_mae")
     assert panel.status_text == f"Run {job.run} finished: registered model:line4-model@1.", panel.status_text
     assert [c.epoch for c in panel.checkpoints][-1] == 4 and panel.versions.options[0][1] == 1
+    assert panel.versions.options[0][0].startswith("version 1 · validation loss "), panel.versions.options
+    assert "mean absolute error on held-out rows" in panel.checkpoint_list.value  # metrics in words
     assert (panel.figure.epochs, panel.figure.dtick) == (4, 1)  # the run's whole epochs, one tick each
-    assert panel.figure.accuracy  # a classification: the accuracy axis is shown
+    assert not panel.figure.accuracy  # a regression: no accuracy axis
 
     catalog = catalog_of(store)
     model = ModelRegistry(store).get("line4-model@1")
     up = {(str(a), rel, str(b)) for a, rel, b in catalog.lineage(model.ref, "up")}
-    assert ("model:line4-model@1", "trained_on", "dataset:line4-sensor@1") in up
-    assert ("dataset:line4-sensor@1", "derived_from", "table:line4@1") in up  # never another dataset
+    assert ("model:line4-model@1", "trained_on", "dataset:line4-temp@1") in up
+    assert ("dataset:line4-temp@1", "derived_from", "table:line4@1") in up  # never another dataset
     run = read_run(catalog.get("run", job.run))
     assert run.status == "finished" and len(run.history) == 4 and run.parameters["table"] == "line4@1"
     notebook_run = read_run(catalog.get("run", "08_train_tabular"))  # the job, as `altakit run` records it
@@ -142,8 +144,7 @@ def test_a_table_trains_as_a_job_with_live_curves_and_registers_with_lineage(sto
 def test_stop_ends_the_run_interrupted_and_a_new_panel_picks_up_the_running_curve(store):
     panel = TrainingPanel(store, model="line4-stop", dataset="line4", epochs=5000, batch_size=8,
                           notebooks=str(NOTEBOOKS), watch=False)  # fmt: skip
-    panel.target.value = "sensor"
-    panel.features.value = ("temp",)
+    panel.features.value = ("hum",)  # the target: temp, the first measured column
     panel.start()
     assert panel.job is not None, panel.error_message
     _wait_for(lambda: len(panel.points) >= 2 or panel.job.done, "two epochs")

@@ -97,8 +97,10 @@ class CatalogPanel(Panel):
             description="Filter", placeholder="text in name or document", continuous_update=False
         )
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
-        self.names = w.Select(options=[], rows=10, description="Records", layout=w.Layout(width="auto"))
-        self.versions = w.Select(options=[], rows=10, description="Versions", layout=w.Layout(width="auto"))
+        # as wide as the longest name, and never narrow: record names are long and not cut
+        wide = {"width": "auto", "min_width": "24em"}
+        self.names = w.Select(options=[], rows=10, description="Records", layout=wide)
+        self.versions = w.Select(options=[], rows=10, description="Versions", layout=wide)
         self.details = w.HTML()
         self.body.children = [
             w.HBox([self.kind, self.text, self.refresh_button]),

@@ -111,13 +111,14 @@ function draw(state, model, root) {
   const titles = node('g', { class: 'altakit-chart-titles' }, svg);
   node('text', { x: (left + right) / 2, y: HEIGHT - 6, 'text-anchor': 'middle' }, titles, 'epoch');
   const mid = (top + bottom) / 2;
-  node('text', { transform: `translate(14 ${mid}) rotate(-90)`, 'text-anchor': 'middle' }, titles, 'loss · val_mae');
+  node('text', { transform: `translate(14 ${mid}) rotate(-90)`, 'text-anchor': 'middle' }, titles, 'loss · error');
   if (accuracy) {
     node('text', { transform: `translate(${width - 10} ${mid}) rotate(90)`, 'text-anchor': 'middle' }, titles, 'accuracy');
   }
 
   const traces = node('g', { class: 'altakit-chart-traces' }, svg);
   const legend = node('g', { class: 'altakit-chart-legend' }, svg);
+  const labels = model.get('labels') || {};
   let lx = left;
   for (const name of names) {
     const [axis, colour] = CURVES[name];
@@ -134,8 +135,8 @@ function draw(state, model, root) {
     const item = node('g', { class: 'altakit-chart-legend-item' }, legend);
     node('line', { x1: lx, x2: lx + 20, y1: 14, y2: 14, stroke: colour, 'stroke-width': 2 }, item);
     node('circle', { cx: lx + 10, cy: 14, r: 3, fill: colour }, item);
-    const label = node('text', { x: lx + 26, y: 18 }, item, name);
-    lx += 34 + 8 * label.textContent.length;
+    const label = node('text', { x: lx + 26, y: 18 }, item, labels[name] || name);
+    lx += 34 + 7 * label.textContent.length;
   }
   root.replaceChildren(svg);
   const counts = Object.fromEntries(Object.keys(CURVES).map(name => [name, state.curves[name].length]));

@@ -34,6 +34,25 @@ HERE = Path(__file__).parent
 
 #: The curves drawn: metric → axis (``y``: left, ``y2``: the 0..1 accuracy axis on the right).
 CURVES = {"loss": "y", "val_loss": "y", "val_mae": "y", "val_accuracy": "y2"}
+#: What each metric is, in words (the legend, the checkpoints and the model versions show these).
+WORDS = {
+    "loss": "training loss",
+    "val_loss": "validation loss",
+    "val_mae": "mean absolute error on held-out rows",
+    "val_accuracy": "accuracy on held-out rows",
+}
+
+
+def in_words(metric: str) -> str:
+    """A metric's name in words (:data:`WORDS`; others with ``_`` as spaces).
+
+    Example:
+        >>> in_words("val_mae"), in_words("lr_scale")
+        ('mean absolute error on held-out rows', 'lr scale')
+    """
+    return WORDS.get(metric, metric.replace("_", " "))
+
+
 #: Grid line colour, readable on light and dark themes (``chart.css`` draws with it).
 GRID = "rgba(128, 128, 128, 0.3)"
 
@@ -57,6 +76,7 @@ class LiveChart(anywidget.AnyWidget):  # type: ignore[misc]
     """Live curves of one run's history; the browser receives only new points.
 
     Attributes:
+        labels: The legend's words for each curve (:data:`WORDS`).
         epochs: The run's epochs: the x axis spans them (0: it fits the points drawn).
         dtick: Spacing of the x ticks, in whole epochs.
         accuracy: Whether the accuracy axis is shown (once a point has ``val_accuracy``).
@@ -76,6 +96,7 @@ class LiveChart(anywidget.AnyWidget):  # type: ignore[misc]
     epochs = traitlets.Int(0).tag(sync=True)
     dtick = traitlets.Int(1).tag(sync=True)
     accuracy = traitlets.Bool(False).tag(sync=True)
+    labels = traitlets.Dict(WORDS).tag(sync=True)
 
     def __init__(self) -> None:
         super().__init__()

@@ -64,6 +64,12 @@ def step_label(step: str) -> str:
     return f"{label} ({STEP_LABELS.get(detail, detail)})" if detail else label
 
 
+#: What each method's threshold multiplies, as the threshold field says it.
+THRESHOLD_LABELS = {
+    "zscore": "Threshold (× standard deviation)",
+    "iqr": "Threshold (× middle-half spread)",
+    "hampel": "Threshold (× typical spread)",
+}
 #: Each method's default threshold (as :class:`altakit.ingestion.clean.Outliers` uses it).
 DEFAULT_THRESHOLD = {"zscore": 3.0, "iqr": 1.5, "hampel": 3.0}
 
@@ -180,6 +186,7 @@ class CleaningOptions:
         self.window.layout.display = None if method == "hampel" else "none"
         if method:
             self.threshold.value = DEFAULT_THRESHOLD[method]
+            self.threshold.description = THRESHOLD_LABELS[method]
 
 
 def steps_html(steps: list[dict[str, Any]]) -> str:

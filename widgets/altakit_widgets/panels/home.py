@@ -1,7 +1,7 @@
 """HomePanel: every table and sample dataset with its state, and links to the page that acts on it.
 
 One library call, :func:`altakit.ingestion.overview.overview`: latest version and when
-it was written, a schema change waiting for review, open quarantined rows, the models
+it was written, the rows it holds, a schema change waiting for review, open quarantined rows, the models
 trained on it. In a dashboard (``dashboard=True``) each row links to the ingest, review,
 training and catalog pages, so nobody edits a URL.
 
@@ -90,13 +90,13 @@ class HomePanel(Panel):
                 if self.dashboard
                 else "Ingest a file"
             )
-            self.table.value = f"<p><i>No datasets yet.</i> {start} to make the first one.</p>"
+            self.table.value = f"<p>{start} to make the first one.</p>"  # the status says there is none
             self.set_status("No datasets yet.")
             return found
         rows = "".join(self._row(s) for s in found)
         self.table.value = (
             '<table class="altakit-home"><tr><th>name</th><th>kind</th><th>latest</th><th>written (UTC)</th>'
-            "<th>rows added (last ingest)</th><th>schema change</th><th>quarantined</th>"
+            "<th>rows</th><th>schema change</th><th>quarantined</th>"
             "<th>models trained on it</th>"
             f"<th></th></tr>{rows}</table>"
         )

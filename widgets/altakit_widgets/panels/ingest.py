@@ -108,6 +108,8 @@ class IngestPanel(Panel):
         dashboard: bool = False,
     ) -> None:
         super().__init__("Ingest")
+        if dashboard:  # the page's own heading names it: one title, not two
+            self.title.layout.display = "none"
         self.store: Store | None = self.call(open_store, store)
         self.dashboard = dashboard
         self.source: Any = None
@@ -128,7 +130,7 @@ class IngestPanel(Panel):
             on_error=self._upload_refused,
             accept=".csv,.tsv,.txt,.parquet,.json,.ndjson,.jsonl,.xlsx,.gz,.bz2,.xz,.zip",
         )
-        self.upload_progress = w.FloatProgress(value=0, min=0, max=1, description="Upload")
+        self.upload_progress = w.FloatProgress(value=0, min=0, max=1, description="Sent")
         self.source_text = w.Text(
             placeholder="raw/sensors.csv or raw/ (prefix)", continuous_update=False, description="Key"
         )
@@ -138,6 +140,7 @@ class IngestPanel(Panel):
         # column names: as wide as the longest one (the default width cuts names over ~25 characters)
         self.sort_by = w.Dropdown(options=[""], value="", description="Sort by", layout={"width": "auto"})
         self.descending = w.Checkbox(value=False, description="descending", indent=False)
+        self.sort_row = w.HBox([self.sort_by, self.descending], layout={"display": "none"})  # after a preview
         self.grid = w.HTML()
         self.schema = w.HTML()
         # --- cleaning options (they fill in the spec)
@@ -160,9 +163,9 @@ class IngestPanel(Panel):
         self.max_gap, self.resample = self.cleaning.max_gap, self.cleaning.resample
         self.cleaning_html = w.HTML()
         # --- estimate, run, outcome
-        self.estimate_button = w.Button(description="Estimate", icon="calculator")
+        self.estimate_button = w.Button(description="Estimate", icon="calculator", disabled=True)
         self.estimate_html = w.HTML()
-        self.run_button = w.Button(description="Ingest", icon="play", button_style="primary")
+        self.run_button = w.Button(description="Ingest", icon="play", button_style="primary", disabled=True)
         self.progress = w.FloatProgress(value=0, min=0, max=1, description="Progress")
         self.outcome = w.HTML()
         self.quarantine_button = w.Button(description="Show quarantined rows", icon="ban", disabled=True)
@@ -172,7 +175,7 @@ class IngestPanel(Panel):
         self.body.children = [
             w.HBox([self.kind, self.dataset]),
             w.HBox([self.upload, self.upload_progress, self.source_text, self.preview_button]),
-            w.HBox([self.sort_by, self.descending]),
+            self.sort_row,
             self.grid,
             self.schema,
             w.HTML("<b>Cleaning</b>"),
@@ -188,6 +191,7 @@ class IngestPanel(Panel):
         self.kind.observe(self._on_kind, names="value")
         self.upload.observe(self._on_upload_progress, names="received")
         self.source_text.observe(lambda _: self._on_text(), names="value")
+        self.dataset.observe(lambda _: self._sync_buttons(), names="value")
         self.time.observe(lambda _: self._on_time(), names="value")
         self.preview_button.on_click(lambda _: self.show_preview())
         self.sort_by.observe(lambda _: self._show_grid(), names="value")
@@ -263,6 +267,7 @@ class IngestPanel(Panel):
             self._setting = False
         self.cleaning.set_columns([c for c, t in found.types.items() if t.startswith(("int", "float"))])
         self.sort_by.options = ["", *columns]
+        self.sort_row.layout.display = None
         self._show_grid()
         rows = "".join(
             f"<tr><td><code>{html.escape(c)}</code></td><td>{html.escape(type_label(t))}</td>"
@@ -349,7 +354,7 @@ class IngestPanel(Panel):
         try:
             report = self.call(ingest, self.source, dataset, self.spec(), store=self.store, events=events)
         finally:
-            self.run_button.disabled = False
+            self._sync_buttons()
         if report is None:
             self.progress.bar_style, self.progress.value = "danger", 1.0
             if isinstance(self.last_exception, SchemaChangePending):
@@ -403,9 +408,16 @@ class IngestPanel(Panel):
             return False
         return True
 
+    def _sync_buttons(self) -> None:
+        """Estimate and Ingest need a source and a dataset name (a Preview without one says what to pick)."""
+        self.estimate_button.disabled = self.run_button.disabled = (
+            self.source is None or not self.dataset.value.strip()
+        )
+
     def _clear_preview(self) -> None:
         self.preview_result = self.cleaning_result = None
         self.grid.value = self.schema.value = self.cleaning_html.value = ""
+        self.sort_row.layout.display = "none"
 
     def _clear_outcome(self) -> None:
         self.report, self.quarantined = None, None
@@ -422,6 +434,7 @@ class IngestPanel(Panel):
         self._clear_outcome()
         self.estimate_html.value, self.estimate_result = "", None
         self.clear_error()
+        self._sync_buttons()
 
     def _on_time(self) -> None:
         if not self._setting:
@@ -447,10 +460,12 @@ class IngestPanel(Panel):
             self.source_text.placeholder = "s3://bucket/prefix/raw/day1.csv or /data/day1.csv"
         self._reset()
         self.source = self._upload_source() if upload else self._text_source()
+        self._sync_buttons()
 
     def _on_text(self) -> None:
         self._reset()
         self.source = self._text_source()
+        self._sync_buttons()
         if self.source is not None:
             self.set_status(f"Source: {self.source}")
 
@@ -478,6 +493,7 @@ class IngestPanel(Panel):
         self._upload_key = key
         self.upload_progress.bar_style, self.upload_progress.value = "success", 1.0
         self.source = f"store:{key}"
+        self._sync_buttons()
         self.set_status(f"Received {spool.name} ({_size(spool.size)}); kept in the store as {key}.")
         return True
 
@@ -524,15 +540,16 @@ class IngestPanel(Panel):
         )
         skipped = [s["name"] for s in report.sources if s.get("skipped")]
         note = f"<p>Already ingested (skipped): {html.escape(', '.join(skipped))}</p>" if skipped else ""
+        version = f"v{report.schema_version}" if report.schema_version else ""  # as the review page shows it
         return (
             f'<div class="altakit-outcome"><p><b>{html.escape(report.status)}</b>: '
             f'<code class="altakit-version">{html.escape(name)}</code></p>'
             f"<table><tr><th>rows read</th><td>{report.rows_in}</td></tr>"
-            f"<tr><th>rows written</th><td>{report.rows_written}</td></tr>"
+            f"<tr><th>rows kept</th><td>{report.rows_written}</td></tr>"
             f"<tr><th>rows set aside (quarantined)</th><td>{report.rows_quarantined}</td></tr>"
-            f"<tr><th>rows in the commit</th><td>{report.rows_out}</td></tr>"
-            f"<tr><th>schema version</th><td>{report.schema_version or ''}</td></tr>"
-            f"<tr><th>seconds</th><td>{report.seconds:.2f}</td></tr></table>"
+            f"<tr><th>rows added to the table</th><td>{report.rows_out}</td></tr>"
+            f"<tr><th>approved columns</th><td>{version}</td></tr>"
+            f"<tr><th>time taken</th><td>{report.seconds:.1f} s</td></tr></table>"
             f"{steps_html(report.steps)}"
             f"{f'<ul>{reasons}</ul>' if reasons else ''}{note}{self._next_html(report)}</div>"
         )

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from altakit.ingestion.quarantine_log import META_COLUMNS
-from altakit_widgets.panels.base import grid
+from altakit_widgets.panels.base import format_label, grid
 
 if TYPE_CHECKING:
     import polars as pl
@@ -36,6 +36,32 @@ if TYPE_CHECKING:
 
 #: Rows shown in the grid (the frame in :attr:`QuarantineBox.rows` holds all).
 SHOWN = 50
+#: The date-format field's example (shown as people read it, ``DD.MM.YYYY hh:mm``).
+EXAMPLE_FORMAT = "%d.%m.%Y %H:%M"
+#: A pattern as people write it → its codes (longest first; ``hh`` is ``%I`` beside ``AM/PM``).
+_PATTERN = [("YYYY", "%Y"), ("±hh:mm", "%z"), ("AM/PM", "%p"), ("Mon", "%b"), ("YY", "%y"), ("MM", "%m"),
+            ("DD", "%d"), ("hh", "%H"), ("mm", "%M"), ("ss", "%S")]  # fmt: skip
+#: A value as the quarantine keeps a UTC time (``2024-03-01 20:00:00.000000+00:00``), to the second.
+_UTC_TEXT = r"^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.0+)?(?:\+00:00|Z)?$"
+
+
+def format_code(pattern: str) -> str:
+    """A date format as people write it (``DD.MM.YYYY hh:mm``) in the codes replay reads.
+
+    A pattern that already holds ``%`` codes is kept as it is.
+
+    Example:
+        >>> format_code("DD.MM.YYYY hh:mm"), format_code("MM/DD/YY hh:mm AM/PM"), format_code("%d.%m.%Y")
+        ('%d.%m.%Y %H:%M', '%m/%d/%y %I:%M %p', '%d.%m.%Y')
+    """
+    if "%" in pattern:
+        return pattern
+    out, i = "", 0
+    while i < len(pattern):
+        text, code = next(((t, c) for t, c in _PATTERN if pattern.startswith(t, i)), (pattern[i], pattern[i]))
+        out += "%I" if code == "%H" and "AM/PM" in pattern else code
+        i += len(text)
+    return out
 
 
 class QuarantineBox:
@@ -63,7 +89,7 @@ class QuarantineBox:
         self.summary = w.HTML()
         self.grid = w.HTML()
         self.column = w.Dropdown(options=[("(none)", "")], value="", description="Fix column")
-        self.format = w.Text(description="date format", placeholder="%d.%m.%Y %H:%M")
+        self.format = w.Text(description="date format", placeholder=f"e.g. {format_label(EXAMPLE_FORMAT)}")
         self.old = w.Text(description="replace", placeholder="12,5")
         self.new = w.Text(description="with", placeholder="12.5")
         self.reason = w.Text(description="Reason has", placeholder="only rows whose reason contains …")
@@ -100,6 +126,10 @@ class QuarantineBox:
         data = [c for c in rows.columns if c not in META_COLUMNS]
         self.column.options = [("(none)", ""), *[(c, c) for c in data]]
         self.replay_button.disabled = self.discard_button.disabled = rows.height == 0
+        if counts["quarantined"] == 0:  # nothing was ever set aside: no counts, no empty table
+            self.summary.value = '<p class="altakit-quarantine-summary">No rows set aside.</p>'
+            self.grid.value = ""
+            return rows
         self.summary.value = (
             f'<div class="altakit-quarantine-summary">Quarantine of <code>{html.escape(dataset)}</code>: '
             f"{counts['quarantined']} rows quarantined = {counts['replayed']} replayed + "
@@ -112,9 +142,10 @@ class QuarantineBox:
             pl.col("_reason").alias("why set aside"),
             pl.col("_source").str.split("/").list.last().alias("from file"),
             pl.col("_line").alias("file line"),
-            *data,
+            *[pl.col(c).str.replace(_UTC_TEXT, "$1 $2") if rows.schema[c] == pl.String else c for c in data],
         )
-        self.grid.value = grid(shown, css_class="altakit-grid altakit-quarantine-grid", limit=SHOWN)
+        css = "altakit-grid altakit-quarantine-grid"
+        self.grid.value = grid(shown, css_class=css, limit=SHOWN) if rows.height else ""  # no bare header
         return rows
 
     def clear(self) -> None:
@@ -125,7 +156,8 @@ class QuarantineBox:
     def fix(self) -> dict[str, Any]:
         """The fix the widgets describe: ``formats`` and ``values`` (what :func:`replay` takes)."""
         col = self.column.value
-        formats = {col: self.format.value.strip()} if col and self.format.value.strip() else {}
+        fmt = format_code(self.format.value.strip())
+        formats = {col: fmt} if col and fmt else {}
         values = {col: {self.old.value: self.new.value}} if col and self.old.value else {}
         return {"formats": formats, "values": values}
 

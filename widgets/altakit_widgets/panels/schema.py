@@ -90,6 +90,8 @@ class SchemaReviewPanel(Panel):
         dashboard: bool = False,
     ) -> None:
         super().__init__("Schema review")
+        if dashboard:  # the page's own heading names it: one title, not two
+            self.title.layout.display = "none"
         self.store: Store | None = self.call(open_store, store)
         self.dashboard = dashboard
         self.source = self._given = self._checked(source or None)
@@ -294,7 +296,7 @@ class SchemaReviewPanel(Panel):
 
     def _diff_html(self, change: Record) -> str:
         doc = change_doc(change)
-        who, when = doc.requested_by, doc.requested_at[:19]
+        who, when = doc.requested_by, utc_second(doc.requested_at)
         rows = []
         for kind, col, before, after in diff_rows(doc.diff):
             colour = COLOURS[kind]
@@ -308,7 +310,7 @@ class SchemaReviewPanel(Panel):
             )
         return (
             f'<div class="altakit-change"><p>Proposed by {html.escape(who)} at '
-            f"{html.escape(when.replace('T', ' '))} UTC (against approved columns v{doc.base_version})</p>"
+            f"{html.escape(when)} UTC (against approved columns v{doc.base_version})</p>"
             '<table class="altakit-diff"><tr><th>change</th><th>column</th><th>approved</th>'
             f"<th>proposed</th><th>sample values</th></tr>{''.join(rows)}</table></div>"
         )
@@ -326,12 +328,28 @@ class SchemaReviewPanel(Panel):
             rows.append(
                 f"<tr><td>v{rec.version}</td><td>{html.escape(status)}</td>"
                 f"<td>{html.escape(d.summary)}</td><td>{html.escape(who)}</td>"
-                f"<td>{html.escape(when[:19])}</td><td>{html.escape(d.comment or '')}</td></tr>"
+                f"<td>{html.escape(utc_second(when))}</td><td>{html.escape(d.comment or '')}</td></tr>"
             )
         return (
             '<h5>Audit history</h5><table class="altakit-audit"><tr><th>#</th><th>status</th><th>change</th>'
             f"<th>by</th><th>at (UTC)</th><th>comment</th></tr>{''.join(rows)}</table>"
         )
+
+
+def utc_second(when: str) -> str:
+    """A recorded time (ISO 8601) in UTC, to the second, as people read it.
+
+    Example:
+        >>> utc_second("2026-12-07T21:33:45.123456+00:00"), utc_second("2026-12-07T22:33:45+01:00")
+        ('2026-12-07 21:33:45', '2026-12-07 21:33:45')
+    """
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(when)
+    except ValueError:  # not a time: shown as recorded
+        return when
+    return (moment.astimezone(UTC) if moment.tzinfo else moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _recorded_source(history: list[Record]) -> str | list[str] | None:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from altakit_widgets.panels.base import Panel
-from altakit_widgets.panels.chart import LiveChart
+from altakit_widgets.panels.chart import LiveChart, in_words
 
 if TYPE_CHECKING:
     from altakit.store import Store
@@ -48,6 +48,18 @@ WRAP_UP_SECONDS = 120
 #: so four a second stays far below the notebook connection's message-rate limit; each also reads
 #: the run's record from the store once.
 UPDATES_PER_SECOND = 4
+
+
+def _data_label(ref: str) -> str:
+    """A table or dataset version in words: ``table:line2@2`` → ``line2 (table, version 2)``.
+
+    Example:
+        >>> _data_label("table:line2@2"), _data_label("dataset:digits@1")
+        ('line2 (table, version 2)', 'digits (dataset, version 1)')
+    """
+    kind, _, spec = ref.partition(":")
+    name, _, version = spec.rpartition("@")
+    return f"{name} ({kind}, version {version})" if name else ref
 
 
 def _open(source: Store | str | None) -> Store:
@@ -78,7 +90,7 @@ class TrainingPanel(Panel):
         updates: Curve updates sent (each holds only the new points).
         figure: The curves, a :class:`~altakit_widgets.panels.chart.LiveChart` (``loss``, ``val_loss``,
             ``val_mae``, ``val_accuracy``): the browser receives only new points, and a reloaded
-            page the whole history once.
+            page the whole history once; hidden until the run shown has a point.
 
     Example:
         >>> panel = TrainingPanel(store, model="digits", epochs=2)  # doctest: +SKIP
@@ -111,11 +123,12 @@ class TrainingPanel(Panel):
         self._watcher: threading.Thread | None = None
         self._halt = threading.Event()
         self._lock = threading.Lock()
-        self.dataset = w.Dropdown(options=[], description="Data")
+        wide = {"width": "auto", "min_width": "16em"}  # names and labels the user chose are shown whole
+        self.dataset = w.Dropdown(options=[], description="Data", layout=wide)
         self.model = w.Text(value=model, description="Model", continuous_update=False)
-        self.features = w.SelectMultiple(options=[], description="Features", rows=4)
+        self.features = w.SelectMultiple(options=[], description="Features", rows=4, layout=wide)
         self._numeric: list[str] = []  # the picked table's numeric columns
-        self.target = w.Dropdown(options=[], description="Target")
+        self.target = w.Dropdown(options=[], description="Target", layout=wide)
         self.columns = w.HBox([self.features, self.target])
         self.epochs = w.BoundedIntText(value=epochs, min=1, max=10000, description="Epochs")
         self.lr = w.BoundedFloatText(value=lr, min=1e-6, max=5.0, step=0.001, description="Learning rate")
@@ -127,8 +140,9 @@ class TrainingPanel(Panel):
         self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="60%"))
         self.eta = w.HTML()
         self.figure = LiveChart()
+        self.figure.layout.display = "none"  # shown with a run's first point
         self.checkpoint_list = w.HTML()
-        self.versions = w.Dropdown(options=[], description="Version")
+        self.versions = w.Dropdown(options=[], description="Version", layout=wide)
         self.alias = w.Text(value="champion", description="Alias")
         self.promote_button = w.Button(description="Promote", icon="trophy")
         self.aliases = w.HTML()
@@ -184,24 +198,25 @@ class TrainingPanel(Panel):
         refs = self.call(trainable_refs, self.store)
         if refs is None:
             return
-        self.dataset.options = refs
+        self.dataset.options = [(_data_label(r), r) for r in refs]
         chosen = pick(refs, select) if select else (refs[0] if refs else None)
         self.dataset.value = chosen
         self.refresh_columns()
 
     def refresh_columns(self) -> None:
-        """Offer the picked table's columns as features and target (hidden for datasets)."""
-        from altakit.datasets.from_table import table_columns
+        """Offer the picked table's measured columns as target and features (hidden for datasets):
+        not its time or series columns (:func:`altakit.ingestion.overview.training_columns`)."""
+        from altakit.ingestion.overview import training_columns
 
         ref = self.dataset.value or ""
         if self.store is None or not ref.startswith("table:"):
             self.columns.layout.display = "none"
             return
-        types = self.call(table_columns, ref.removeprefix("table:"), store=self.store) or {}
-        numeric = [c for c, t in types.items() if t.startswith(("Float", "Int", "UInt", "Boolean"))]
-        self._numeric = numeric
-        self.target.options = list(types)
-        self.target.value = numeric[-1] if numeric else next(iter(types), None)
+        found = self.call(training_columns, ref.removeprefix("table:"), self.store)
+        self._numeric = found.features if found is not None else []
+        targets = found.targets if found is not None else []
+        self.target.options = targets
+        self.target.value = found.default if found is not None else None
         self._offer_features(everything=True)
         self.columns.layout.display = None
 
@@ -255,8 +270,9 @@ class TrainingPanel(Panel):
         for rec in reversed(versions):
             metrics = read_model(rec).metrics
             key = "val_accuracy" if "val_accuracy" in metrics else "val_loss"
-            score = f"  {key} {metrics[key]:.3f}" if isinstance(metrics.get(key), int | float) else ""
-            labels.append((f"v{rec.version}{score}", rec.version))
+            value = metrics.get(key)
+            score = f" · {in_words(key)} {value:.3f}" if isinstance(value, int | float) else ""
+            labels.append((f"version {rec.version}{score}", rec.version))
         keep = select if select is not None else self.versions.value
         self.versions.options = labels
         values = [v for _, v in labels]
@@ -301,7 +317,9 @@ class TrainingPanel(Panel):
             return
         self.job = job
         self.start_button.disabled, self.stop_button.disabled = True, False
-        self.set_status(f"Training on {self.dataset.value} started; it goes on if you close this page …")
+        self.set_status(
+            f"Training on {_data_label(self.dataset.value)} started; it goes on if you close this page …"
+        )
         self.watch(job.run)
 
     def stop(self) -> None:
@@ -361,6 +379,7 @@ class TrainingPanel(Panel):
         with self._lock:
             self.run, self.points, self.status_of_run, self.alive = run, [], "", None
             self.figure.clear()
+            self.figure.layout.display = "none"
             self.checkpoint_list.value, self.eta.value = "", ""
             self.progress.value = 0
         self._watcher = threading.Thread(
@@ -447,6 +466,7 @@ class TrainingPanel(Panel):
             self.points += new
             if self.figure.append(new):  # one message holding only these points
                 self.updates += 1
+                self.figure.layout.display = None
             self._show_checkpoints(live["run"])
         epochs = live["parameters"].get("epochs")
         if isinstance(epochs, int) and epochs > 0:
@@ -477,7 +497,8 @@ class TrainingPanel(Panel):
         self.checkpoints = listed
         rows = "".join(
             f"<tr><td>{c.epoch}</td><td>{c.step}</td>"
-            f"<td>{html.escape(', '.join(f'{k} {v:.4g}' for k, v in sorted(c.metrics.items())))}</td>"
+            f"<td>{html.escape(', '.join(f'{in_words(k)} {v:.4g}' for k, v in sorted(c.metrics.items())))}"
+            "</td>"
             f"<td>{html.escape(_saved_at(c.version))}</td></tr>"
             for c in reversed(listed)
         )
