@@ -96,6 +96,9 @@ def test_concurrent_ingests_both_land(kind, request):
     assert sorted(r.version for r in reports) == [2, 3, 4]
     assert len({r.delta_version for r in reports}) == 3
     assert altakit.read_table("t", store=local_store).height == 32
+    from altakit.ingestion.overview import overview
+
+    assert [s.rows for s in overview(local_store)] == [32]  # the home page's count, from the Delta log
 
 
 @pytest.mark.parametrize("kind", ["local_store", "s3_store"])

@@ -83,7 +83,7 @@ def test_upload_preview_sort_estimate_and_run(store):
     assert f"<th>rows added to the table</th><td>{report.rows_out}</td>" in panel.outcome.value
     assert "commit" not in panel.outcome.value and "schema" not in panel.outcome.value  # plain words
     assert not panel.run_button.disabled  # ready to ingest the next file
-    assert not panel.quarantine_button.disabled
+    assert panel.quarantine_button.layout.display is None  # shown: rows were set aside
     panel.quarantine_button.click()
     assert panel.quarantined.height == report.rows_quarantined
     assert set(panel.quarantined["_reason"]) == {"outlier (hampel)"}
@@ -104,7 +104,7 @@ def test_store_key_source_and_unchanged_rerun(store):
     report = panel.run()
     assert report.status == "unchanged" and panel.status_text == "sensors: unchanged."
     assert "Already ingested (skipped): raw/day1.csv" in panel.outcome.value
-    assert panel.quarantine_button.disabled
+    assert panel.quarantine_button.layout.display == "none"  # nothing set aside: no button
 
 
 def test_errors_are_shown_not_raised(store, tmp_path):

@@ -26,7 +26,7 @@ def test_ingest_outcome_shows_the_quarantine_and_replays_it(store, tmp_path):
     report = panel.run()
     assert report.version == 2 and report.rows_quarantined == 2
     box = panel.quarantine
-    assert box.widget.layout.display == "none" and not panel.quarantine_button.disabled
+    assert box.widget.layout.display == "none" and panel.quarantine_button.layout.display is None
     panel.quarantine_button.click()
     assert box.widget.layout.display is None and panel.quarantined.height == 2
     assert "12.5°" in panel.quarantine_grid.value and "2 open from this ingest" in box.summary.value

@@ -154,6 +154,7 @@ def test_stop_ends_the_run_interrupted_and_a_new_panel_picks_up_the_running_curv
     assert reloaded.run == panel.job.run  # it watches the running run, from the store
     _wait_for(lambda: len(reloaded.points) >= 2, "the reloaded panel's curve")
     assert reloaded.points[:2] == panel.points[:2] and not reloaded.stop_button.disabled
+    assert reloaded.epochs.value == 5000  # the run's epochs, not the page's default
 
     reloaded.stop()  # any viewer can stop it: the request is in the store
     assert panel.wait(WAIT) and reloaded.wait(WAIT)

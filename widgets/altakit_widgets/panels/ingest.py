@@ -168,7 +168,9 @@ class IngestPanel(Panel):
         self.run_button = w.Button(description="Ingest", icon="play", button_style="primary", disabled=True)
         self.progress = w.FloatProgress(value=0, min=0, max=1, description="Progress")
         self.outcome = w.HTML()
-        self.quarantine_button = w.Button(description="Show quarantined rows", icon="ban", disabled=True)
+        self.quarantine_button = w.Button(  # shown once an ingest set rows aside
+            description="Show quarantined rows", icon="ban", layout={"width": "auto", "display": "none"}
+        )
         self.quarantine = QuarantineBox(self, who=self._who)
         self.quarantine.widget.layout.display = "none"
         self.quarantine_grid = self.quarantine.grid
@@ -366,7 +368,7 @@ class IngestPanel(Panel):
             return None
         self.report = report
         self.progress.bar_style, self.progress.value = "success", 1.0
-        self.quarantine_button.disabled = not report.rows_quarantined
+        self.quarantine_button.layout.display = None if report.rows_quarantined else "none"
         self.outcome.value = self._outcome(report)
         done = f"{dataset}@{report.version} written." if report.version else f"{dataset}: {report.status}."
         self.set_status(f"{done} Time column {detected} (detected)." if detected else done)
@@ -425,7 +427,7 @@ class IngestPanel(Panel):
         self.progress.bar_style, self.progress.value = "", 0.0
         self.quarantine_grid.value = ""
         self.quarantine.widget.layout.display = "none"
-        self.quarantine_button.disabled = True
+        self.quarantine_button.layout.display = "none"
 
     def _reset(self) -> None:
         """A new source is coming: nothing the previous one showed stays."""

@@ -470,6 +470,7 @@ class TrainingPanel(Panel):
             self._show_checkpoints(live["run"])
         epochs = live["parameters"].get("epochs")
         if isinstance(epochs, int) and epochs > 0:
+            self.epochs.value = epochs  # the run's own, also on a page that reopened it
             self.figure.show_epochs(epochs)  # the whole run's axis, whole-epoch ticks
             done = len(self.points)
             self.progress.max, self.progress.value = epochs, min(done, epochs)
