@@ -123,6 +123,14 @@ def test_server_paths_are_refused(server, page):
     assert not page.get_by_text("Sort by", exact=True).is_visible()
     assert page.get_by_text("Sent", exact=True).is_visible()  # the upload's bar, not a second "Upload"
     assert page.locator(".altakit-title").evaluate_all(VISIBLE) == 0  # the page's heading is the title
+    # a store key is taken as it is typed: Ingest is enabled before the field is left, so one click runs it
+    _type(page, "Dataset", "line9")
+    page.get_by_role("button", name="store key / prefix").click()
+    key = page.locator(".widget-inline-hbox", has=page.locator("label", has_text="Key")).locator("input")
+    key.press_sequentially("raw/day1.csv")
+    ingest = page.get_by_role("button", name="Ingest")
+    ingest.and_(page.locator(":enabled")).wait_for(timeout=15_000)
+    assert key.evaluate("e => e === document.activeElement")  # still typing: nothing committed by a blur
 
 
 def test_plant_engineer_from_two_csvs_to_an_approved_table(

@@ -455,6 +455,9 @@ class IngestPanel(Panel):
         self.upload.layout.display = None if upload else "none"
         self.upload_progress.layout.display = None if upload else "none"
         self.source_text.layout.display = "none" if upload else None
+        # a key is only text: taken as typed, so Ingest is enabled before the field is left (a path is
+        # checked against the allowed folders: taken on Enter or leaving the field, not at every letter)
+        self.source_text.continuous_update = change["new"] == "store"
         if change["new"] == "store":
             self.source_text.description, self.source_text.placeholder = "Key", "raw/sensors.csv or raw/"
         else:
