@@ -78,7 +78,7 @@ def overview(store: Store | str | None = None) -> list[DatasetState]:
                 rec.name,
                 rec.version,
                 rec.created.isoformat(timespec="seconds"),
-                rows=table_rows(store, rec.name, rec.doc.get("delta_version")),
+                rows=table_rows(store, rec.name, _newest_commit(cat, rec.name)),
                 pending=change_doc(pending).summary if pending is not None else None,
                 quarantined=open_rows,
                 models=_models(cat, "table", rec.name),
@@ -177,6 +177,17 @@ def table_rows(store: Store, name: str, delta_version: int | None = None) -> int
     if any(n is None for n in counts):  # a file without statistics: its footer counts
         return int(table.to_pyarrow_dataset().count_rows())
     return int(sum(counts))
+
+
+def _newest_commit(cat: Catalog, name: str) -> int | None:
+    """The newest Delta version any version of table ``name`` names, as ``read_table`` reads it:
+    concurrent ingests may register their versions out of commit order."""
+    commits = [
+        v.doc["delta_version"]
+        for v in cat.versions("table", name)
+        if isinstance(v.doc.get("delta_version"), int)
+    ]
+    return max(commits, default=None)
 
 
 def _models(cat: Catalog, kind: str, name: str) -> list[str]:

@@ -108,7 +108,9 @@ def test_training_dashboard_trains_the_table_as_a_job_and_a_reload_keeps_the_cur
     assert legend == ["training loss", "validation loss", "mean absolute error on held-out rows"], legend
     assert version.startswith("version 1 · validation loss "), version
     assert running == "running", running  # the reload happened while the job ran
-    assert 0 < first < grown <= kept < last == 30, (first, grown, kept, last)
+    # the reload came while the job ran; on a busy machine its 30 short epochs may all end before the new page
+    # is up (a reloaded panel that then follows a live run: test_training_panel.py's Stop test)
+    assert 0 < first < grown <= kept <= last == 30, (first, grown, kept, last)
     # every point reached the browser once: the kernel sent each update's new points only
     assert before["history"] + before["appended"] == before["drawn"] and before["appended"] > 0, before
     assert after["history"] + after["appended"] == after["drawn"] == 3 * 30, after  # loss, val_loss, val_mae
